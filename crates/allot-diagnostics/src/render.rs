@@ -1,0 +1,93 @@
+use crate::{Diagnostic, Severity, Sources, Span};
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
+use serde::Serialize;
+
+/// The JSON form of a diagnostic, as `allot check --format json` prints it:
+/// 1-based lines and columns (columns count characters), end exclusive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonDiagnostic {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<JsonDiagnostic> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            let file = sources.get(d.span.file);
+            let start = file.line_col(d.span.start);
+            let end = file.line_col(d.span.end);
+            JsonDiagnostic {
+                file: file.path.clone(),
+                line: start.line,
+                column: start.column,
+                end_line: end.line,
+                end_column: end.column,
+                severity: d.severity,
+                code: d.code.as_str().to_string(),
+                message: d.message.clone(),
+                help: d.help.clone(),
+            }
+        })
+        .collect()
+}
+
+type AriadneSpan = (String, std::ops::Range<usize>);
+
+fn ariadne_span(sources: &Sources, span: Span) -> AriadneSpan {
+    let file = sources.get(span.file);
+    // Clamp so a span at the very end of a file still renders.
+    let end = (span.end as usize).min(file.text.len());
+    let start = (span.start as usize).min(end);
+    (file.path.clone(), start..end)
+}
+
+/// Renders diagnostics for people: `file:line:column`, the source with the span
+/// underlined, secondary labels and help. Colour only when asked (a terminal).
+pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let mut out = Vec::new();
+    let mut cache = ariadne::sources(sources.iter().map(|(_, f)| (f.path.clone(), f.text.as_str())));
+    for d in diagnostics {
+        let file = sources.get(d.span.file);
+        let at = file.line_col(d.span.start);
+        let kind = match d.severity {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let primary_color = match d.severity {
+            Severity::Error => Color::Red,
+            Severity::Warning => Color::Yellow,
+        };
+        let config = Config::default()
+            .with_color(color)
+            .with_index_type(IndexType::Byte);
+        let mut report = Report::build(kind, ariadne_span(sources, d.span))
+            .with_config(config)
+            .with_code(d.code)
+            .with_message(format!("{} ({}:{}:{})", d.message, file.path, at.line, at.column))
+            .with_label(
+                Label::new(ariadne_span(sources, d.span))
+                    .with_color(primary_color),
+            );
+        for label in &d.labels {
+            report = report.with_label(
+                Label::new(ariadne_span(sources, label.span))
+                    .with_message(&label.message)
+                    .with_color(Color::Blue),
+            );
+        }
+        if let Some(help) = &d.help {
+            report = report.with_help(help);
+        }
+        // Writing into a Vec cannot fail; a cache miss cannot happen (every file is in it).
+        let _ = report.finish().write(&mut cache, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

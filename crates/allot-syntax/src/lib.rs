@@ -1,0 +1,11 @@
+//! The syntax of Allot: the lossless token stream ([`lexer`]), the pest grammar
+//! ([`grammar`], generated from `grammar/allot.pest`), the syntax tree ([`ast`]) and
+//! the resilient parser ([`parse`]).
+
+pub mod ast;
+mod build;
+pub mod grammar;
+pub mod lexer;
+mod parser;
+
+pub use parser::{parse, ParsedFile};
