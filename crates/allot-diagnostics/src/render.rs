@@ -55,8 +55,6 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) 
     let mut out = Vec::new();
     let mut cache = ariadne::sources(sources.iter().map(|(_, f)| (f.path.clone(), f.text.as_str())));
     for d in diagnostics {
-        let file = sources.get(d.span.file);
-        let at = file.line_col(d.span.start);
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
@@ -71,9 +69,10 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) 
         let mut report = Report::build(kind, ariadne_span(sources, d.span))
             .with_config(config)
             .with_code(d.code)
-            .with_message(format!("{} ({}:{}:{})", d.message, file.path, at.line, at.column))
+            .with_message(&d.message)
             .with_label(
                 Label::new(ariadne_span(sources, d.span))
+                    .with_message(d.code.name())
                     .with_color(primary_color),
             );
         for label in &d.labels {

@@ -6,7 +6,7 @@
 use crate::ast::*;
 use crate::build::Builder;
 use crate::grammar::{AllotParser, Rule};
-use crate::lexer::{lex, Token, TokenKind, DECLARATION_KEYWORDS, ITEM_KEYWORDS};
+use crate::lexer::{lex, Token, TokenKind, DECLARATION_KEYWORDS, ITEM_KEYWORDS, KEYWORDS};
 use allot_diagnostics::{Code, Diagnostic, FileId, Span};
 use pest::Parser;
 use std::sync::Once;
@@ -380,11 +380,9 @@ impl<'a> FileParser<'a> {
             let first_on_line = previous
                 .map(|p| self.source[self.tokens[p].end as usize..token.start as usize].contains('\n'))
                 .unwrap_or(true);
-            let is_start = if is_schema {
-                depth == 0 && first_on_line
-            } else {
-                (depth == 0 || first_on_line) && self.is_item_start(i, previous)
-            };
+            // Items start on their own line: a keyword inside a broken item (`cost ship`)
+            // must not cut it in two.
+            let is_start = first_on_line && (if is_schema { depth == 0 } else { self.is_item_start(i, previous) });
             if is_start || starts.is_empty() {
                 starts.push(i);
             }
@@ -485,7 +483,14 @@ impl<'a> FileParser<'a> {
         } else {
             format!("expected {}, found {found_text}", join_alternatives(&expected))
         };
-        Diagnostic::new(Code::SYNTAX, span, message)
+        let diagnostic = Diagnostic::new(Code::SYNTAX, span, message);
+        let reserved = found.map(|i| self.text(&self.tokens[i])).filter(|word| KEYWORDS.contains(word));
+        match reserved {
+            Some(word) if expected.iter().any(|e| e == "a name") => {
+                diagnostic.with_help(format!("`{word}` is a reserved word and cannot be used as a name"))
+            }
+            _ => diagnostic,
+        }
     }
 }
 

@@ -1,0 +1,872 @@
+//! Type checking of expressions: names, attributes, units, operators and calls.
+
+use crate::check::{Checker, Scope};
+use crate::model::*;
+use crate::suggest::closest;
+use crate::types::{is_currency, unit_named, Dim, EnumId, Type, CURRENCIES, UNIT_NAMES};
+use allot_diagnostics::{Code, Diagnostic, Span};
+use allot_syntax::ast::{self, BinaryOp, ExprKind as A, UnaryOp};
+use rust_decimal::Decimal;
+
+/// The names that are contexts, not values.
+const CONTEXT_NAMES: &[&str] = &["order", "line", "node", "shipment", "item"];
+
+impl Checker<'_> {
+    pub(crate) fn expr(&mut self, e: &ast::Expr, scope: &Scope, expected: Option<&Type>) -> Expr {
+        let span = e.span;
+        match &e.kind {
+            A::Bool(b) => literal(Value::Bool(*b), Type::Bool, span),
+            A::Int(i) => literal(Value::Int(*i), Type::Int, span),
+            A::Number(n) => literal(Value::Number(*n), Type::Number, span),
+            A::Str(s) => literal(Value::Str(s.clone()), Type::String, span),
+            A::Quantity { value, unit } => self.quantity(*value, unit, span),
+            A::List(items) => self.list(items, scope, expected, span),
+            A::Paren(inner) => {
+                let mut inner = self.expr(inner, scope, expected);
+                inner.span = span;
+                inner
+            }
+            A::Name(ident) => self.name(ident, scope, expected),
+            A::Field(base, field) => self.field(base, field, scope, span),
+            A::Call(callee, args) => self.call(callee, args, scope, span),
+            A::Unary(op, operand) => self.unary(*op, operand, scope, span),
+            A::Binary(op, left, right) => self.binary(*op, left, right, scope, span),
+            A::If(c, a, b) => {
+                let c = self.condition(c, scope);
+                let a = self.expr(a, scope, expected);
+                let b = self.expr(b, scope, Some(&a.ty).or(expected));
+                let ty = if a.ty.compatible(&b.ty) {
+                    a.ty.join(&b.ty)
+                } else {
+                    let message = format!(
+                        "the branches of this `if` differ: `then` gives {} but `else` gives {}",
+                        self.show(&a.ty),
+                        self.show(&b.ty)
+                    );
+                    self.error(Diagnostic::new(Code::TYPE_MISMATCH, b.span, message).with_label(a.span, "`then` branch"));
+                    Type::Error
+                };
+                let deps = c.deps.union(a.deps).union(b.deps);
+                Expr {
+                    kind: ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
+                    ty,
+                    deps,
+                    span,
+                }
+            }
+        }
+    }
+
+    /// An expression that must be a bool.
+    pub(crate) fn condition(&mut self, e: &ast::Expr, scope: &Scope) -> Expr {
+        let checked = self.expr(e, scope, Some(&Type::Bool));
+        if !checked.ty.compatible(&Type::Bool) {
+            let message = format!(
+                "{} needs a condition (bool), but this is {}",
+                scope.clause.describe(),
+                self.show(&checked.ty)
+            );
+            self.error(Diagnostic::new(Code::CONDITION_NOT_BOOL, e.span, message));
+        }
+        checked
+    }
+
+    fn quantity(&mut self, value: Decimal, unit: &ast::UnitText, span: Span) -> Expr {
+        let numerator = &unit.numerator;
+        let error = Expr::error(span);
+        if is_currency(&numerator.name) {
+            self.note_currency(&numerator.name, numerator.span);
+            return match &unit.denominator {
+                None => literal(Value::Quantity(value, Dim::Money), Type::Quantity(Dim::Money), span),
+                Some(per) => match unit_named(&per.name) {
+                    Some(u) if matches!(u.dim, Dim::Distance | Dim::Weight) => {
+                        // 0.002 USD/mi is 0.002 / 1.609344 USD per km.
+                        let canonical = value.checked_div(u.factor).unwrap_or(value);
+                        literal(Value::Rate(canonical, u.dim), Type::Rate(u.dim), span)
+                    }
+                    Some(u) => {
+                        self.error(Diagnostic::new(
+                            Code::UNKNOWN_UNIT,
+                            per.span,
+                            format!("a rate is money per distance or weight, not per {}", u.dim.name()),
+                        ));
+                        error
+                    }
+                    None => {
+                        self.unknown_unit(per, &["km", "mi", "kg", "g", "lb", "oz"]);
+                        error
+                    }
+                },
+            };
+        }
+        if let Some(per) = &unit.denominator {
+            self.error(
+                Diagnostic::new(
+                    Code::UNKNOWN_UNIT,
+                    per.span,
+                    format!("`{}/{}` is not a unit: only money can be divided by a unit", numerator.name, per.name),
+                )
+                .with_help("rates are written like `0.35 USD/kg`"),
+            );
+            return error;
+        }
+        match unit_named(&numerator.name) {
+            Some(u) => {
+                let canonical = value * u.factor;
+                literal(Value::Quantity(canonical, u.dim), Type::Quantity(u.dim), span)
+            }
+            None => {
+                let mut candidates: Vec<&str> = UNIT_NAMES.to_vec();
+                candidates.extend(CURRENCIES);
+                self.unknown_unit(numerator, &candidates);
+                error
+            }
+        }
+    }
+
+    fn unknown_unit(&mut self, unit: &ast::Ident, candidates: &[&str]) {
+        let mut diagnostic = Diagnostic::new(Code::UNKNOWN_UNIT, unit.span, format!("unknown unit `{}`", unit.name));
+        diagnostic = match closest(&unit.name, candidates.iter().copied()) {
+            Some(s) => diagnostic.with_fix(unit.span, s, format!("did you mean `{s}`?")),
+            None => diagnostic.with_help(
+                "units are km, mi, kg, g, lb, oz, min, h, days, % and currency codes such as USD",
+            ),
+        };
+        self.error(diagnostic);
+    }
+
+    /// One currency per ruleset: the first money literal sets it.
+    fn note_currency(&mut self, code: &str, span: Span) {
+        match &self.currency {
+            None => self.currency = Some((code.to_string(), span)),
+            Some((first, first_span)) if first != code => {
+                let message = format!("this ruleset uses {first}; a money amount in {code} cannot mix with it");
+                let label = format!("{first} first used here");
+                let first_span = *first_span;
+                self.error(
+                    Diagnostic::new(Code::MIXED_CURRENCY, span, message)
+                        .with_label(first_span, label)
+                        .with_help("a ruleset uses one currency, the one its network data declares"),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn list(&mut self, items: &[ast::Expr], scope: &Scope, expected: Option<&Type>, span: Span) -> Expr {
+        let expected_element = match expected {
+            Some(Type::Set(element)) => Some((**element).clone()),
+            _ => None,
+        };
+        let mut element = expected_element.clone().unwrap_or(Type::Error);
+        let mut checked = Vec::with_capacity(items.len());
+        let mut deps = Deps::NONE;
+        for item in items {
+            let want = if element.is_error() { expected_element.as_ref() } else { Some(&element) };
+            let c = self.expr(item, scope, want);
+            if !c.ty.compatible(&element) {
+                let message = format!(
+                    "list items must have one type: this is {}, earlier items are {}",
+                    self.show(&c.ty),
+                    self.show(&element)
+                );
+                self.error(Diagnostic::new(Code::TYPE_MISMATCH, c.span, message));
+            } else {
+                element = element.join(&c.ty);
+            }
+            deps = deps.union(c.deps);
+            checked.push(c);
+        }
+        Expr {
+            kind: ExprKind::List(checked),
+            ty: Type::Set(Box::new(element)),
+            deps,
+            span,
+        }
+    }
+
+    fn name(&mut self, ident: &ast::Ident, scope: &Scope, expected: Option<&Type>) -> Expr {
+        let span = ident.span;
+        let name = ident.name.as_str();
+        if let Some(index) = scope.params.iter().position(|(p, _)| p == name) {
+            return Expr {
+                kind: ExprKind::Param(index as u32),
+                ty: scope.params[index].1.clone(),
+                deps: Deps::NONE,
+                span,
+            };
+        }
+        if let Some(id) = self.let_named(name) {
+            let (ty, deps, def_span) = self.let_type(id);
+            self.require(deps, scope, span, Some((def_span, name)));
+            return Expr {
+                kind: ExprKind::Let(id),
+                ty,
+                deps,
+                span,
+            };
+        }
+        if let Some(&id) = self.const_index.get(name) {
+            let ty = self.const_type(id, span);
+            self.consts_used[id.0 as usize] = true;
+            return Expr {
+                kind: ExprKind::Const(id),
+                ty,
+                deps: Deps::NONE,
+                span,
+            };
+        }
+        if name == "node" {
+            self.require(Deps::NODE, scope, span, None);
+            return Expr {
+                kind: ExprKind::Node,
+                ty: Type::Node,
+                deps: Deps::NODE,
+                span,
+            };
+        }
+        if CONTEXT_NAMES.contains(&name) {
+            let message = format!("`{name}` is not a value: write one of its attributes, like `{name}.{}`", example_attr(name));
+            self.error(Diagnostic::new(Code::TYPE_MISMATCH, span, message));
+            return Expr::error(span);
+        }
+        if let Some(variant) = self.variant(ident, expected) {
+            return variant;
+        }
+        if self.unparsed.contains(name) {
+            return Expr::error(span);
+        }
+        let mut candidates: Vec<String> = scope.params.iter().map(|(p, _)| p.clone()).collect();
+        candidates.extend(self.let_names());
+        candidates.extend(self.const_index.keys().cloned());
+        candidates.extend(self.model.enums.iter().flat_map(|e| e.variants.iter().cloned()));
+        candidates.push("node".to_string());
+        let mut diagnostic = Diagnostic::new(Code::UNKNOWN_NAME, span, format!("unknown name `{name}`"));
+        if let Some(s) = closest(name, candidates.iter().map(String::as_str)) {
+            diagnostic = diagnostic.with_fix(span, s, format!("did you mean `{s}`?"));
+        } else if self.table_index.contains_key(name) || Builtin::named(name).is_some() {
+            diagnostic = diagnostic.with_help(format!("`{name}` is a function: call it, like `{name}(…)`"));
+        }
+        self.error(diagnostic);
+        Expr::error(span)
+    }
+
+    /// A bare enum variant: from the expected enum if there is one, else unique among all enums.
+    fn variant(&mut self, ident: &ast::Ident, expected: Option<&Type>) -> Option<Expr> {
+        let expected_enum = match expected {
+            Some(Type::Enum(id)) => Some(*id),
+            Some(Type::Set(element)) => match **element {
+                Type::Enum(id) => Some(id),
+                _ => None,
+            },
+            _ => None,
+        };
+        let found = |enums: &[EnumDef], id: EnumId| {
+            enums[id.0 as usize]
+                .variants
+                .iter()
+                .position(|v| *v == ident.name)
+                .map(|i| (id, i as u32))
+        };
+        let hit = match expected_enum {
+            Some(id) => {
+                let hit = found(&self.model.enums, id);
+                if hit.is_none() {
+                    let def = &self.model.enums[id.0 as usize];
+                    let mut diagnostic = Diagnostic::new(
+                        Code::UNKNOWN_VARIANT,
+                        ident.span,
+                        format!("`{}` is not a variant of {}", ident.name, def.name),
+                    );
+                    diagnostic = match closest(&ident.name, def.variants.iter().map(String::as_str)) {
+                        Some(s) => diagnostic.with_fix(ident.span, s, format!("did you mean `{s}`?")),
+                        None => diagnostic.with_help(format!("{} is one of: {}", def.name, def.variants.join(", "))),
+                    };
+                    self.error(diagnostic);
+                    return Some(Expr::error(ident.span));
+                }
+                hit
+            }
+            None => {
+                let hits: Vec<(EnumId, u32)> = (0..self.model.enums.len())
+                    .filter_map(|i| found(&self.model.enums, EnumId(i as u32)))
+                    .collect();
+                if hits.len() > 1 {
+                    let owners: Vec<&str> =
+                        hits.iter().map(|(id, _)| self.model.enums[id.0 as usize].name.as_str()).collect();
+                    let message = format!("`{}` is a variant of {}: which one is meant here is unclear", ident.name, owners.join(" and "));
+                    self.error(
+                        Diagnostic::new(Code::AMBIGUOUS_VARIANT, ident.span, message)
+                            .with_help("compare it with an attribute of the enum's type, like `node.kind == store`"),
+                    );
+                    return Some(Expr::error(ident.span));
+                }
+                hits.first().copied()
+            }
+        };
+        hit.map(|(id, index)| literal(Value::Enum(id, index), Type::Enum(id), ident.span))
+    }
+
+    fn field(&mut self, base: &ast::Expr, field: &ast::Ident, scope: &Scope, span: Span) -> Expr {
+        if let Some(context) = self.context_of(base) {
+            return self.attribute(context, base.span, field, scope, span);
+        }
+        let base = self.expr(base, scope, None);
+        match base.ty {
+            Type::Location => match LocationField::ALL.iter().find(|(_, n)| *n == field.name) {
+                Some((which, _)) => {
+                    let deps = base.deps;
+                    Expr {
+                        kind: ExprKind::LocationField(Box::new(base), *which),
+                        ty: Type::String,
+                        deps,
+                        span,
+                    }
+                }
+                None => {
+                    let names = LocationField::ALL.iter().map(|(_, n)| *n);
+                    self.unknown_attribute(field, "a location", names);
+                    Expr::error(span)
+                }
+            },
+            Type::Node => self.attribute(Context::Node, base.span, field, scope, span),
+            Type::Error => Expr::error(span),
+            ref other => {
+                let message = format!("{} has no attributes", self.show(other));
+                self.error(Diagnostic::new(Code::TYPE_MISMATCH, field.span, message));
+                Expr::error(span)
+            }
+        }
+    }
+
+    /// `order`, `line`, `node`, `shipment` or `line.item`, unless a parameter or `let` shadows it.
+    fn context_of(&self, base: &ast::Expr) -> Option<Context> {
+        match &base.kind {
+            A::Name(ident) if self.let_named(&ident.name).is_none() => match ident.name.as_str() {
+                "order" => Some(Context::Order),
+                "line" => Some(Context::Line),
+                "node" => Some(Context::Node),
+                "shipment" => Some(Context::Shipment),
+                _ => None,
+            },
+            A::Field(inner, name) if name.name == "item" => match &inner.kind {
+                A::Name(line) if line.name == "line" && self.let_named("line").is_none() => Some(Context::Item),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn attribute(&mut self, context: Context, base_span: Span, field: &ast::Ident, scope: &Scope, span: Span) -> Expr {
+        let name = field.name.as_str();
+        if context == Context::Line && name == "item" {
+            // `line.item` alone: only its attributes are values.
+            self.error(Diagnostic::new(
+                Code::TYPE_MISMATCH,
+                span,
+                "`line.item` is not a value: write one of its attributes, like `line.item.category`",
+            ));
+            return Expr::error(span);
+        }
+        let builtin = BuiltinAttr::ALL.iter().find(|a| a.context() == context && a.name() == name);
+        let (attr, ty) = match builtin {
+            Some(a) => (AttrRef::Builtin(*a), a.ty()),
+            None => match self.attr_index.get(&(context, name.to_string())) {
+                Some(&id) => (AttrRef::Custom(id), self.model.attrs[id.0 as usize].ty.clone()),
+                None => {
+                    let deps = context.deps();
+                    self.require(deps, scope, base_span, None);
+                    if !self.unparsed.contains(&format!("{}.{}", context.name(), name)) {
+                        let names = self.attribute_names(context);
+                        let what = format!("`{}`", context.path());
+                        self.unknown_attribute(field, &what, names.iter().map(String::as_str));
+                    }
+                    return Expr::error(span);
+                }
+            },
+        };
+        let deps = context.deps();
+        self.require(deps, scope, base_span, None);
+        Expr {
+            kind: ExprKind::Attr(attr),
+            ty,
+            deps,
+            span,
+        }
+    }
+
+    pub(crate) fn attribute_names(&self, context: Context) -> Vec<String> {
+        let mut names: Vec<String> = BuiltinAttr::ALL
+            .iter()
+            .filter(|a| a.context() == context)
+            .map(|a| a.name().to_string())
+            .collect();
+        if context == Context::Line {
+            names.push("item".to_string());
+        }
+        names.extend(self.model.attrs.iter().filter(|a| a.context == context).map(|a| a.name.clone()));
+        names
+    }
+
+    fn unknown_attribute<'n>(&mut self, field: &ast::Ident, owner: &str, names: impl Iterator<Item = &'n str> + Clone) {
+        let mut diagnostic =
+            Diagnostic::new(Code::UNKNOWN_ATTRIBUTE, field.span, format!("{owner} has no attribute `{}`", field.name));
+        diagnostic = match closest(&field.name, names.clone()) {
+            Some(s) => diagnostic.with_fix(field.span, s, format!("did you mean `{s}`?")),
+            None => {
+                let all: Vec<&str> = names.collect();
+                diagnostic.with_help(format!("its attributes are: {}", all.join(", ")))
+            }
+        };
+        self.error(diagnostic);
+    }
+
+    /// Reports a context the clause does not allow; `via` names the `let` it came through.
+    pub(crate) fn require(&mut self, deps: Deps, scope: &Scope, span: Span, via: Option<(Span, &str)>) {
+        let missing = deps.minus(scope.clause.allowed());
+        if missing.is_empty() {
+            return;
+        }
+        let names = missing.names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and ");
+        let message = match via {
+            None => format!("{names} is not available in {}", scope.clause.describe()),
+            Some((_, let_name)) => format!("`{let_name}` uses {names}, which is not available in {}", scope.clause.describe()),
+        };
+        let mut diagnostic = Diagnostic::new(Code::CONTEXT_UNAVAILABLE, span, message).with_help(scope.clause.why_not(missing));
+        if let Some((def, let_name)) = via {
+            diagnostic = diagnostic.with_label(def, format!("`{let_name}` defined here"));
+        }
+        self.error(diagnostic);
+    }
+
+    fn call(&mut self, callee: &ast::Ident, args: &[ast::Expr], scope: &Scope, span: Span) -> Expr {
+        if let Some(&id) = self.table_index.get(&callee.name) {
+            return self.table_call(id, callee, args, scope, span);
+        }
+        let Some(builtin) = Builtin::named(&callee.name) else {
+            for arg in args {
+                self.expr(arg, scope, None);
+            }
+            if !self.unparsed.contains(&callee.name) {
+                let mut candidates: Vec<&str> = self.table_index.keys().map(String::as_str).collect();
+                candidates.extend(Builtin::ALL.iter().map(|(_, n, _)| *n));
+                let mut diagnostic =
+                    Diagnostic::new(Code::UNKNOWN_FUNCTION, callee.span, format!("unknown function `{}`", callee.name));
+                diagnostic = match closest(&callee.name, candidates) {
+                    Some(s) => diagnostic.with_fix(callee.span, s, format!("did you mean `{s}`?")),
+                    None => diagnostic.with_help("functions are distance, available, min, max, abs and the ruleset's tables"),
+                };
+                self.error(diagnostic);
+            }
+            return Expr::error(span);
+        };
+        let checked: Vec<Expr> = args.iter().map(|a| self.expr(a, scope, None)).collect();
+        let deps = checked.iter().fold(Deps::NONE, |d, a| d.union(a.deps));
+        let ty = match builtin {
+            Builtin::Distance => {
+                if self.arity(callee, &checked, 2, 2, span) {
+                    for arg in &checked {
+                        if !matches!(arg.ty, Type::Location | Type::Node | Type::Error) {
+                            self.argument_type(callee, arg, "a location or `node`");
+                        }
+                    }
+                }
+                Type::Quantity(Dim::Distance)
+            }
+            Builtin::Available => {
+                if self.arity(callee, &checked, 2, 2, span) {
+                    if !matches!(checked[0].ty, Type::Node | Type::Error) {
+                        self.argument_type(callee, &checked[0], "`node`");
+                    }
+                    if !checked[1].ty.compatible(&Type::String) {
+                        self.argument_type(callee, &checked[1], "a SKU (string), like `line.sku`");
+                    }
+                }
+                Type::Int
+            }
+            Builtin::Min | Builtin::Max => {
+                let mut ty = Type::Error;
+                if self.arity(callee, &checked, 2, usize::MAX, span) {
+                    for arg in &checked {
+                        if !(arg.ty.is_numeric() || matches!(arg.ty, Type::Quantity(_) | Type::Error)) {
+                            self.argument_type(callee, arg, "a number or a quantity");
+                        } else if !arg.ty.compatible(&ty) {
+                            let message = format!(
+                                "`{}` compares values of one type: this is {}, the others are {}",
+                                callee.name,
+                                self.show(&arg.ty),
+                                self.show(&ty)
+                            );
+                            self.error(Diagnostic::new(Code::ARGUMENT_TYPE, arg.span, message));
+                        } else {
+                            ty = ty.join(&arg.ty);
+                        }
+                    }
+                }
+                ty
+            }
+            Builtin::Abs => {
+                if self.arity(callee, &checked, 1, 1, span) {
+                    let arg = &checked[0];
+                    if !(arg.ty.is_numeric() || matches!(arg.ty, Type::Quantity(_) | Type::Error)) {
+                        self.argument_type(callee, arg, "a number or a quantity");
+                    }
+                    checked[0].ty.clone()
+                } else {
+                    Type::Error
+                }
+            }
+        };
+        Expr {
+            kind: ExprKind::Builtin(builtin, checked),
+            ty,
+            deps,
+            span,
+        }
+    }
+
+    fn arity(&mut self, callee: &ast::Ident, args: &[Expr], min: usize, max: usize, span: Span) -> bool {
+        if (min..=max).contains(&args.len()) {
+            return true;
+        }
+        let wanted = match (min, max) {
+            (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
+            (a, usize::MAX) => format!("at least {a} arguments"),
+            (a, b) => format!("{a} to {b} arguments"),
+        };
+        let message = format!("`{}` takes {wanted}, but is given {}", callee.name, args.len());
+        self.error(Diagnostic::new(Code::WRONG_ARITY, span, message));
+        false
+    }
+
+    fn argument_type(&mut self, callee: &ast::Ident, arg: &Expr, wanted: &str) {
+        let message = format!("`{}` needs {wanted} here, not {}", callee.name, self.show(&arg.ty));
+        self.error(Diagnostic::new(Code::ARGUMENT_TYPE, arg.span, message));
+    }
+
+    fn table_call(&mut self, id: TableId, callee: &ast::Ident, args: &[ast::Expr], scope: &Scope, span: Span) -> Expr {
+        self.tables_used[id.0 as usize] = true;
+        if let Some(caller) = self.current_table {
+            self.table_calls[caller.0 as usize].push((id, callee.span));
+        }
+        let params = self.model.tables[id.0 as usize].params.clone();
+        let result = self.model.tables[id.0 as usize].result.clone();
+        let checked: Vec<Expr> = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.expr(a, scope, params.get(i).map(|(_, t)| t)))
+            .collect();
+        let deps = checked.iter().fold(Deps::NONE, |d, a| d.union(a.deps));
+        if self.arity(callee, &checked, params.len(), params.len(), span) {
+            for (arg, (param, ty)) in checked.iter().zip(&params) {
+                if !arg.ty.compatible(ty) {
+                    let message = format!(
+                        "`{}` takes {} for `{param}`, not {}",
+                        callee.name,
+                        self.show(ty),
+                        self.show(&arg.ty)
+                    );
+                    let mut diagnostic = Diagnostic::new(Code::ARGUMENT_TYPE, arg.span, message);
+                    if let Some(fix) = self.unit_fix(arg, ty) {
+                        diagnostic = diagnostic.with_fix(arg.span, fix.clone(), format!("write `{fix}`"));
+                    }
+                    self.error(diagnostic);
+                }
+            }
+        }
+        Expr {
+            kind: ExprKind::Table(id, checked),
+            ty: result,
+            deps,
+            span,
+        }
+    }
+
+    fn unary(&mut self, op: UnaryOp, operand: &ast::Expr, scope: &Scope, span: Span) -> Expr {
+        let (operand, ty) = match op {
+            UnaryOp::Not => {
+                let operand = self.expr(operand, scope, Some(&Type::Bool));
+                if !operand.ty.compatible(&Type::Bool) {
+                    let message = format!("`not` needs a bool, not {}", self.show(&operand.ty));
+                    self.error(Diagnostic::new(Code::INVALID_OPERANDS, operand.span, message));
+                }
+                (operand, Type::Bool)
+            }
+            UnaryOp::Neg => {
+                let operand = self.expr(operand, scope, None);
+                let ty = operand.ty.clone();
+                if !(ty.is_numeric() || matches!(ty, Type::Quantity(_) | Type::Rate(_) | Type::Error)) {
+                    let message = format!("`-` needs a number or a quantity, not {}", self.show(&ty));
+                    self.error(Diagnostic::new(Code::INVALID_OPERANDS, operand.span, message));
+                }
+                (operand, ty)
+            }
+        };
+        let deps = operand.deps;
+        Expr {
+            kind: ExprKind::Unary(op, Box::new(operand)),
+            ty,
+            deps,
+            span,
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, left: &ast::Expr, right: &ast::Expr, scope: &Scope, span: Span) -> Expr {
+        let (l, r) = match op {
+            BinaryOp::And | BinaryOp::Or => (
+                self.expr(left, scope, Some(&Type::Bool)),
+                self.expr(right, scope, Some(&Type::Bool)),
+            ),
+            // A bare variant on the left takes its enum from the right: `store == node.kind`.
+            _ if self.is_bare_variant(left) && !self.is_bare_variant(right) => {
+                let r = self.expr(right, scope, None);
+                let expected = match (&op, &r.ty) {
+                    (BinaryOp::In | BinaryOp::NotIn, Type::Set(element)) => (**element).clone(),
+                    (_, ty) => ty.clone(),
+                };
+                (self.expr(left, scope, Some(&expected)), r)
+            }
+            _ => {
+                let l = self.expr(left, scope, None);
+                let expected = match op {
+                    BinaryOp::In | BinaryOp::NotIn => Type::Set(Box::new(l.ty.clone())),
+                    _ => l.ty.clone(),
+                };
+                let r = self.expr(right, scope, Some(&expected));
+                (l, r)
+            }
+        };
+        let ty = self.binary_type(op, &l, &r);
+        let deps = l.deps.union(r.deps);
+        Expr {
+            kind: ExprKind::Binary(op, Box::new(l), Box::new(r)),
+            ty,
+            deps,
+            span,
+        }
+    }
+
+    fn is_bare_variant(&self, e: &ast::Expr) -> bool {
+        match &e.kind {
+            A::Name(ident) => {
+                self.let_named(&ident.name).is_none()
+                    && !self.const_index.contains_key(&ident.name)
+                    && !CONTEXT_NAMES.contains(&ident.name.as_str())
+                    && self.model.enums.iter().any(|en| en.variants.contains(&ident.name))
+            }
+            A::List(items) => items.iter().all(|i| self.is_bare_variant(i)) && !items.is_empty(),
+            _ => false,
+        }
+    }
+
+    fn binary_type(&mut self, op: BinaryOp, l: &Expr, r: &Expr) -> Type {
+        use Type::*;
+        if l.ty.is_error() && r.ty.is_error() {
+            return match op {
+                BinaryOp::And | BinaryOp::Or | BinaryOp::In | BinaryOp::NotIn => Bool,
+                _ if op.is_comparison() => Bool,
+                _ => Error,
+            };
+        }
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                for side in [l, r] {
+                    if !side.ty.compatible(&Bool) {
+                        let message = format!("`{}` needs bool operands, not {}", op.symbol(), self.show(&side.ty));
+                        self.error(Diagnostic::new(Code::INVALID_OPERANDS, side.span, message));
+                    }
+                }
+                Bool
+            }
+            BinaryOp::In | BinaryOp::NotIn => {
+                match &r.ty {
+                    Set(element) => {
+                        if !l.ty.compatible(element) {
+                            let message = format!(
+                                "`{}` looks for {} in a set of {}",
+                                op.symbol(),
+                                self.show(&l.ty),
+                                self.show(element)
+                            );
+                            self.error(Diagnostic::new(Code::TYPE_MISMATCH, l.span.to(r.span), message));
+                        }
+                    }
+                    Error => {}
+                    other => {
+                        let message = format!(
+                            "`{}` needs a set or a list on its right, like `[dc, store]`, not {}",
+                            op.symbol(),
+                            self.show(other)
+                        );
+                        self.error(Diagnostic::new(Code::NOT_A_COLLECTION, r.span, message));
+                    }
+                }
+                Bool
+            }
+            BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+                if !self.dimension_check(op, l, r) {
+                    return Bool;
+                }
+                if !l.ty.compatible(&r.ty) {
+                    let message = format!(
+                        "`{}` cannot compare {} with {}",
+                        op.symbol(),
+                        self.show(&l.ty),
+                        self.show(&r.ty)
+                    );
+                    self.error(Diagnostic::new(Code::TYPE_MISMATCH, l.span.to(r.span), message));
+                    return Bool;
+                }
+                let ty = l.ty.join(&r.ty);
+                let ordered = !matches!(op, BinaryOp::Eq | BinaryOp::NotEq);
+                let comparable = if ordered {
+                    ty.is_numeric() || matches!(ty, Quantity(_) | Rate(_) | Error)
+                } else {
+                    !matches!(ty, Node | Location | Set(_))
+                };
+                if !comparable {
+                    let message = format!("`{}` cannot compare {} values", op.symbol(), self.show(&ty));
+                    self.error(Diagnostic::new(Code::INVALID_OPERANDS, l.span.to(r.span), message));
+                }
+                Bool
+            }
+            BinaryOp::Add | BinaryOp::Sub => match (&l.ty, &r.ty) {
+                (Int, Int) => Int,
+                (a, b) if a.is_numeric() && b.is_numeric() => Number,
+                (Error, t) | (t, Error) if t.is_numeric() || matches!(t, Quantity(_) | Rate(_)) => t.clone(),
+                (Quantity(a), Quantity(b)) if a == b => Quantity(*a),
+                (Rate(a), Rate(b)) if a == b => Rate(*a),
+                _ => {
+                    if self.dimension_check(op, l, r) {
+                        self.invalid_operands(op, l, r);
+                    }
+                    Error
+                }
+            },
+            BinaryOp::Mul => match (&l.ty, &r.ty) {
+                (Int, Int) => Int,
+                (a, b) if a.is_numeric() && b.is_numeric() => Number,
+                (Quantity(d), n) | (n, Quantity(d)) if n.is_numeric() => Quantity(*d),
+                (Rate(d), n) | (n, Rate(d)) if n.is_numeric() => Rate(*d),
+                (Rate(per), Quantity(d)) | (Quantity(d), Rate(per)) if per == d => Quantity(Dim::Money),
+                (Quantity(Dim::Percent), Quantity(d)) | (Quantity(d), Quantity(Dim::Percent)) => Quantity(*d),
+                (Error, _) | (_, Error) => Error,
+                _ => {
+                    self.invalid_operands(op, l, r);
+                    Error
+                }
+            },
+            BinaryOp::Div => {
+                if is_zero_literal(r) {
+                    self.error(Diagnostic::new(Code::DIVISION_BY_ZERO, r.span, "division by zero"));
+                }
+                match (&l.ty, &r.ty) {
+                    (a, b) if a.is_numeric() && b.is_numeric() => Number,
+                    (Quantity(d), n) if n.is_numeric() => Quantity(*d),
+                    (Rate(d), n) if n.is_numeric() => Rate(*d),
+                    (Quantity(a), Quantity(b)) if a == b => Number,
+                    (Quantity(Dim::Money), Quantity(d)) if matches!(d, Dim::Distance | Dim::Weight) => Rate(*d),
+                    (Error, _) | (_, Error) => Error,
+                    _ => {
+                        self.invalid_operands(op, l, r);
+                        Error
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks quantities against numbers and other dimensions; false if it reported.
+    fn dimension_check(&mut self, op: BinaryOp, l: &Expr, r: &Expr) -> bool {
+        match (&l.ty, &r.ty) {
+            (Type::Quantity(a), Type::Quantity(b)) if a != b => {
+                let message = format!("`{}` cannot mix {} with {}", op.symbol(), a.name(), b.name());
+                self.error(Diagnostic::new(Code::DIMENSION_MISMATCH, l.span.to(r.span), message));
+                false
+            }
+            (Type::Quantity(dim), n) | (n, Type::Quantity(dim)) if n.is_numeric() => {
+                let number = if n == &l.ty { l } else { r };
+                let mut diagnostic = Diagnostic::new(
+                    Code::MISSING_UNIT,
+                    number.span,
+                    format!("`{}` mixes {} with a plain number", op.symbol(), dim.name()),
+                );
+                diagnostic = match self.unit_fix(number, &Type::Quantity(*dim)) {
+                    Some(fix) => diagnostic.with_fix(number.span, fix.clone(), format!("give the number a unit: `{fix}`")),
+                    None => diagnostic.with_help(format!(
+                        "the number needs a unit of {}, such as {}",
+                        dim.name(),
+                        dim.suggested_unit(self.currency.as_ref().map(|c| c.0.as_str()))
+                    )),
+                };
+                self.error(diagnostic);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// `50` → `50 km` when a plain number literal stands where a quantity is wanted.
+    pub(crate) fn unit_fix(&self, number: &Expr, wanted: &Type) -> Option<String> {
+        let Type::Quantity(dim) = wanted else { return None };
+        let text = match &number.kind {
+            ExprKind::Literal(Value::Int(i)) => i.to_string(),
+            ExprKind::Literal(Value::Number(n)) => n.to_string(),
+            _ => return None,
+        };
+        let unit = dim.suggested_unit(self.currency.as_ref().map(|c| c.0.as_str()));
+        Some(if unit == "%" { format!("{text}%") } else { format!("{text} {unit}") })
+    }
+
+    fn invalid_operands(&mut self, op: BinaryOp, l: &Expr, r: &Expr) {
+        let message = format!("cannot apply `{}` to {} and {}", op.symbol(), self.show(&l.ty), self.show(&r.ty));
+        let mut diagnostic = Diagnostic::new(Code::INVALID_OPERANDS, l.span.to(r.span), message);
+        if let (BinaryOp::Mul, Type::Quantity(Dim::Money), Type::Quantity(d @ (Dim::Weight | Dim::Distance)))
+        | (BinaryOp::Mul, Type::Quantity(d @ (Dim::Weight | Dim::Distance)), Type::Quantity(Dim::Money)) =
+            (op, &l.ty, &r.ty)
+        {
+            let per = if *d == Dim::Weight { "kg" } else { "km" };
+            diagnostic = diagnostic.with_help(format!("to charge by {}, write a rate such as `0.35 USD/{per}`", d.name()));
+        }
+        self.error(diagnostic);
+    }
+}
+
+/// A literal zero divisor (folding catches constant ones).
+fn is_zero_literal(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Literal(Value::Int(0)) => true,
+        ExprKind::Literal(Value::Number(n) | Value::Quantity(n, _)) => n.is_zero(),
+        _ => false,
+    }
+}
+
+fn literal(value: Value, ty: Type, span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Literal(value),
+        ty,
+        deps: Deps::NONE,
+        span,
+    }
+}
+
+fn example_attr(context: &str) -> &'static str {
+    match context {
+        "order" => "channel",
+        "line" => "qty",
+        "node" => "kind",
+        "shipment" => "weight",
+        _ => "category",
+    }
+}
+
+impl Expr {
+    pub fn error(span: Span) -> Expr {
+        Expr {
+            kind: ExprKind::Error,
+            ty: Type::Error,
+            deps: Deps::NONE,
+            span,
+        }
+    }
+}

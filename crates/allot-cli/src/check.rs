@@ -1,0 +1,80 @@
+//! `allot check`.
+
+use crate::exit;
+use crate::ruleset;
+use allot_diagnostics::{render_human, render_json, Severity};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Files or directories (every `*.allot` below a directory).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// `json` prints one array of diagnostics.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
+pub fn run(args: &CheckArgs) -> u8 {
+    let rulesets = match ruleset::collect(&args.paths) {
+        Ok(rulesets) => rulesets,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::USAGE;
+        }
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (mut errors, mut warnings, mut files) = (0, 0, 0);
+    let mut human = String::new();
+    let mut json = Vec::new();
+    for sources in &rulesets {
+        let analysis = allot_check::analyze(sources);
+        files += sources.len();
+        errors += analysis.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+        warnings += analysis.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+        match args.format {
+            Format::Human => human.push_str(&render_human(&analysis.diagnostics, sources, color)),
+            Format::Json => json.extend(render_json(&analysis.diagnostics, sources)),
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.format {
+        Format::Human => {
+            let summary = summary(errors, warnings, files, rulesets.len());
+            write!(stdout, "{human}").and_then(|_| writeln!(stdout, "{summary}"))
+        }
+        Format::Json => serde_json::to_writer_pretty(&mut stdout, &json)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(stdout)),
+    };
+    if written.is_err() {
+        return exit::USAGE;
+    }
+    if errors > 0 || (args.deny_warnings && warnings > 0) {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn summary(errors: usize, warnings: usize, files: usize, rulesets: usize) -> String {
+    let checked = format!("checked {} in {}", plural(files, "file"), plural(rulesets, "ruleset"));
+    match (errors, warnings) {
+        (0, 0) => format!("{checked}: no problems"),
+        _ => format!("{checked}: {}, {}", plural(errors, "error"), plural(warnings, "warning")),
+    }
+}
