@@ -7,9 +7,9 @@ use crate::fold::fold;
 use crate::model::*;
 use crate::suggest::closest;
 use crate::types::{Dim, EnumId, Type, TypeDisplay};
-use allot_diagnostics::{sort_diagnostics, Code, Diagnostic, Span};
-use allot_syntax::ast::{self, CostBasis, DeclKind, ItemKind, PolicyKind};
+use allot_diagnostics::{Code, Diagnostic, Span, sort_diagnostics};
 use allot_syntax::ParsedFile;
+use allot_syntax::ast::{self, CostBasis, DeclKind, ItemKind, PolicyKind};
 use std::collections::{HashMap, HashSet};
 
 /// A checked ruleset and everything found wrong with it, sorted by position.
@@ -27,7 +27,13 @@ impl CheckResult {
 
 /// Checks the files of one ruleset together: declarations in one file see those of all.
 pub fn check(files: &[&ParsedFile]) -> CheckResult {
-    let mut checker = Checker::default();
+    let mut checker = Checker {
+        // Uses may hide in what did not parse: then "never used" would be a guess.
+        report_unused: !files
+            .iter()
+            .any(|f| f.diagnostics.iter().any(Diagnostic::is_error)),
+        ..Checker::default()
+    };
     for file in files {
         checker.unparsed.extend(file.unparsed_names.iter().cloned());
     }
@@ -60,7 +66,10 @@ pub(crate) struct Scope<'s> {
 
 impl Scope<'_> {
     pub fn of(clause: Clause) -> Scope<'static> {
-        Scope { clause, params: &[] }
+        Scope {
+            clause,
+            params: &[],
+        }
     }
 }
 
@@ -93,8 +102,9 @@ pub(crate) struct Checker<'a> {
     /// The ruleset's currency and where it was first used.
     pub currency: Option<(String, Span)>,
     lets: Vec<LetSlot<'a>>,
-    /// Declaration names of every kind, for duplicate detection: name → first span.
+    /// Policy and profile names → where first declared.
     policy_names: HashMap<String, Span>,
+    report_unused: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -104,13 +114,21 @@ impl<'a> Checker<'a> {
 
     pub(crate) fn show(&self, ty: &Type) -> String {
         let names: Vec<String> = self.model.enums.iter().map(|e| e.name.clone()).collect();
-        TypeDisplay { ty, enum_names: &names }.to_string()
+        TypeDisplay {
+            ty,
+            enum_names: &names,
+        }
+        .to_string()
     }
 
     fn duplicate(&mut self, code: Code, what: &str, name: &ast::Ident, first: Span) {
         self.error(
-            Diagnostic::new(code, name.span, format!("{what} `{}` is declared twice", name.name))
-                .with_label(first, "first declared here"),
+            Diagnostic::new(
+                code,
+                name.span,
+                format!("{what} `{}` is declared twice", name.name),
+            )
+            .with_label(first, "first declared here"),
         );
     }
 
@@ -118,7 +136,8 @@ impl<'a> Checker<'a> {
 
     fn declare_enums(&mut self, decls: &[&'a ast::Decl]) {
         for (name, variants, doc) in BUILTIN_ENUMS {
-            self.enum_index.insert(name.to_string(), EnumId(self.model.enums.len() as u32));
+            self.enum_index
+                .insert(name.to_string(), EnumId(self.model.enums.len() as u32));
             self.model.enums.push(EnumDef {
                 name: name.to_string(),
                 variants: variants.iter().map(|v| v.to_string()).collect(),
@@ -128,15 +147,22 @@ impl<'a> Checker<'a> {
             });
         }
         for decl in decls {
-            let DeclKind::Schema(schema) = &decl.kind else { continue };
+            let DeclKind::Schema(schema) = &decl.kind else {
+                continue;
+            };
             for e in &schema.enums {
                 if let Some(&existing) = self.enum_index.get(&e.name.name) {
                     match self.model.enums[existing.0 as usize].span {
-                        Some(first) => self.duplicate(Code::DUPLICATE_SCHEMA_ENTRY, "enum", &e.name, first),
+                        Some(first) => {
+                            self.duplicate(Code::DUPLICATE_SCHEMA_ENTRY, "enum", &e.name, first)
+                        }
                         None => self.error(Diagnostic::new(
                             Code::DUPLICATE_SCHEMA_ENTRY,
                             e.name.span,
-                            format!("`{}` is a built-in enum and cannot be redeclared", e.name.name),
+                            format!(
+                                "`{}` is a built-in enum and cannot be redeclared",
+                                e.name.name
+                            ),
                         )),
                     }
                     continue;
@@ -152,7 +178,8 @@ impl<'a> Checker<'a> {
                     variants.push(v.name.clone());
                     variant_spans.push(v.span);
                 }
-                self.enum_index.insert(e.name.name.clone(), EnumId(self.model.enums.len() as u32));
+                self.enum_index
+                    .insert(e.name.name.clone(), EnumId(self.model.enums.len() as u32));
                 self.model.enums.push(EnumDef {
                     name: e.name.name.clone(),
                     variants,
@@ -179,7 +206,8 @@ impl<'a> Checker<'a> {
             first_spans.insert(name.name.clone(), name.span);
             match &decl.kind {
                 DeclKind::Const(c) => {
-                    self.const_index.insert(c.name.name.clone(), ConstId(self.const_asts.len() as u32));
+                    self.const_index
+                        .insert(c.name.name.clone(), ConstId(self.const_asts.len() as u32));
                     self.const_asts.push(c);
                     self.model.consts.push(ConstDef {
                         name: c.name.name.clone(),
@@ -191,7 +219,8 @@ impl<'a> Checker<'a> {
                     });
                 }
                 DeclKind::Table(t) => {
-                    self.table_index.insert(t.name.name.clone(), TableId(self.table_asts.len() as u32));
+                    self.table_index
+                        .insert(t.name.name.clone(), TableId(self.table_asts.len() as u32));
                     self.table_asts.push(t);
                     // Signatures first: bodies may call tables declared later.
                     let mut params: Vec<(String, Type)> = Vec::new();
@@ -243,12 +272,15 @@ impl<'a> Checker<'a> {
                     Some(&id) => Type::Enum(id),
                     None => {
                         let mut candidates: Vec<&str> = vec![
-                            "bool", "int", "number", "string", "location", "money", "distance", "weight", "duration",
-                            "percent", "set",
+                            "bool", "int", "number", "string", "location", "money", "distance",
+                            "weight", "duration", "percent", "set",
                         ];
                         candidates.extend(self.enum_index.keys().map(String::as_str));
-                        let mut diagnostic =
-                            Diagnostic::new(Code::UNKNOWN_TYPE, ident.span, format!("unknown type `{name}`"));
+                        let mut diagnostic = Diagnostic::new(
+                            Code::UNKNOWN_TYPE,
+                            ident.span,
+                            format!("unknown type `{name}`"),
+                        );
                         diagnostic = match closest(name, candidates) {
                             Some(s) => diagnostic.with_fix(ident.span, s, format!("did you mean `{s}`?")),
                             None => diagnostic.with_help(
@@ -266,7 +298,9 @@ impl<'a> Checker<'a> {
     fn declare_attrs(&mut self, decls: &[&'a ast::Decl]) {
         let mut defaults = Vec::new();
         for decl in decls {
-            let DeclKind::Schema(schema) = &decl.kind else { continue };
+            let DeclKind::Schema(schema) = &decl.kind else {
+                continue;
+            };
             for attr in &schema.attrs {
                 let context = match attr.owner.name.as_str() {
                     "item" => Context::Item,
@@ -276,22 +310,38 @@ impl<'a> Checker<'a> {
                         let mut diagnostic = Diagnostic::new(
                             Code::INVALID_ATTRIBUTE_OWNER,
                             attr.owner.span,
-                            format!("custom attributes belong to `item`, `node` or `order`, not `{other}`"),
+                            format!(
+                                "custom attributes belong to `item`, `node` or `order`, not `{other}`"
+                            ),
                         );
                         if let Some(s) = closest(other, ["item", "node", "order"]) {
-                            diagnostic = diagnostic.with_fix(attr.owner.span, s, format!("did you mean `{s}`?"));
+                            diagnostic = diagnostic.with_fix(
+                                attr.owner.span,
+                                s,
+                                format!("did you mean `{s}`?"),
+                            );
                         }
                         self.error(diagnostic);
                         continue;
                     }
                 };
                 let name = &attr.name.name;
-                let builtin_context = if context == Context::Item { Context::Line } else { context };
-                if BuiltinAttr::ALL.iter().any(|a| a.context() == builtin_context && a.name() == name) {
+                let builtin_context = if context == Context::Item {
+                    Context::Line
+                } else {
+                    context
+                };
+                if BuiltinAttr::ALL
+                    .iter()
+                    .any(|a| a.context() == builtin_context && a.name() == name)
+                {
                     self.error(Diagnostic::new(
                         Code::INVALID_ATTRIBUTE_OWNER,
                         attr.name.span,
-                        format!("`{}.{name}` is built in and cannot be redeclared", context.path()),
+                        format!(
+                            "`{}.{name}` is built in and cannot be redeclared",
+                            context.path()
+                        ),
                     ));
                     continue;
                 }
@@ -357,8 +407,12 @@ impl<'a> Checker<'a> {
                 let at = used_at.into().unwrap_or(self.model.consts[index].span);
                 let definition = self.model.consts[index].span;
                 self.error(
-                    Diagnostic::new(Code::CYCLE, at, format!("`{name}` is defined in terms of itself"))
-                        .with_label(definition, format!("`{name}` defined here")),
+                    Diagnostic::new(
+                        Code::CYCLE,
+                        at,
+                        format!("`{name}` is defined in terms of itself"),
+                    )
+                    .with_label(definition, format!("`{name}` defined here")),
                 );
                 return Type::Error;
             }
@@ -402,7 +456,10 @@ impl<'a> Checker<'a> {
             };
             let mut rows = Vec::new();
             for row in &ast.rows {
-                let condition = row.condition.as_ref().map(|c| self.row_condition(c, &scope));
+                let condition = row
+                    .condition
+                    .as_ref()
+                    .map(|c| self.row_condition(c, &scope));
                 let value = self.expr(&row.value, &scope, Some(&result));
                 if !value.ty.compatible(&result) {
                     let message = format!(
@@ -414,7 +471,8 @@ impl<'a> Checker<'a> {
                     let mut diagnostic = Diagnostic::new(Code::TYPE_MISMATCH, value.span, message)
                         .with_label(ast.result.span(), "return type declared here");
                     if let Some(fix) = self.unit_fix(&value, &result) {
-                        diagnostic = diagnostic.with_fix(value.span, fix.clone(), format!("write `{fix}`"));
+                        diagnostic =
+                            diagnostic.with_fix(value.span, fix.clone(), format!("write `{fix}`"));
                     }
                     self.error(diagnostic);
                 }
@@ -434,7 +492,8 @@ impl<'a> Checker<'a> {
     fn row_condition(&mut self, condition: &ast::Expr, scope: &Scope) -> Expr {
         let pattern = match (&condition.kind, scope.params.first()) {
             (ast::ExprKind::Name(ident), Some((_, Type::Enum(_))))
-                if !scope.params.iter().any(|(p, _)| *p == ident.name) && !self.const_index.contains_key(&ident.name) =>
+                if !scope.params.iter().any(|(p, _)| *p == ident.name)
+                    && !self.const_index.contains_key(&ident.name) =>
             {
                 Some(ast::BinaryOp::Eq)
             }
@@ -449,7 +508,11 @@ impl<'a> Checker<'a> {
                     _ => param_ty.clone(),
                 };
                 let value = self.expr(condition, scope, Some(&expected));
-                self.expect_type(&value, &expected, "this row matches the first parameter, which is");
+                self.expect_type(
+                    &value,
+                    &expected,
+                    "this row matches the first parameter, which is",
+                );
                 let param = Expr {
                     kind: ExprKind::Param(0),
                     ty: param_ty,
@@ -470,7 +533,6 @@ impl<'a> Checker<'a> {
     /// Tables calling themselves, directly or through others, would never finish.
     fn table_cycles(&mut self) {
         let count = self.table_calls.len();
-        let mut reported = vec![false; count];
         for start in 0..count {
             // Depth-first search for a path back to `start`.
             let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
@@ -481,21 +543,20 @@ impl<'a> Checker<'a> {
                     stack.pop();
                     continue;
                 }
-                let (callee, span) = calls[*next];
+                let (callee, _) = calls[*next];
                 *next += 1;
                 let callee = callee.0 as usize;
                 if callee == start {
-                    if !reported[start] {
-                        reported[start] = true;
-                        let name = self.model.tables[start].name.clone();
-                        let definition = self.model.tables[start].span;
-                        let span = if table == start { span } else { self.table_calls[start][0].1 };
-                        self.error(
-                            Diagnostic::new(Code::CYCLE, span, format!("table `{name}` calls itself"))
-                                .with_label(definition, format!("`{name}` defined here"))
-                                .with_help("tables cannot recurse: every evaluation must finish"),
-                        );
-                    }
+                    let name = self.model.tables[start].name.clone();
+                    let definition = self.model.tables[start].span;
+                    // Point at `start`'s own call on the path that came back.
+                    let (_, taken) = stack[0];
+                    let span = self.table_calls[start][taken - 1].1;
+                    self.error(
+                        Diagnostic::new(Code::CYCLE, span, format!("table `{name}` calls itself"))
+                            .with_label(definition, format!("`{name}` defined here"))
+                            .with_help("tables cannot recurse: every evaluation must finish"),
+                    );
                     break;
                 }
                 if !seen[callee] {
@@ -509,7 +570,10 @@ impl<'a> Checker<'a> {
     // ------------------------------------------------------------ policies
 
     pub(crate) fn let_named(&self, name: &str) -> Option<LetId> {
-        self.lets.iter().position(|l| l.name.name == name).map(|i| LetId(i as u32))
+        self.lets
+            .iter()
+            .position(|l| l.name.name == name)
+            .map(|i| LetId(i as u32))
     }
 
     pub(crate) fn let_names(&self) -> Vec<String> {
@@ -530,8 +594,12 @@ impl<'a> Checker<'a> {
             State::InProgress => {
                 let name = slot.name.name.clone();
                 self.error(
-                    Diagnostic::new(Code::CYCLE, name_span, format!("`{name}` is defined in terms of itself"))
-                        .with_help("a `let` cannot refer to itself, directly or through other `let`s"),
+                    Diagnostic::new(
+                        Code::CYCLE,
+                        name_span,
+                        format!("`{name}` is defined in terms of itself"),
+                    )
+                    .with_help("a `let` cannot refer to itself, directly or through other `let`s"),
                 );
                 return (Type::Error, Deps::NONE, name_span);
             }
@@ -554,7 +622,10 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::DUPLICATE_DECLARATION,
                     name.span,
-                    format!("a policy or profile named \"{}\" is declared twice", name.value),
+                    format!(
+                        "a policy or profile named \"{}\" is declared twice",
+                        name.value
+                    ),
                 )
                 .with_label(first, "first declared here"),
             );
@@ -622,7 +693,11 @@ impl<'a> Checker<'a> {
                         Diagnostic::new(
                             Code::DUPLICATE_ITEM,
                             item.span,
-                            format!("`{}` is given twice in this {}", kind.describe(), policy.kind.keyword()),
+                            format!(
+                                "`{}` is given twice in this {}",
+                                kind.describe(),
+                                policy.kind.keyword()
+                            ),
                         )
                         .with_label(first, "first given here"),
                     );
@@ -630,7 +705,12 @@ impl<'a> Checker<'a> {
                 }
                 singles.insert(kind.describe(), item.span);
             }
-            if profile && matches!(kind, ItemKind::Priority(_) | ItemKind::Objective(_) | ItemKind::Stage { .. }) {
+            if profile
+                && matches!(
+                    kind,
+                    ItemKind::Priority(_) | ItemKind::Objective(_) | ItemKind::Stage { .. }
+                )
+            {
                 self.error(
                     Diagnostic::new(
                         Code::NOT_ALLOWED_IN_PROFILE,
@@ -645,10 +725,14 @@ impl<'a> Checker<'a> {
         }
         let lets = std::mem::take(&mut self.lets);
         for slot in lets {
-            if !slot.used && !slot.name.name.starts_with('_') {
+            if self.report_unused && !slot.used && !slot.name.name.starts_with('_') {
                 self.error(
-                    Diagnostic::new(Code::UNUSED_LET, slot.name.span, format!("`{}` is never used", slot.name.name))
-                        .with_help("remove it, or prefix its name with `_`"),
+                    Diagnostic::new(
+                        Code::UNUSED_LET,
+                        slot.name.span,
+                        format!("`{}` is never used", slot.name.name),
+                    )
+                    .with_help("remove it, or prefix its name with `_`"),
                 );
             }
             def.lets.push(LetDef {
@@ -673,7 +757,9 @@ impl<'a> Checker<'a> {
     ) {
         let span = item.span;
         match &item.kind {
-            ItemKind::Applies(condition) => def.applies = Some(self.condition(condition, &Scope::of(Clause::Applies))),
+            ItemKind::Applies(condition) => {
+                def.applies = Some(self.condition(condition, &Scope::of(Clause::Applies)))
+            }
             ItemKind::Priority(count) => def.priority = count.value,
             ItemKind::Let { name, .. } => {
                 if let Some(id) = self.let_named(&name.name) {
@@ -702,7 +788,10 @@ impl<'a> Checker<'a> {
                 let scope = Scope::of(Clause::SafetyStock);
                 let amount = self.expr(amount, &scope, Some(&Type::Int));
                 if amount.ty != Type::Int && !amount.ty.is_error() {
-                    let message = format!("safety stock is a whole number of units, not {}", self.show(&amount.ty));
+                    let message = format!(
+                        "safety stock is a whole number of units, not {}",
+                        self.show(&amount.ty)
+                    );
                     self.error(Diagnostic::new(Code::TYPE_MISMATCH, amount.span, message));
                 } else if let Some(Value::Int(n)) = fold(&self.model, &amount)
                     && n < 0
@@ -714,7 +803,11 @@ impl<'a> Checker<'a> {
                     ));
                 }
                 let condition = condition.as_ref().map(|c| self.condition(c, &scope));
-                def.safety_stock.push(SafetyStockDef { amount, condition, span });
+                def.safety_stock.push(SafetyStockDef {
+                    amount,
+                    condition,
+                    span,
+                });
             }
             ItemKind::Cost {
                 name,
@@ -736,11 +829,16 @@ impl<'a> Checker<'a> {
                 let money = Type::Quantity(Dim::Money);
                 let value = self.expr(value, &scope, Some(&money));
                 if !value.ty.compatible(&money) {
-                    let message = format!("a cost must be money, but this is {}", self.show(&value.ty));
+                    let message =
+                        format!("a cost must be money, but this is {}", self.show(&value.ty));
                     let mut diagnostic = Diagnostic::new(Code::COST_NOT_MONEY, value.span, message);
                     diagnostic = match self.unit_fix(&value, &money) {
-                        Some(fix) => diagnostic.with_fix(value.span, fix.clone(), format!("write `{fix}`")),
-                        None => diagnostic.with_help("multiply by a rate to get money, like `0.35 USD/kg * shipment.weight`"),
+                        Some(fix) => {
+                            diagnostic.with_fix(value.span, fix.clone(), format!("write `{fix}`"))
+                        }
+                        None => diagnostic.with_help(
+                            "multiply by a rate to get money, like `0.35 USD/kg * shipment.weight`",
+                        ),
                     };
                     self.error(diagnostic);
                 }
@@ -760,12 +858,18 @@ impl<'a> Checker<'a> {
                         ast::Measure::Cost => MeasureDef::Cost,
                         ast::Measure::Aggregate(aggregator, e) => {
                             let checked = self.expr(e, &Scope::of(Clause::Objective), None);
-                            if !(checked.ty.is_numeric() || matches!(checked.ty, Type::Quantity(_) | Type::Error)) {
+                            if !(checked.ty.is_numeric()
+                                || matches!(checked.ty, Type::Quantity(_) | Type::Error))
+                            {
                                 let message = format!(
                                     "an objective ranks plans by a number or a quantity, not {}",
                                     self.show(&checked.ty)
                                 );
-                                self.error(Diagnostic::new(Code::TYPE_MISMATCH, checked.span, message));
+                                self.error(Diagnostic::new(
+                                    Code::TYPE_MISMATCH,
+                                    checked.span,
+                                    message,
+                                ));
                             }
                             MeasureDef::Aggregate(*aggregator, checked)
                         }
@@ -806,7 +910,9 @@ impl<'a> Checker<'a> {
                 } else {
                     stage_names.insert(name.value.clone(), name.span);
                 }
-                let condition = condition.as_ref().map(|c| self.condition(c, &Scope::of(Clause::Stage)));
+                let condition = condition
+                    .as_ref()
+                    .map(|c| self.condition(c, &Scope::of(Clause::Stage)));
                 def.stages.push(StageDef {
                     name: name.value.clone(),
                     condition,
@@ -830,7 +936,15 @@ impl<'a> Checker<'a> {
         }
         self.model.currency = self.currency.as_ref().map(|(c, _)| c.clone());
         let mut diagnostics = self.diagnostics;
-        diagnostics.extend(crate::lint::lint(&self.model, &self.consts_used, &self.tables_used));
+        if !self.report_unused {
+            self.consts_used.fill(true);
+            self.tables_used.fill(true);
+        }
+        diagnostics.extend(crate::lint::lint(
+            &self.model,
+            &self.consts_used,
+            &self.tables_used,
+        ));
         sort_diagnostics(&mut diagnostics);
         diagnostics.dedup();
         CheckResult {

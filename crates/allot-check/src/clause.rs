@@ -26,10 +26,14 @@ impl Clause {
         match self {
             Clause::Const | Clause::Table | Clause::SchemaDefault => Deps::NONE,
             Clause::Applies | Clause::Reject | Clause::Hold => Deps::ORDER,
-            Clause::Let | Clause::Exclude | Clause::SafetyStock | Clause::CostPerLine | Clause::CostPerUnit => {
-                order_node_line
+            Clause::Let
+            | Clause::Exclude
+            | Clause::SafetyStock
+            | Clause::CostPerLine
+            | Clause::CostPerUnit => order_node_line,
+            Clause::CostPerShipment | Clause::Objective => {
+                Deps::ORDER.union(Deps::NODE).union(Deps::SHIPMENT)
             }
-            Clause::CostPerShipment | Clause::Objective => Deps::ORDER.union(Deps::NODE).union(Deps::SHIPMENT),
             Clause::Stage => Deps::ORDER.union(Deps::NODE),
         }
     }
@@ -59,7 +63,9 @@ impl Clause {
             return "`shipment` exists only in `per shipment` costs and objectives, which are computed per shipment";
         }
         match self {
-            Clause::Const | Clause::SchemaDefault => "constants and defaults are fixed values; they cannot depend on orders, lines or nodes",
+            Clause::Const | Clause::SchemaDefault => {
+                "constants and defaults are fixed values; they cannot depend on orders, lines or nodes"
+            }
             Clause::Table => "a table sees only its parameters: pass the value as an argument",
             Clause::Applies | Clause::Reject | Clause::Hold => {
                 "this is decided once per order, before any node or line is considered"
@@ -67,11 +73,17 @@ impl Clause {
             Clause::CostPerShipment => {
                 "a per-shipment cost is charged once for each node used, whatever lines it ships; use `per line` or `per unit` for line-dependent costs"
             }
-            Clause::Objective => "objective terms are computed per shipment of a plan, not per line",
-            Clause::Stage => "a stage is a set of nodes for the whole order; it cannot depend on a line",
-            Clause::Let | Clause::Exclude | Clause::SafetyStock | Clause::CostPerLine | Clause::CostPerUnit => {
-                "this context does not exist here"
+            Clause::Objective => {
+                "objective terms are computed per shipment of a plan, not per line"
             }
+            Clause::Stage => {
+                "a stage is a set of nodes for the whole order; it cannot depend on a line"
+            }
+            Clause::Let
+            | Clause::Exclude
+            | Clause::SafetyStock
+            | Clause::CostPerLine
+            | Clause::CostPerUnit => "this context does not exist here",
         }
     }
 }

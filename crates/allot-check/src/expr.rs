@@ -3,7 +3,7 @@
 use crate::check::{Checker, Scope};
 use crate::model::*;
 use crate::suggest::closest;
-use crate::types::{is_currency, unit_named, Dim, EnumId, Type, CURRENCIES, UNIT_NAMES};
+use crate::types::{CURRENCIES, Dim, EnumId, Type, UNIT_NAMES, is_currency, unit_named};
 use allot_diagnostics::{Code, Diagnostic, Span};
 use allot_syntax::ast::{self, BinaryOp, ExprKind as A, UnaryOp};
 use rust_decimal::Decimal;
@@ -43,7 +43,10 @@ impl Checker<'_> {
                         self.show(&a.ty),
                         self.show(&b.ty)
                     );
-                    self.error(Diagnostic::new(Code::TYPE_MISMATCH, b.span, message).with_label(a.span, "`then` branch"));
+                    self.error(
+                        Diagnostic::new(Code::TYPE_MISMATCH, b.span, message)
+                            .with_label(a.span, "`then` branch"),
+                    );
                     Type::Error
                 };
                 let deps = c.deps.union(a.deps).union(b.deps);
@@ -77,7 +80,11 @@ impl Checker<'_> {
         if is_currency(&numerator.name) {
             self.note_currency(&numerator.name, numerator.span);
             return match &unit.denominator {
-                None => literal(Value::Quantity(value, Dim::Money), Type::Quantity(Dim::Money), span),
+                None => literal(
+                    Value::Quantity(value, Dim::Money),
+                    Type::Quantity(Dim::Money),
+                    span,
+                ),
                 Some(per) => match unit_named(&per.name) {
                     Some(u) if matches!(u.dim, Dim::Distance | Dim::Weight) => {
                         // 0.002 USD/mi is 0.002 / 1.609344 USD per km.
@@ -88,7 +95,10 @@ impl Checker<'_> {
                         self.error(Diagnostic::new(
                             Code::UNKNOWN_UNIT,
                             per.span,
-                            format!("a rate is money per distance or weight, not per {}", u.dim.name()),
+                            format!(
+                                "a rate is money per distance or weight, not per {}",
+                                u.dim.name()
+                            ),
                         ));
                         error
                     }
@@ -104,7 +114,10 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Code::UNKNOWN_UNIT,
                     per.span,
-                    format!("`{}/{}` is not a unit: only money can be divided by a unit", numerator.name, per.name),
+                    format!(
+                        "`{}/{}` is not a unit: only money can be divided by a unit",
+                        numerator.name, per.name
+                    ),
                 )
                 .with_help("rates are written like `0.35 USD/kg`"),
             );
@@ -113,7 +126,11 @@ impl Checker<'_> {
         match unit_named(&numerator.name) {
             Some(u) => {
                 let canonical = value * u.factor;
-                literal(Value::Quantity(canonical, u.dim), Type::Quantity(u.dim), span)
+                literal(
+                    Value::Quantity(canonical, u.dim),
+                    Type::Quantity(u.dim),
+                    span,
+                )
             }
             None => {
                 let mut candidates: Vec<&str> = UNIT_NAMES.to_vec();
@@ -125,7 +142,11 @@ impl Checker<'_> {
     }
 
     fn unknown_unit(&mut self, unit: &ast::Ident, candidates: &[&str]) {
-        let mut diagnostic = Diagnostic::new(Code::UNKNOWN_UNIT, unit.span, format!("unknown unit `{}`", unit.name));
+        let mut diagnostic = Diagnostic::new(
+            Code::UNKNOWN_UNIT,
+            unit.span,
+            format!("unknown unit `{}`", unit.name),
+        );
         diagnostic = match closest(&unit.name, candidates.iter().copied()) {
             Some(s) => diagnostic.with_fix(unit.span, s, format!("did you mean `{s}`?")),
             None => diagnostic.with_help(
@@ -140,20 +161,30 @@ impl Checker<'_> {
         match &self.currency {
             None => self.currency = Some((code.to_string(), span)),
             Some((first, first_span)) if first != code => {
-                let message = format!("this ruleset uses {first}; a money amount in {code} cannot mix with it");
+                let message = format!(
+                    "this ruleset uses {first}; a money amount in {code} cannot mix with it"
+                );
                 let label = format!("{first} first used here");
                 let first_span = *first_span;
                 self.error(
                     Diagnostic::new(Code::MIXED_CURRENCY, span, message)
                         .with_label(first_span, label)
-                        .with_help("a ruleset uses one currency, the one its network data declares"),
+                        .with_help(
+                            "a ruleset uses one currency, the one its network data declares",
+                        ),
                 );
             }
             Some(_) => {}
         }
     }
 
-    fn list(&mut self, items: &[ast::Expr], scope: &Scope, expected: Option<&Type>, span: Span) -> Expr {
+    fn list(
+        &mut self,
+        items: &[ast::Expr],
+        scope: &Scope,
+        expected: Option<&Type>,
+        span: Span,
+    ) -> Expr {
         let expected_element = match expected {
             Some(Type::Set(element)) => Some((**element).clone()),
             _ => None,
@@ -162,7 +193,11 @@ impl Checker<'_> {
         let mut checked = Vec::with_capacity(items.len());
         let mut deps = Deps::NONE;
         for item in items {
-            let want = if element.is_error() { expected_element.as_ref() } else { Some(&element) };
+            let want = if element.is_error() {
+                expected_element.as_ref()
+            } else {
+                Some(&element)
+            };
             let c = self.expr(item, scope, want);
             if !c.ty.compatible(&element) {
                 let message = format!(
@@ -226,7 +261,10 @@ impl Checker<'_> {
             };
         }
         if CONTEXT_NAMES.contains(&name) {
-            let message = format!("`{name}` is not a value: write one of its attributes, like `{name}.{}`", example_attr(name));
+            let message = format!(
+                "`{name}` is not a value: write one of its attributes, like `{name}.{}`",
+                example_attr(name)
+            );
             self.error(Diagnostic::new(Code::TYPE_MISMATCH, span, message));
             return Expr::error(span);
         }
@@ -239,13 +277,20 @@ impl Checker<'_> {
         let mut candidates: Vec<String> = scope.params.iter().map(|(p, _)| p.clone()).collect();
         candidates.extend(self.let_names());
         candidates.extend(self.const_index.keys().cloned());
-        candidates.extend(self.model.enums.iter().flat_map(|e| e.variants.iter().cloned()));
+        candidates.extend(
+            self.model
+                .enums
+                .iter()
+                .flat_map(|e| e.variants.iter().cloned()),
+        );
         candidates.push("node".to_string());
-        let mut diagnostic = Diagnostic::new(Code::UNKNOWN_NAME, span, format!("unknown name `{name}`"));
+        let mut diagnostic =
+            Diagnostic::new(Code::UNKNOWN_NAME, span, format!("unknown name `{name}`"));
         if let Some(s) = closest(name, candidates.iter().map(String::as_str)) {
             diagnostic = diagnostic.with_fix(span, s, format!("did you mean `{s}`?"));
         } else if self.table_index.contains_key(name) || Builtin::named(name).is_some() {
-            diagnostic = diagnostic.with_help(format!("`{name}` is a function: call it, like `{name}(…)`"));
+            diagnostic =
+                diagnostic.with_help(format!("`{name}` is a function: call it, like `{name}(…)`"));
         }
         self.error(diagnostic);
         Expr::error(span)
@@ -278,9 +323,16 @@ impl Checker<'_> {
                         ident.span,
                         format!("`{}` is not a variant of {}", ident.name, def.name),
                     );
-                    diagnostic = match closest(&ident.name, def.variants.iter().map(String::as_str)) {
-                        Some(s) => diagnostic.with_fix(ident.span, s, format!("did you mean `{s}`?")),
-                        None => diagnostic.with_help(format!("{} is one of: {}", def.name, def.variants.join(", "))),
+                    diagnostic = match closest(&ident.name, def.variants.iter().map(String::as_str))
+                    {
+                        Some(s) => {
+                            diagnostic.with_fix(ident.span, s, format!("did you mean `{s}`?"))
+                        }
+                        None => diagnostic.with_help(format!(
+                            "{} is one of: {}",
+                            def.name,
+                            def.variants.join(", ")
+                        )),
                     };
                     self.error(diagnostic);
                     return Some(Expr::error(ident.span));
@@ -292,9 +344,15 @@ impl Checker<'_> {
                     .filter_map(|i| found(&self.model.enums, EnumId(i as u32)))
                     .collect();
                 if hits.len() > 1 {
-                    let owners: Vec<&str> =
-                        hits.iter().map(|(id, _)| self.model.enums[id.0 as usize].name.as_str()).collect();
-                    let message = format!("`{}` is a variant of {}: which one is meant here is unclear", ident.name, owners.join(" and "));
+                    let owners: Vec<&str> = hits
+                        .iter()
+                        .map(|(id, _)| self.model.enums[id.0 as usize].name.as_str())
+                        .collect();
+                    let message = format!(
+                        "`{}` is a variant of {}: which one is meant here is unclear",
+                        ident.name,
+                        owners.join(" and ")
+                    );
                     self.error(
                         Diagnostic::new(Code::AMBIGUOUS_VARIANT, ident.span, message)
                             .with_help("compare it with an attribute of the enum's type, like `node.kind == store`"),
@@ -350,14 +408,23 @@ impl Checker<'_> {
                 _ => None,
             },
             A::Field(inner, name) if name.name == "item" => match &inner.kind {
-                A::Name(line) if line.name == "line" && self.let_named("line").is_none() => Some(Context::Item),
+                A::Name(line) if line.name == "line" && self.let_named("line").is_none() => {
+                    Some(Context::Item)
+                }
                 _ => None,
             },
             _ => None,
         }
     }
 
-    fn attribute(&mut self, context: Context, base_span: Span, field: &ast::Ident, scope: &Scope, span: Span) -> Expr {
+    fn attribute(
+        &mut self,
+        context: Context,
+        base_span: Span,
+        field: &ast::Ident,
+        scope: &Scope,
+        span: Span,
+    ) -> Expr {
         let name = field.name.as_str();
         if context == Context::Line && name == "item" {
             // `line.item` alone: only its attributes are values.
@@ -368,15 +435,23 @@ impl Checker<'_> {
             ));
             return Expr::error(span);
         }
-        let builtin = BuiltinAttr::ALL.iter().find(|a| a.context() == context && a.name() == name);
+        let builtin = BuiltinAttr::ALL
+            .iter()
+            .find(|a| a.context() == context && a.name() == name);
         let (attr, ty) = match builtin {
             Some(a) => (AttrRef::Builtin(*a), a.ty()),
             None => match self.attr_index.get(&(context, name.to_string())) {
-                Some(&id) => (AttrRef::Custom(id), self.model.attrs[id.0 as usize].ty.clone()),
+                Some(&id) => (
+                    AttrRef::Custom(id),
+                    self.model.attrs[id.0 as usize].ty.clone(),
+                ),
                 None => {
                     let deps = context.deps();
                     self.require(deps, scope, base_span, None);
-                    if !self.unparsed.contains(&format!("{}.{}", context.name(), name)) {
+                    if !self
+                        .unparsed
+                        .contains(&format!("{}.{}", context.name(), name))
+                    {
                         let names = self.attribute_names(context);
                         let what = format!("`{}`", context.path());
                         self.unknown_attribute(field, &what, names.iter().map(String::as_str));
@@ -404,13 +479,27 @@ impl Checker<'_> {
         if context == Context::Line {
             names.push("item".to_string());
         }
-        names.extend(self.model.attrs.iter().filter(|a| a.context == context).map(|a| a.name.clone()));
+        names.extend(
+            self.model
+                .attrs
+                .iter()
+                .filter(|a| a.context == context)
+                .map(|a| a.name.clone()),
+        );
         names
     }
 
-    fn unknown_attribute<'n>(&mut self, field: &ast::Ident, owner: &str, names: impl Iterator<Item = &'n str> + Clone) {
-        let mut diagnostic =
-            Diagnostic::new(Code::UNKNOWN_ATTRIBUTE, field.span, format!("{owner} has no attribute `{}`", field.name));
+    fn unknown_attribute<'n>(
+        &mut self,
+        field: &ast::Ident,
+        owner: &str,
+        names: impl Iterator<Item = &'n str> + Clone,
+    ) {
+        let mut diagnostic = Diagnostic::new(
+            Code::UNKNOWN_ATTRIBUTE,
+            field.span,
+            format!("{owner} has no attribute `{}`", field.name),
+        );
         diagnostic = match closest(&field.name, names.clone()) {
             Some(s) => diagnostic.with_fix(field.span, s, format!("did you mean `{s}`?")),
             None => {
@@ -422,17 +511,32 @@ impl Checker<'_> {
     }
 
     /// Reports a context the clause does not allow; `via` names the `let` it came through.
-    pub(crate) fn require(&mut self, deps: Deps, scope: &Scope, span: Span, via: Option<(Span, &str)>) {
+    pub(crate) fn require(
+        &mut self,
+        deps: Deps,
+        scope: &Scope,
+        span: Span,
+        via: Option<(Span, &str)>,
+    ) {
         let missing = deps.minus(scope.clause.allowed());
         if missing.is_empty() {
             return;
         }
-        let names = missing.names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and ");
+        let names = missing
+            .names()
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
         let message = match via {
             None => format!("{names} is not available in {}", scope.clause.describe()),
-            Some((_, let_name)) => format!("`{let_name}` uses {names}, which is not available in {}", scope.clause.describe()),
+            Some((_, let_name)) => format!(
+                "`{let_name}` uses {names}, which is not available in {}",
+                scope.clause.describe()
+            ),
         };
-        let mut diagnostic = Diagnostic::new(Code::CONTEXT_UNAVAILABLE, span, message).with_help(scope.clause.why_not(missing));
+        let mut diagnostic = Diagnostic::new(Code::CONTEXT_UNAVAILABLE, span, message)
+            .with_help(scope.clause.why_not(missing));
         if let Some((def, let_name)) = via {
             diagnostic = diagnostic.with_label(def, format!("`{let_name}` defined here"));
         }
@@ -448,13 +552,19 @@ impl Checker<'_> {
                 self.expr(arg, scope, None);
             }
             if !self.unparsed.contains(&callee.name) {
-                let mut candidates: Vec<&str> = self.table_index.keys().map(String::as_str).collect();
+                let mut candidates: Vec<&str> =
+                    self.table_index.keys().map(String::as_str).collect();
                 candidates.extend(Builtin::ALL.iter().map(|(_, n, _)| *n));
-                let mut diagnostic =
-                    Diagnostic::new(Code::UNKNOWN_FUNCTION, callee.span, format!("unknown function `{}`", callee.name));
+                let mut diagnostic = Diagnostic::new(
+                    Code::UNKNOWN_FUNCTION,
+                    callee.span,
+                    format!("unknown function `{}`", callee.name),
+                );
                 diagnostic = match closest(&callee.name, candidates) {
                     Some(s) => diagnostic.with_fix(callee.span, s, format!("did you mean `{s}`?")),
-                    None => diagnostic.with_help("functions are distance, available, min, max, abs and the ruleset's tables"),
+                    None => diagnostic.with_help(
+                        "functions are distance, available, min, max, abs and the ruleset's tables",
+                    ),
                 };
                 self.error(diagnostic);
             }
@@ -488,7 +598,9 @@ impl Checker<'_> {
                 let mut ty = Type::Error;
                 if self.arity(callee, &checked, 2, usize::MAX, span) {
                     for arg in &checked {
-                        if !(arg.ty.is_numeric() || matches!(arg.ty, Type::Quantity(_) | Type::Error)) {
+                        if !(arg.ty.is_numeric()
+                            || matches!(arg.ty, Type::Quantity(_) | Type::Error))
+                        {
                             self.argument_type(callee, arg, "a number or a quantity");
                         } else if !arg.ty.compatible(&ty) {
                             let message = format!(
@@ -525,7 +637,14 @@ impl Checker<'_> {
         }
     }
 
-    fn arity(&mut self, callee: &ast::Ident, args: &[Expr], min: usize, max: usize, span: Span) -> bool {
+    fn arity(
+        &mut self,
+        callee: &ast::Ident,
+        args: &[Expr],
+        min: usize,
+        max: usize,
+        span: Span,
+    ) -> bool {
         if (min..=max).contains(&args.len()) {
             return true;
         }
@@ -534,17 +653,32 @@ impl Checker<'_> {
             (a, usize::MAX) => format!("at least {a} arguments"),
             (a, b) => format!("{a} to {b} arguments"),
         };
-        let message = format!("`{}` takes {wanted}, but is given {}", callee.name, args.len());
+        let message = format!(
+            "`{}` takes {wanted}, but is given {}",
+            callee.name,
+            args.len()
+        );
         self.error(Diagnostic::new(Code::WRONG_ARITY, span, message));
         false
     }
 
     fn argument_type(&mut self, callee: &ast::Ident, arg: &Expr, wanted: &str) {
-        let message = format!("`{}` needs {wanted} here, not {}", callee.name, self.show(&arg.ty));
+        let message = format!(
+            "`{}` needs {wanted} here, not {}",
+            callee.name,
+            self.show(&arg.ty)
+        );
         self.error(Diagnostic::new(Code::ARGUMENT_TYPE, arg.span, message));
     }
 
-    fn table_call(&mut self, id: TableId, callee: &ast::Ident, args: &[ast::Expr], scope: &Scope, span: Span) -> Expr {
+    fn table_call(
+        &mut self,
+        id: TableId,
+        callee: &ast::Ident,
+        args: &[ast::Expr],
+        scope: &Scope,
+        span: Span,
+    ) -> Expr {
         self.tables_used[id.0 as usize] = true;
         if let Some(caller) = self.current_table {
             self.table_calls[caller.0 as usize].push((id, callee.span));
@@ -568,7 +702,8 @@ impl Checker<'_> {
                     );
                     let mut diagnostic = Diagnostic::new(Code::ARGUMENT_TYPE, arg.span, message);
                     if let Some(fix) = self.unit_fix(arg, ty) {
-                        diagnostic = diagnostic.with_fix(arg.span, fix.clone(), format!("write `{fix}`"));
+                        diagnostic =
+                            diagnostic.with_fix(arg.span, fix.clone(), format!("write `{fix}`"));
                     }
                     self.error(diagnostic);
                 }
@@ -588,16 +723,27 @@ impl Checker<'_> {
                 let operand = self.expr(operand, scope, Some(&Type::Bool));
                 if !operand.ty.compatible(&Type::Bool) {
                     let message = format!("`not` needs a bool, not {}", self.show(&operand.ty));
-                    self.error(Diagnostic::new(Code::INVALID_OPERANDS, operand.span, message));
+                    self.error(Diagnostic::new(
+                        Code::INVALID_OPERANDS,
+                        operand.span,
+                        message,
+                    ));
                 }
                 (operand, Type::Bool)
             }
             UnaryOp::Neg => {
                 let operand = self.expr(operand, scope, None);
                 let ty = operand.ty.clone();
-                if !(ty.is_numeric() || matches!(ty, Type::Quantity(_) | Type::Rate(_) | Type::Error)) {
-                    let message = format!("`-` needs a number or a quantity, not {}", self.show(&ty));
-                    self.error(Diagnostic::new(Code::INVALID_OPERANDS, operand.span, message));
+                if !(ty.is_numeric()
+                    || matches!(ty, Type::Quantity(_) | Type::Rate(_) | Type::Error))
+                {
+                    let message =
+                        format!("`-` needs a number or a quantity, not {}", self.show(&ty));
+                    self.error(Diagnostic::new(
+                        Code::INVALID_OPERANDS,
+                        operand.span,
+                        message,
+                    ));
                 }
                 (operand, ty)
             }
@@ -611,7 +757,14 @@ impl Checker<'_> {
         }
     }
 
-    fn binary(&mut self, op: BinaryOp, left: &ast::Expr, right: &ast::Expr, scope: &Scope, span: Span) -> Expr {
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        left: &ast::Expr,
+        right: &ast::Expr,
+        scope: &Scope,
+        span: Span,
+    ) -> Expr {
         let (l, r) = match op {
             BinaryOp::And | BinaryOp::Or => (
                 self.expr(left, scope, Some(&Type::Bool)),
@@ -652,7 +805,11 @@ impl Checker<'_> {
                 self.let_named(&ident.name).is_none()
                     && !self.const_index.contains_key(&ident.name)
                     && !CONTEXT_NAMES.contains(&ident.name.as_str())
-                    && self.model.enums.iter().any(|en| en.variants.contains(&ident.name))
+                    && self
+                        .model
+                        .enums
+                        .iter()
+                        .any(|en| en.variants.contains(&ident.name))
             }
             A::List(items) => items.iter().all(|i| self.is_bare_variant(i)) && !items.is_empty(),
             _ => false,
@@ -672,7 +829,11 @@ impl Checker<'_> {
             BinaryOp::And | BinaryOp::Or => {
                 for side in [l, r] {
                     if !side.ty.compatible(&Bool) {
-                        let message = format!("`{}` needs bool operands, not {}", op.symbol(), self.show(&side.ty));
+                        let message = format!(
+                            "`{}` needs bool operands, not {}",
+                            op.symbol(),
+                            self.show(&side.ty)
+                        );
                         self.error(Diagnostic::new(Code::INVALID_OPERANDS, side.span, message));
                     }
                 }
@@ -688,7 +849,11 @@ impl Checker<'_> {
                                 self.show(&l.ty),
                                 self.show(element)
                             );
-                            self.error(Diagnostic::new(Code::TYPE_MISMATCH, l.span.to(r.span), message));
+                            self.error(Diagnostic::new(
+                                Code::TYPE_MISMATCH,
+                                l.span.to(r.span),
+                                message,
+                            ));
                         }
                     }
                     Error => {}
@@ -703,7 +868,12 @@ impl Checker<'_> {
                 }
                 Bool
             }
-            BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+            BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq => {
                 if !self.dimension_check(op, l, r) {
                     return Bool;
                 }
@@ -714,7 +884,11 @@ impl Checker<'_> {
                         self.show(&l.ty),
                         self.show(&r.ty)
                     );
-                    self.error(Diagnostic::new(Code::TYPE_MISMATCH, l.span.to(r.span), message));
+                    self.error(Diagnostic::new(
+                        Code::TYPE_MISMATCH,
+                        l.span.to(r.span),
+                        message,
+                    ));
                     return Bool;
                 }
                 let ty = l.ty.join(&r.ty);
@@ -725,15 +899,22 @@ impl Checker<'_> {
                     !matches!(ty, Node | Location | Set(_))
                 };
                 if !comparable {
-                    let message = format!("`{}` cannot compare {} values", op.symbol(), self.show(&ty));
-                    self.error(Diagnostic::new(Code::INVALID_OPERANDS, l.span.to(r.span), message));
+                    let message =
+                        format!("`{}` cannot compare {} values", op.symbol(), self.show(&ty));
+                    self.error(Diagnostic::new(
+                        Code::INVALID_OPERANDS,
+                        l.span.to(r.span),
+                        message,
+                    ));
                 }
                 Bool
             }
             BinaryOp::Add | BinaryOp::Sub => match (&l.ty, &r.ty) {
                 (Int, Int) => Int,
                 (a, b) if a.is_numeric() && b.is_numeric() => Number,
-                (Error, t) | (t, Error) if t.is_numeric() || matches!(t, Quantity(_) | Rate(_)) => t.clone(),
+                (Error, t) | (t, Error) if t.is_numeric() || matches!(t, Quantity(_) | Rate(_)) => {
+                    t.clone()
+                }
                 (Quantity(a), Quantity(b)) if a == b => Quantity(*a),
                 (Rate(a), Rate(b)) if a == b => Rate(*a),
                 _ => {
@@ -748,8 +929,12 @@ impl Checker<'_> {
                 (a, b) if a.is_numeric() && b.is_numeric() => Number,
                 (Quantity(d), n) | (n, Quantity(d)) if n.is_numeric() => Quantity(*d),
                 (Rate(d), n) | (n, Rate(d)) if n.is_numeric() => Rate(*d),
-                (Rate(per), Quantity(d)) | (Quantity(d), Rate(per)) if per == d => Quantity(Dim::Money),
-                (Quantity(Dim::Percent), Quantity(d)) | (Quantity(d), Quantity(Dim::Percent)) => Quantity(*d),
+                (Rate(per), Quantity(d)) | (Quantity(d), Rate(per)) if per == d => {
+                    Quantity(Dim::Money)
+                }
+                (Quantity(Dim::Percent), Quantity(d)) | (Quantity(d), Quantity(Dim::Percent)) => {
+                    Quantity(*d)
+                }
                 (Error, _) | (_, Error) => Error,
                 _ => {
                     self.invalid_operands(op, l, r);
@@ -758,14 +943,22 @@ impl Checker<'_> {
             },
             BinaryOp::Div => {
                 if is_zero_literal(r) {
-                    self.error(Diagnostic::new(Code::DIVISION_BY_ZERO, r.span, "division by zero"));
+                    self.error(Diagnostic::new(
+                        Code::DIVISION_BY_ZERO,
+                        r.span,
+                        "division by zero",
+                    ));
                 }
                 match (&l.ty, &r.ty) {
                     (a, b) if a.is_numeric() && b.is_numeric() => Number,
                     (Quantity(d), n) if n.is_numeric() => Quantity(*d),
                     (Rate(d), n) if n.is_numeric() => Rate(*d),
                     (Quantity(a), Quantity(b)) if a == b => Number,
-                    (Quantity(Dim::Money), Quantity(d)) if matches!(d, Dim::Distance | Dim::Weight) => Rate(*d),
+                    (Quantity(Dim::Money), Quantity(d))
+                        if matches!(d, Dim::Distance | Dim::Weight) =>
+                    {
+                        Rate(*d)
+                    }
                     (Error, _) | (_, Error) => Error,
                     _ => {
                         self.invalid_operands(op, l, r);
@@ -780,8 +973,17 @@ impl Checker<'_> {
     fn dimension_check(&mut self, op: BinaryOp, l: &Expr, r: &Expr) -> bool {
         match (&l.ty, &r.ty) {
             (Type::Quantity(a), Type::Quantity(b)) if a != b => {
-                let message = format!("`{}` cannot mix {} with {}", op.symbol(), a.name(), b.name());
-                self.error(Diagnostic::new(Code::DIMENSION_MISMATCH, l.span.to(r.span), message));
+                let message = format!(
+                    "`{}` cannot mix {} with {}",
+                    op.symbol(),
+                    a.name(),
+                    b.name()
+                );
+                self.error(Diagnostic::new(
+                    Code::DIMENSION_MISMATCH,
+                    l.span.to(r.span),
+                    message,
+                ));
                 false
             }
             (Type::Quantity(dim), n) | (n, Type::Quantity(dim)) if n.is_numeric() => {
@@ -792,7 +994,11 @@ impl Checker<'_> {
                     format!("`{}` mixes {} with a plain number", op.symbol(), dim.name()),
                 );
                 diagnostic = match self.unit_fix(number, &Type::Quantity(*dim)) {
-                    Some(fix) => diagnostic.with_fix(number.span, fix.clone(), format!("give the number a unit: `{fix}`")),
+                    Some(fix) => diagnostic.with_fix(
+                        number.span,
+                        fix.clone(),
+                        format!("give the number a unit: `{fix}`"),
+                    ),
                     None => diagnostic.with_help(format!(
                         "the number needs a unit of {}, such as {}",
                         dim.name(),
@@ -808,25 +1014,46 @@ impl Checker<'_> {
 
     /// `50` → `50 km` when a plain number literal stands where a quantity is wanted.
     pub(crate) fn unit_fix(&self, number: &Expr, wanted: &Type) -> Option<String> {
-        let Type::Quantity(dim) = wanted else { return None };
+        let Type::Quantity(dim) = wanted else {
+            return None;
+        };
         let text = match &number.kind {
             ExprKind::Literal(Value::Int(i)) => i.to_string(),
             ExprKind::Literal(Value::Number(n)) => n.to_string(),
             _ => return None,
         };
         let unit = dim.suggested_unit(self.currency.as_ref().map(|c| c.0.as_str()));
-        Some(if unit == "%" { format!("{text}%") } else { format!("{text} {unit}") })
+        Some(if unit == "%" {
+            format!("{text}%")
+        } else {
+            format!("{text} {unit}")
+        })
     }
 
     fn invalid_operands(&mut self, op: BinaryOp, l: &Expr, r: &Expr) {
-        let message = format!("cannot apply `{}` to {} and {}", op.symbol(), self.show(&l.ty), self.show(&r.ty));
+        let message = format!(
+            "cannot apply `{}` to {} and {}",
+            op.symbol(),
+            self.show(&l.ty),
+            self.show(&r.ty)
+        );
         let mut diagnostic = Diagnostic::new(Code::INVALID_OPERANDS, l.span.to(r.span), message);
-        if let (BinaryOp::Mul, Type::Quantity(Dim::Money), Type::Quantity(d @ (Dim::Weight | Dim::Distance)))
-        | (BinaryOp::Mul, Type::Quantity(d @ (Dim::Weight | Dim::Distance)), Type::Quantity(Dim::Money)) =
-            (op, &l.ty, &r.ty)
+        if let (
+            BinaryOp::Mul,
+            Type::Quantity(Dim::Money),
+            Type::Quantity(d @ (Dim::Weight | Dim::Distance)),
+        )
+        | (
+            BinaryOp::Mul,
+            Type::Quantity(d @ (Dim::Weight | Dim::Distance)),
+            Type::Quantity(Dim::Money),
+        ) = (op, &l.ty, &r.ty)
         {
             let per = if *d == Dim::Weight { "kg" } else { "km" };
-            diagnostic = diagnostic.with_help(format!("to charge by {}, write a rate such as `0.35 USD/{per}`", d.name()));
+            diagnostic = diagnostic.with_help(format!(
+                "to charge by {}, write a rate such as `0.35 USD/{per}`",
+                d.name()
+            ));
         }
         self.error(diagnostic);
     }

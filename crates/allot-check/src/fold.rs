@@ -14,12 +14,24 @@ const MAX_DEPTH: u32 = 64;
 /// The value of `expr` if it is a constant; `None` if it depends on a context, has an
 /// error, or overflows.
 pub fn fold(model: &Model, expr: &Expr) -> Option<Value> {
-    Folder { model, lets: &[], params: &[], depth: 0 }.fold(expr)
+    Folder {
+        model,
+        lets: &[],
+        params: &[],
+        depth: 0,
+    }
+    .fold(expr)
 }
 
 /// As [`fold`], seeing the `let`s of a policy.
 pub fn fold_in_policy(model: &Model, lets: &[LetDef], expr: &Expr) -> Option<Value> {
-    Folder { model, lets, params: &[], depth: 0 }.fold(expr)
+    Folder {
+        model,
+        lets,
+        params: &[],
+        depth: 0,
+    }
+    .fold(expr)
 }
 
 struct Folder<'m> {
@@ -51,7 +63,9 @@ impl<'m> Folder<'m> {
             ExprKind::Literal(value) => Some(value.clone()),
             ExprKind::Const(id) => {
                 let def = self.model.consts.get(id.0 as usize)?;
-                def.folded.clone().or_else(|| self.nested(&[], &[]).fold(&def.value))
+                def.folded
+                    .clone()
+                    .or_else(|| self.nested(&[], &[]).fold(&def.value))
             }
             ExprKind::Let(id) => {
                 let def = self.lets.get(id.0 as usize)?;
@@ -108,7 +122,13 @@ impl<'m> Folder<'m> {
                         return r;
                     }
                     match (l?, r?) {
-                        (Value::Bool(a), Value::Bool(b)) => Some(Value::Bool(if *op == BinaryOp::Or { a || b } else { a && b })),
+                        (Value::Bool(a), Value::Bool(b)) => {
+                            Some(Value::Bool(if *op == BinaryOp::Or {
+                                a || b
+                            } else {
+                                a && b
+                            }))
+                        }
                         _ => None,
                     }
                 }
@@ -119,8 +139,12 @@ impl<'m> Folder<'m> {
                 Value::Bool(false) => self.fold(b),
                 _ => None,
             },
-            ExprKind::List(items) => Some(Value::Set(items.iter().map(|i| self.fold(i)).collect::<Option<_>>()?)),
-            ExprKind::Attr(_) | ExprKind::LocationField(..) | ExprKind::Node | ExprKind::Error => None,
+            ExprKind::List(items) => Some(Value::Set(
+                items.iter().map(|i| self.fold(i)).collect::<Option<_>>()?,
+            )),
+            ExprKind::Attr(_) | ExprKind::LocationField(..) | ExprKind::Node | ExprKind::Error => {
+                None
+            }
         }
     }
 }
@@ -147,7 +171,11 @@ fn map_number(value: &Value, f: impl Fn(Decimal) -> Option<Decimal>) -> Option<V
 /// The order of two numbers or quantities of one dimension.
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::Quantity(_, x), Value::Quantity(_, y)) | (Value::Rate(_, x), Value::Rate(_, y)) if x != y => None,
+        (Value::Quantity(_, x), Value::Quantity(_, y)) | (Value::Rate(_, x), Value::Rate(_, y))
+            if x != y =>
+        {
+            None
+        }
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
         _ => Some(magnitude(a)?.cmp(&magnitude(b)?)),
     }
@@ -156,7 +184,9 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 /// Equality as the language defines it: `1 == 1.0`.
 pub fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Int(_) | Value::Number(_), Value::Int(_) | Value::Number(_)) => compare(a, b) == Some(Ordering::Equal),
+        (Value::Int(_) | Value::Number(_), Value::Int(_) | Value::Number(_)) => {
+            compare(a, b) == Some(Ordering::Equal)
+        }
         _ => a == b,
     }
 }
@@ -175,7 +205,11 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Option<Value> {
     let bool = |b: bool| Some(Bool(b));
     match op {
         BinaryOp::And | BinaryOp::Or => match (a, b) {
-            (Bool(x), Bool(y)) => bool(if op == BinaryOp::And { *x && *y } else { *x || *y }),
+            (Bool(x), Bool(y)) => bool(if op == BinaryOp::And {
+                *x && *y
+            } else {
+                *x || *y
+            }),
             _ => None,
         },
         BinaryOp::Eq => bool(equal(a, b)),
@@ -189,9 +223,19 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Option<Value> {
             _ => None,
         },
         BinaryOp::Add | BinaryOp::Sub => {
-            let apply = |x: Decimal, y: Decimal| if op == BinaryOp::Add { x.checked_add(y) } else { x.checked_sub(y) };
+            let apply = |x: Decimal, y: Decimal| {
+                if op == BinaryOp::Add {
+                    x.checked_add(y)
+                } else {
+                    x.checked_sub(y)
+                }
+            };
             match (a, b) {
-                (Int(x), Int(y)) => Some(Int(if op == BinaryOp::Add { x.checked_add(*y)? } else { x.checked_sub(*y)? })),
+                (Int(x), Int(y)) => Some(Int(if op == BinaryOp::Add {
+                    x.checked_add(*y)?
+                } else {
+                    x.checked_sub(*y)?
+                })),
                 (Quantity(x, d), Quantity(y, e)) if d == e => Some(Quantity(apply(*x, *y)?, *d)),
                 (Rate(x, d), Rate(y, e)) if d == e => Some(Rate(apply(*x, *y)?, *d)),
                 _ => Some(Number(apply(number(a)?, number(b)?)?)),
@@ -202,10 +246,11 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Option<Value> {
             (Rate(r, per), Quantity(q, d)) | (Quantity(q, d), Rate(r, per)) if per == d => {
                 Some(Quantity(r.checked_mul(*q)?, Dim::Money))
             }
-            (Quantity(p, Dim::Percent), Quantity(q, d)) | (Quantity(q, d), Quantity(p, Dim::Percent)) => {
-                Some(Quantity(p.checked_mul(*q)?, *d))
+            (Quantity(p, Dim::Percent), Quantity(q, d))
+            | (Quantity(q, d), Quantity(p, Dim::Percent)) => Some(Quantity(p.checked_mul(*q)?, *d)),
+            (Quantity(q, d), n) | (n, Quantity(q, d)) => {
+                Some(Quantity(q.checked_mul(number(n)?)?, *d))
             }
-            (Quantity(q, d), n) | (n, Quantity(q, d)) => Some(Quantity(q.checked_mul(number(n)?)?, *d)),
             (Rate(q, d), n) | (n, Rate(q, d)) => Some(Rate(q.checked_mul(number(n)?)?, *d)),
             _ => Some(Number(number(a)?.checked_mul(number(b)?)?)),
         },

@@ -12,10 +12,10 @@ mod overlap;
 mod suggest;
 pub mod types;
 
-pub use check::{check, CheckResult};
+pub use check::{CheckResult, check};
 pub use model::Model;
 
-use allot_diagnostics::{sort_diagnostics, Diagnostic, Sources};
+use allot_diagnostics::{Diagnostic, Sources, sort_diagnostics};
 use allot_syntax::ParsedFile;
 
 /// Everything the front end knows about one ruleset.
@@ -29,9 +29,15 @@ pub struct Analysis {
 
 /// Parses and checks the files of one ruleset.
 pub fn analyze(sources: &Sources) -> Analysis {
-    let parsed: Vec<ParsedFile> = sources.iter().map(|(id, file)| allot_syntax::parse(id, &file.text)).collect();
+    let parsed: Vec<ParsedFile> = sources
+        .iter()
+        .map(|(id, file)| allot_syntax::parse(id, &file.text))
+        .collect();
     let result = check(&parsed.iter().collect::<Vec<_>>());
-    let mut diagnostics: Vec<Diagnostic> = parsed.iter().flat_map(|p| p.diagnostics.iter().cloned()).collect();
+    let mut diagnostics: Vec<Diagnostic> = parsed
+        .iter()
+        .flat_map(|p| p.diagnostics.iter().cloned())
+        .collect();
     diagnostics.extend(result.diagnostics);
     sort_diagnostics(&mut diagnostics);
     Analysis {

@@ -14,16 +14,24 @@ pub(crate) fn lint(model: &Model, consts_used: &[bool], tables_used: &[bool]) ->
     for (def, used) in model.consts.iter().zip(consts_used) {
         if !used && !def.name.starts_with('_') {
             out.push(
-                Diagnostic::new(Code::UNUSED_CONST, def.span, format!("const `{}` is never used", def.name))
-                    .with_help("remove it, or prefix its name with `_`"),
+                Diagnostic::new(
+                    Code::UNUSED_CONST,
+                    def.span,
+                    format!("const `{}` is never used", def.name),
+                )
+                .with_help("remove it, or prefix its name with `_`"),
             );
         }
     }
     for (def, used) in model.tables.iter().zip(tables_used) {
         if !used && !def.name.starts_with('_') {
             out.push(
-                Diagnostic::new(Code::UNUSED_TABLE, def.span, format!("table `{}` is never used", def.name))
-                    .with_help("remove it, or prefix its name with `_`"),
+                Diagnostic::new(
+                    Code::UNUSED_TABLE,
+                    def.span,
+                    format!("table `{}` is never used", def.name),
+                )
+                .with_help("remove it, or prefix its name with `_`"),
             );
         }
     }
@@ -57,42 +65,88 @@ fn constant_condition(value: Option<Value>, span: Span, what: &str, out: &mut Ve
 
 fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnostic>) {
     let fold = |e: &Expr| fold_in_policy(model, &policy.lets, e);
-    let check = |e: &Option<Expr>, true_means: &str, false_means: &str, out: &mut Vec<Diagnostic>| {
-        if let Some(e) = e {
-            let value = fold(e);
-            let what = if value == Some(Value::Bool(true)) { true_means } else { false_means };
-            constant_condition(value, e.span, what, out);
-        }
-    };
-    check(&policy.applies, "the policy applies to every order", "the policy never applies", out);
+    let check =
+        |e: &Option<Expr>, true_means: &str, false_means: &str, out: &mut Vec<Diagnostic>| {
+            if let Some(e) = e {
+                let value = fold(e);
+                let what = if value == Some(Value::Bool(true)) {
+                    true_means
+                } else {
+                    false_means
+                };
+                constant_condition(value, e.span, what, out);
+            }
+        };
+    check(
+        &policy.applies,
+        "the policy applies to every order",
+        "the policy never applies",
+        out,
+    );
     for rule in &policy.excludes {
-        check(&Some(rule.condition.clone()), "every node is excluded", "the exclusion never applies", out);
+        check(
+            &Some(rule.condition.clone()),
+            "every node is excluded",
+            "the exclusion never applies",
+            out,
+        );
     }
     for rule in &policy.rejects {
-        check(&Some(rule.condition.clone()), "every order is rejected", "the rejection never applies", out);
+        check(
+            &Some(rule.condition.clone()),
+            "every order is rejected",
+            "the rejection never applies",
+            out,
+        );
     }
     for rule in &policy.holds {
-        check(&Some(rule.condition.clone()), "every order is held", "the hold never applies", out);
+        check(
+            &Some(rule.condition.clone()),
+            "every order is held",
+            "the hold never applies",
+            out,
+        );
     }
     for stage in &policy.stages {
-        check(&stage.condition, "the stage holds every node", "the stage holds no node", out);
+        check(
+            &stage.condition,
+            "the stage holds every node",
+            "the stage holds no node",
+            out,
+        );
     }
     for cost in &policy.costs {
-        check(&cost.condition, "`when` can be removed", "the cost is never charged", out);
+        check(
+            &cost.condition,
+            "`when` can be removed",
+            "the cost is never charged",
+            out,
+        );
     }
     for safety in &policy.safety_stock {
-        check(&safety.condition, "`when` can be removed", "no stock is ever held back", out);
+        check(
+            &safety.condition,
+            "`when` can be removed",
+            "no stock is ever held back",
+            out,
+        );
     }
 }
 
 fn repeated_stages(policy: &PolicyDef, out: &mut Vec<Diagnostic>) {
     for (i, stage) in policy.stages.iter().enumerate() {
-        if let Some(earlier) = policy.stages[..i].iter().find(|s| s.condition == stage.condition) {
+        if let Some(earlier) = policy.stages[..i]
+            .iter()
+            .find(|s| s.condition == stage.condition)
+        {
             out.push(
                 Diagnostic::new(
                     Code::DUPLICATE_STAGE,
                     stage.span,
-                    format!("stage \"{}\" holds the same nodes as stage \"{}\"", stage.name, earlier.name),
+                    format!(
+                        "stage \"{}\" holds the same nodes as stage \"{}\"",
+                        stage.name, earlier.name
+                    ),
                 )
                 .with_label(earlier.span, "the earlier stage")
                 .with_help("the net only widens: an identical stage adds no nodes"),
@@ -147,7 +201,9 @@ fn table_rows(model: &Model, table: &TableDef, out: &mut Vec<Diagnostic>) {
 
 /// The variants a row `param == variant` or `param in [variants]` covers.
 fn enum_pattern(model: &Model, condition: &Expr) -> Vec<u32> {
-    let ExprKind::Binary(op, left, right) = &condition.kind else { return Vec::new() };
+    let ExprKind::Binary(op, left, right) = &condition.kind else {
+        return Vec::new();
+    };
     if left.kind != ExprKind::Param(0) {
         return Vec::new();
     }
@@ -167,10 +223,16 @@ fn enum_pattern(model: &Model, condition: &Expr) -> Vec<u32> {
 /// Two policies of one priority that can both apply to some order: the earlier name
 /// wins at run time, which is rarely what the author meant.
 fn priority_ties(model: &Model, out: &mut Vec<Diagnostic>) {
-    let policies: Vec<&PolicyDef> = model.policies.iter().filter(|p| p.kind == PolicyKind::Policy).collect();
+    let policies: Vec<&PolicyDef> = model
+        .policies
+        .iter()
+        .filter(|p| p.kind == PolicyKind::Policy)
+        .collect();
     for (i, a) in policies.iter().enumerate() {
         for b in &policies[i + 1..] {
-            if a.priority != b.priority || !may_both_hold(model, a.applies.as_ref(), b.applies.as_ref()) {
+            if a.priority != b.priority
+                || !may_both_hold(model, a.applies.as_ref(), b.applies.as_ref())
+            {
                 continue;
             }
             let (first, second) = if a.name <= b.name { (a, b) } else { (b, a) };
@@ -198,17 +260,38 @@ fn shortage_rank(action: ShortageAction) -> u8 {
     }
 }
 
-/// A profile can only tighten; an item looser than some policy has no effect there.
+/// A profile can only tighten; an item looser than a policy it can be layered on has
+/// no effect there.
 fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
-    let policies: Vec<&PolicyDef> = model.policies.iter().filter(|p| p.kind == PolicyKind::Policy).collect();
-    for profile in model.policies.iter().filter(|p| p.kind == PolicyKind::Compliance) {
+    let all: Vec<&PolicyDef> = model
+        .policies
+        .iter()
+        .filter(|p| p.kind == PolicyKind::Policy)
+        .collect();
+    for profile in model
+        .policies
+        .iter()
+        .filter(|p| p.kind == PolicyKind::Compliance)
+    {
+        // Only policies the profile can be layered on: some order meets both.
+        let policies: Vec<&PolicyDef> = all
+            .iter()
+            .copied()
+            .filter(|p| may_both_hold(model, profile.applies.as_ref(), p.applies.as_ref()))
+            .collect();
         if let Some(shortage) = &profile.on_shortage {
             let stricter = policies.iter().find(|p| {
-                let action = p.on_shortage.as_ref().map_or(ShortageAction::Backorder, |s| s.action);
+                let action = p
+                    .on_shortage
+                    .as_ref()
+                    .map_or(ShortageAction::Backorder, |s| s.action);
                 shortage_rank(action) > shortage_rank(shortage.action)
             });
             if let Some(policy) = stricter {
-                let theirs = policy.on_shortage.as_ref().expect("stricter than backorder");
+                let theirs = policy
+                    .on_shortage
+                    .as_ref()
+                    .expect("stricter than backorder");
                 out.push(looser(
                     profile,
                     shortage.span,
@@ -220,19 +303,37 @@ fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
             }
         }
         if let Some((limit, span)) = profile.max_shipments {
-            let stricter = policies.iter().find_map(|p| match (p.ship_complete, p.max_shipments) {
-                (Some(at), _) => Some((p, at, "`ship complete`".to_string())),
-                (None, Some((theirs, at))) if theirs < limit => Some((p, at, format!("`max shipments {theirs}`"))),
-                _ => None,
-            });
+            let stricter = policies
+                .iter()
+                .find_map(|p| match (p.ship_complete, p.max_shipments) {
+                    (Some(at), _) => Some((p, at, "`ship complete`".to_string())),
+                    (None, Some((theirs, at))) if theirs < limit => {
+                        Some((p, at, format!("`max shipments {theirs}`")))
+                    }
+                    _ => None,
+                });
             if let Some((policy, at, theirs)) = stricter {
-                out.push(looser(profile, span, &format!("`max shipments {limit}`"), policy, at, &theirs));
+                out.push(looser(
+                    profile,
+                    span,
+                    &format!("`max shipments {limit}`"),
+                    policy,
+                    at,
+                    &theirs,
+                ));
             }
         }
     }
 }
 
-fn looser(profile: &PolicyDef, span: Span, ours: &str, policy: &PolicyDef, at: Span, theirs: &str) -> Diagnostic {
+fn looser(
+    profile: &PolicyDef,
+    span: Span,
+    ours: &str,
+    policy: &PolicyDef,
+    at: Span,
+    theirs: &str,
+) -> Diagnostic {
     Diagnostic::new(
         Code::PROFILE_LOOSER,
         span,

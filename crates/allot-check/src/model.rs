@@ -4,7 +4,9 @@
 
 use crate::types::{Dim, EnumId, Type};
 use allot_diagnostics::Span;
-use allot_syntax::ast::{Aggregator, BinaryOp, CostBasis, Direction, PolicyKind, ShortageAction, UnaryOp};
+use allot_syntax::ast::{
+    Aggregator, BinaryOp, CostBasis, Direction, PolicyKind, ShortageAction, UnaryOp,
+};
 use rust_decimal::Decimal;
 
 /// What an expression depends on, as bits: it decides where an expression may appear
@@ -103,8 +105,16 @@ pub const BUILTIN_ENUMS: &[(&str, &[&str], &str)] = &[
         &["dc", "store", "tpl", "vendor", "mfc", "digital"],
         "The kind of a fulfilment node: distribution centre, store, third-party logistics, dropship vendor, micro-fulfilment centre, or digital delivery.",
     ),
-    ("Method", &["pickup", "ship", "same_day"], "How the customer receives the order."),
-    ("Service", &["standard", "expedited", "next_day"], "The delivery service the customer chose."),
+    (
+        "Method",
+        &["pickup", "ship", "same_day"],
+        "How the customer receives the order.",
+    ),
+    (
+        "Service",
+        &["standard", "expedited", "next_day"],
+        "The delivery service the customer chose.",
+    ),
 ];
 
 macro_rules! builtin_attrs {
@@ -199,15 +209,38 @@ pub enum Builtin {
 
 impl Builtin {
     pub const ALL: &[(Builtin, &str, &str)] = &[
-        (Builtin::Distance, "distance", "distance(a, b): great-circle distance between two locations (or a node and a location)."),
-        (Builtin::Available, "available", "available(node, line.sku): units the node can promise after reservations and safety stock."),
-        (Builtin::Min, "min", "min(a, b, …): the smallest of values of one type."),
-        (Builtin::Max, "max", "max(a, b, …): the largest of values of one type."),
-        (Builtin::Abs, "abs", "abs(x): the absolute value of a number or quantity."),
+        (
+            Builtin::Distance,
+            "distance",
+            "distance(a, b): great-circle distance between two locations (or a node and a location).",
+        ),
+        (
+            Builtin::Available,
+            "available",
+            "available(node, line.sku): units the node can promise after reservations and safety stock.",
+        ),
+        (
+            Builtin::Min,
+            "min",
+            "min(a, b, …): the smallest of values of one type.",
+        ),
+        (
+            Builtin::Max,
+            "max",
+            "max(a, b, …): the largest of values of one type.",
+        ),
+        (
+            Builtin::Abs,
+            "abs",
+            "abs(x): the absolute value of a number or quantity.",
+        ),
     ];
 
     pub fn named(name: &str) -> Option<Builtin> {
-        Builtin::ALL.iter().find(|(_, n, _)| *n == name).map(|(b, _, _)| *b)
+        Builtin::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(b, _, _)| *b)
     }
 }
 

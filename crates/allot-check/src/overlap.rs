@@ -23,8 +23,11 @@ type Term<'e> = Vec<Literal<'e>>;
 
 /// True when some order can satisfy both conditions (`None` means "always").
 pub(crate) fn may_both_hold(model: &Model, a: Option<&Expr>, b: Option<&Expr>) -> bool {
-    let (Some(a), Some(b)) = (condition_form(model, a), condition_form(model, b)) else { return false };
-    a.iter().any(|x| b.iter().any(|y| satisfiable(model, x.iter().chain(y))))
+    let (Some(a), Some(b)) = (condition_form(model, a), condition_form(model, b)) else {
+        return false;
+    };
+    a.iter()
+        .any(|x| b.iter().any(|y| satisfiable(model, x.iter().chain(y))))
 }
 
 fn condition_form<'e>(model: &Model, condition: Option<&'e Expr>) -> Option<Vec<Term<'e>>> {
@@ -71,7 +74,11 @@ fn normal_form<'e>(model: &Model, e: &'e Expr, positive: bool) -> Option<Vec<Ter
                 if l.len() * r.len() > MAX_TERMS {
                     return None;
                 }
-                Some(l.iter().flat_map(|x| r.iter().map(move |y| x.iter().chain(y).cloned().collect())).collect())
+                Some(
+                    l.iter()
+                        .flat_map(|x| r.iter().map(move |y| x.iter().chain(y).cloned().collect()))
+                        .collect(),
+                )
             } else {
                 let mut terms = l;
                 terms.extend(r);
@@ -81,21 +88,50 @@ fn normal_form<'e>(model: &Model, e: &'e Expr, positive: bool) -> Option<Vec<Ter
         _ => {
             if let Some(Value::Bool(b)) = fold(model, e) {
                 // A constant: true is the empty conjunction, false the empty disjunction.
-                return Some(if b == positive { vec![Vec::new()] } else { Vec::new() });
+                return Some(if b == positive {
+                    vec![Vec::new()]
+                } else {
+                    Vec::new()
+                });
             }
             let literal = match &e.kind {
-                ExprKind::Binary(op, l, r) if op.is_comparison() || matches!(op, BinaryOp::In | BinaryOp::NotIn) => {
+                ExprKind::Binary(op, l, r)
+                    if op.is_comparison() || matches!(op, BinaryOp::In | BinaryOp::NotIn) =>
+                {
                     match (fold(model, l), fold(model, r)) {
-                        (None, Some(value)) => Literal { subject: l, op: *op, value },
+                        (None, Some(value)) => Literal {
+                            subject: l,
+                            op: *op,
+                            value,
+                        },
                         (Some(value), None) if *op != BinaryOp::In && *op != BinaryOp::NotIn => {
-                            Literal { subject: r, op: flip(*op), value }
+                            Literal {
+                                subject: r,
+                                op: flip(*op),
+                                value,
+                            }
                         }
-                        _ => Literal { subject: e, op: BinaryOp::Eq, value: Value::Bool(true) },
+                        _ => Literal {
+                            subject: e,
+                            op: BinaryOp::Eq,
+                            value: Value::Bool(true),
+                        },
                     }
                 }
-                _ => Literal { subject: e, op: BinaryOp::Eq, value: Value::Bool(true) },
+                _ => Literal {
+                    subject: e,
+                    op: BinaryOp::Eq,
+                    value: Value::Bool(true),
+                },
             };
-            let literal = if positive { literal } else { Literal { op: negate(literal.op), ..literal } };
+            let literal = if positive {
+                literal
+            } else {
+                Literal {
+                    op: negate(literal.op),
+                    ..literal
+                }
+            };
             Some(vec![vec![literal]])
         }
     }
@@ -110,7 +146,10 @@ fn satisfiable<'e>(model: &Model, literals: impl Iterator<Item = &'e Literal<'e>
             continue;
         }
         seen.push(literal.subject);
-        let constraints: Vec<&&Literal> = all.iter().filter(|l| l.subject == literal.subject).collect();
+        let constraints: Vec<&&Literal> = all
+            .iter()
+            .filter(|l| l.subject == literal.subject)
+            .collect();
         if !subject_satisfiable(model, &literal.subject.ty, &constraints) {
             return false;
         }
@@ -123,7 +162,9 @@ fn meets(value: &Value, literal: &Literal) -> bool {
         BinaryOp::Eq => equal(value, &literal.value),
         BinaryOp::NotEq => !equal(value, &literal.value),
         BinaryOp::In | BinaryOp::NotIn => match &literal.value {
-            Value::Set(items) => items.iter().any(|i| equal(value, i)) == (literal.op == BinaryOp::In),
+            Value::Set(items) => {
+                items.iter().any(|i| equal(value, i)) == (literal.op == BinaryOp::In)
+            }
             _ => true,
         },
         op => match compare(value, &literal.value) {
@@ -155,18 +196,26 @@ fn subject_satisfiable(model: &Model, ty: &Type, constraints: &[&&Literal]) -> b
         }
         _ => {}
     }
-    if candidates.iter().any(|v| constraints.iter().all(|c| meets(v, c))) {
+    if candidates
+        .iter()
+        .any(|v| constraints.iter().all(|c| meets(v, c)))
+    {
         return true;
     }
     match ty {
         // Finite domains were enumerated in full.
         Type::Bool | Type::Enum(_) => false,
         // Strings: infinitely many values; only an `==`/`in` can pin one down.
-        Type::String => !constraints.iter().any(|c| matches!(c.op, BinaryOp::Eq | BinaryOp::In)),
+        Type::String => !constraints
+            .iter()
+            .any(|c| matches!(c.op, BinaryOp::Eq | BinaryOp::In)),
         // Ordered values: between the tightest bounds lies an unnamed value unless
         // the bounds meet or an `==`/`in` pins the value.
         _ => {
-            if constraints.iter().any(|c| matches!(c.op, BinaryOp::Eq | BinaryOp::In)) {
+            if constraints
+                .iter()
+                .any(|c| matches!(c.op, BinaryOp::Eq | BinaryOp::In))
+            {
                 return false;
             }
             let lower = constraints
@@ -181,7 +230,8 @@ fn subject_satisfiable(model: &Model, ty: &Type, constraints: &[&&Literal]) -> b
                 .min_by(|a, b| compare(a, b).unwrap_or(Ordering::Equal));
             match (lower, upper) {
                 (Some(l), Some(u)) => {
-                    compare(l, u) == Some(Ordering::Less) && !(matches!(ty, Type::Int) && int_gap_empty(l, u))
+                    compare(l, u) == Some(Ordering::Less)
+                        && !(matches!(ty, Type::Int) && int_gap_empty(l, u))
                 }
                 _ => true,
             }

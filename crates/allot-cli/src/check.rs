@@ -2,7 +2,7 @@
 
 use crate::exit;
 use crate::ruleset;
-use allot_diagnostics::{render_human, render_json, Severity};
+use allot_diagnostics::{Severity, render_human, render_json};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -40,8 +40,16 @@ pub fn run(args: &CheckArgs) -> u8 {
     for sources in &rulesets {
         let analysis = allot_check::analyze(sources);
         files += sources.len();
-        errors += analysis.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-        warnings += analysis.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+        errors += analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        warnings += analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count();
         match args.format {
             Format::Human => human.push_str(&render_human(&analysis.diagnostics, sources, color)),
             Format::Json => json.extend(render_json(&analysis.diagnostics, sources)),
@@ -72,9 +80,17 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 fn summary(errors: usize, warnings: usize, files: usize, rulesets: usize) -> String {
-    let checked = format!("checked {} in {}", plural(files, "file"), plural(rulesets, "ruleset"));
+    let checked = format!(
+        "checked {} in {}",
+        plural(files, "file"),
+        plural(rulesets, "ruleset")
+    );
     match (errors, warnings) {
         (0, 0) => format!("{checked}: no problems"),
-        _ => format!("{checked}: {}, {}", plural(errors, "error"), plural(warnings, "warning")),
+        _ => format!(
+            "{checked}: {}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
     }
 }

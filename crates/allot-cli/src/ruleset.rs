@@ -18,7 +18,11 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LoadError::NotFound(p) => write!(f, "{}: no such file or directory", p.display()),
-            LoadError::NoRulesetFiles(p) => write!(f, "{}: no .allot files in this directory or below", p.display()),
+            LoadError::NoRulesetFiles(p) => write!(
+                f,
+                "{}: no .allot files in this directory or below",
+                p.display()
+            ),
             LoadError::Unreadable(p, e) => write!(f, "{}: cannot read: {e}", p.display()),
             LoadError::NotUtf8(p) => write!(f, "{}: not a text file (invalid UTF-8)", p.display()),
         }
@@ -65,14 +69,19 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Sources>, LoadError> {
 /// Every `.allot` file below `dir`. Symbolic links to directories are not followed,
 /// so a link cycle cannot make the walk endless.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Unreadable(dir.to_path_buf(), e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| LoadError::Unreadable(dir.to_path_buf(), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| LoadError::Unreadable(dir.to_path_buf(), e))?;
         let path = entry.path();
-        let file_type = entry.file_type().map_err(|e| LoadError::Unreadable(path.clone(), e))?;
+        let file_type = entry
+            .file_type()
+            .map_err(|e| LoadError::Unreadable(path.clone(), e))?;
         if file_type.is_dir() {
             walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "allot") && !file_type.is_symlink() || is_linked_file(&path) {
+        } else if path.extension().is_some_and(|e| e == "allot") && !file_type.is_symlink()
+            || is_linked_file(&path)
+        {
             out.push(path);
         }
     }

@@ -7,8 +7,8 @@ mod codes;
 mod render;
 mod source;
 
-pub use codes::{Code, ALL_CODES};
-pub use render::{render_human, render_json, JsonDiagnostic};
+pub use codes::{ALL_CODES, Code};
+pub use render::{JsonDiagnostic, render_human, render_json};
 pub use source::{FileId, LineCol, LineIndex, SourceFile, Sources, Span};
 
 use serde::Serialize;
@@ -73,7 +73,12 @@ impl Diagnostic {
     }
 
     /// A help text that is also a fix: replace `span` by `replacement`.
-    pub fn with_fix(mut self, span: Span, replacement: impl Into<String>, help: impl Into<String>) -> Self {
+    pub fn with_fix(
+        mut self,
+        span: Span,
+        replacement: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
         self.fix = Some(Fix {
             span,
             replacement: replacement.into(),
@@ -90,12 +95,19 @@ impl Diagnostic {
 /// Sorts diagnostics by file and position, then code, so output is stable across runs.
 pub fn sort_diagnostics(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (a.span.file, a.span.start, a.span.end, a.code.as_str(), &a.message).cmp(&(
-            b.span.file,
-            b.span.start,
-            b.span.end,
-            b.code.as_str(),
-            &b.message,
-        ))
+        (
+            a.span.file,
+            a.span.start,
+            a.span.end,
+            a.code.as_str(),
+            &a.message,
+        )
+            .cmp(&(
+                b.span.file,
+                b.span.start,
+                b.span.end,
+                b.code.as_str(),
+                &b.message,
+            ))
     });
 }

@@ -53,7 +53,11 @@ fn ariadne_span(sources: &Sources, span: Span) -> AriadneSpan {
 /// underlined, secondary labels and help. Colour only when asked (a terminal).
 pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let mut out = Vec::new();
-    let mut cache = ariadne::sources(sources.iter().map(|(_, f)| (f.path.clone(), f.text.as_str())));
+    let mut cache = ariadne::sources(
+        sources
+            .iter()
+            .map(|(_, f)| (f.path.clone(), f.text.as_str())),
+    );
     for d in diagnostics {
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,

@@ -87,7 +87,12 @@ impl LineIndex {
         let column = text
             .get(start..offset)
             .map(|s| s.chars().count())
-            .unwrap_or_else(|| text[start..].char_indices().take_while(|&(i, _)| start + i < offset).count());
+            .unwrap_or_else(|| {
+                text[start..]
+                    .char_indices()
+                    .take_while(|&(i, _)| start + i < offset)
+                    .count()
+            });
         LineCol {
             line: line as u32 + 1,
             column: column as u32 + 1,
@@ -139,7 +144,10 @@ impl Sources {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     pub fn len(&self) -> usize {
@@ -158,7 +166,13 @@ mod tests {
     #[test]
     fn columns_count_characters_not_bytes() {
         let file = SourceFile::new("a.allot", "const prix = 3 €\nconst é = 1");
-        assert_eq!(file.line_col(15), LineCol { line: 1, column: 16 });
+        assert_eq!(
+            file.line_col(15),
+            LineCol {
+                line: 1,
+                column: 16
+            }
+        );
         let second = "const prix = 3 €\n".len() as u32;
         assert_eq!(file.line_col(second + 6), LineCol { line: 2, column: 7 });
         // After the multi-byte `é`, the column is one more, not two more.

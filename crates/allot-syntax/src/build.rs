@@ -24,7 +24,52 @@ fn significant<'i>(pairs: Pairs<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule
 fn is_keyword(rule: Rule) -> bool {
     matches!(
         rule,
-        Rule::kw_and | Rule::kw_applies | Rule::kw_backorder | Rule::kw_because | Rule::kw_cancel | Rule::kw_complete | Rule::kw_compliance | Rule::kw_const | Rule::kw_cost | Rule::kw_else | Rule::kw_enum | Rule::kw_exclude | Rule::kw_false | Rule::kw_hold | Rule::kw_if | Rule::kw_in | Rule::kw_let | Rule::kw_line | Rule::kw_max | Rule::kw_maximize | Rule::kw_minimize | Rule::kw_no | Rule::kw_not | Rule::kw_objective | Rule::kw_on | Rule::kw_or | Rule::kw_per | Rule::kw_policy | Rule::kw_priority | Rule::kw_reject | Rule::kw_safety | Rule::kw_schema | Rule::kw_set | Rule::kw_ship | Rule::kw_shipment | Rule::kw_shipments | Rule::kw_shortage | Rule::kw_split | Rule::kw_stage | Rule::kw_stock | Rule::kw_sum | Rule::kw_table | Rule::kw_then | Rule::kw_true | Rule::kw_unit | Rule::kw_when
+        Rule::kw_and
+            | Rule::kw_applies
+            | Rule::kw_backorder
+            | Rule::kw_because
+            | Rule::kw_cancel
+            | Rule::kw_complete
+            | Rule::kw_compliance
+            | Rule::kw_const
+            | Rule::kw_cost
+            | Rule::kw_else
+            | Rule::kw_enum
+            | Rule::kw_exclude
+            | Rule::kw_false
+            | Rule::kw_hold
+            | Rule::kw_if
+            | Rule::kw_in
+            | Rule::kw_let
+            | Rule::kw_line
+            | Rule::kw_max
+            | Rule::kw_maximize
+            | Rule::kw_minimize
+            | Rule::kw_no
+            | Rule::kw_not
+            | Rule::kw_objective
+            | Rule::kw_on
+            | Rule::kw_or
+            | Rule::kw_per
+            | Rule::kw_policy
+            | Rule::kw_priority
+            | Rule::kw_reject
+            | Rule::kw_safety
+            | Rule::kw_schema
+            | Rule::kw_set
+            | Rule::kw_ship
+            | Rule::kw_shipment
+            | Rule::kw_shipments
+            | Rule::kw_shortage
+            | Rule::kw_split
+            | Rule::kw_stage
+            | Rule::kw_stock
+            | Rule::kw_sum
+            | Rule::kw_table
+            | Rule::kw_then
+            | Rule::kw_true
+            | Rule::kw_unit
+            | Rule::kw_when
     )
 }
 
@@ -103,7 +148,9 @@ impl Builder<'_> {
             Rule::ident => TypeExpr::Named(self.ident(inner)),
             Rule::set_type => {
                 let span = self.span(&inner);
-                let element = significant(inner.into_inner()).next().expect("element type");
+                let element = significant(inner.into_inner())
+                    .next()
+                    .expect("element type");
                 TypeExpr::Set(Box::new(self.type_expr(element)), span)
             }
             rule => unreachable!("not a type: {rule:?}"),
@@ -232,7 +279,9 @@ impl Builder<'_> {
                 }
             }
             Rule::objective_item => ItemKind::Objective(inner.map(|c| self.criterion(c)).collect()),
-            Rule::max_shipments_item => ItemKind::MaxShipments(self.count(inner.next().expect("count"))),
+            Rule::max_shipments_item => {
+                ItemKind::MaxShipments(self.count(inner.next().expect("count")))
+            }
             Rule::ship_complete_item => ItemKind::ShipComplete,
             Rule::no_line_split_item => ItemKind::NoLineSplit,
             Rule::stage_item => ItemKind::Stage {
@@ -280,7 +329,10 @@ impl Builder<'_> {
                     "max" => Aggregator::Max,
                     _ => Aggregator::Sum,
                 };
-                Measure::Aggregate(aggregator, self.expr(agg.next().expect("aggregated expression")))
+                Measure::Aggregate(
+                    aggregator,
+                    self.expr(agg.next().expect("aggregated expression")),
+                )
             }
         };
         Criterion {
@@ -295,7 +347,9 @@ impl Builder<'_> {
         match pair.as_rule() {
             Rule::expr => self.expr(pair.into_inner().next().expect("expression")),
             Rule::if_expr => {
-                let mut parts = significant(pair.into_inner()).map(|p| self.expr(p)).collect::<Vec<_>>();
+                let mut parts = significant(pair.into_inner())
+                    .map(|p| self.expr(p))
+                    .collect::<Vec<_>>();
                 let otherwise = parts.pop().expect("else");
                 let then = parts.pop().expect("then");
                 let condition = parts.pop().expect("if");
@@ -425,7 +479,10 @@ impl Builder<'_> {
                 Expr {
                     kind: ExprKind::Quantity {
                         value,
-                        unit: UnitText { numerator, denominator },
+                        unit: UnitText {
+                            numerator,
+                            denominator,
+                        },
                     },
                     span,
                 }
@@ -464,7 +521,9 @@ impl Builder<'_> {
                 value.push(c);
                 continue;
             }
-            let Some((j, escaped)) = chars.next() else { break };
+            let Some((j, escaped)) = chars.next() else {
+                break;
+            };
             match escaped {
                 '"' => value.push('"'),
                 '\\' => value.push('\\'),
@@ -473,8 +532,12 @@ impl Builder<'_> {
                 other => {
                     let at = Span::new(self.file, raw_start + i..raw_start + j + other.len_utf8());
                     self.diagnostics.push(
-                        Diagnostic::new(Code::INVALID_ESCAPE, at, format!("unknown escape `\\{other}` in a string"))
-                            .with_help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+                        Diagnostic::new(
+                            Code::INVALID_ESCAPE,
+                            at,
+                            format!("unknown escape `\\{other}` in a string"),
+                        )
+                        .with_help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
                     );
                     value.push(other);
                 }

@@ -99,19 +99,59 @@ impl Token {
 /// Words that begin a top-level declaration.
 pub const DECLARATION_KEYWORDS: &[&str] = &["schema", "const", "table", "policy", "compliance"];
 
-/// Words that begin an item inside a policy or compliance profile.
-/// (`max` only when followed by `shipments`.)
+/// Words that begin an item inside a policy or compliance profile
+/// (`max` only when followed by `shipments`, `ship` by `complete`).
 pub const ITEM_KEYWORDS: &[&str] = &[
-    "applies", "priority", "let", "exclude", "safety", "cost", "objective", "max", "ship", "no",
-    "stage", "on", "reject", "hold",
+    "applies",
+    "priority",
+    "let",
+    "exclude",
+    "safety",
+    "cost",
+    "objective",
+    "max",
+    "ship",
+    "no",
+    "stage",
+    "on",
+    "reject",
+    "hold",
 ];
 
 /// Reserved words, exactly as the grammar's `keyword` rule lists them.
 pub const KEYWORDS: &[&str] = &[
-    "and", "applies", "because", "compliance", "const", "cost", "else", "enum", "exclude",
-    "false", "hold", "if", "in", "let", "maximize", "minimize", "not", "no", "objective", "on",
-    "or", "per", "policy", "priority", "reject", "safety", "schema", "stage", "table", "then",
-    "true", "when", "ship",
+    "and",
+    "applies",
+    "because",
+    "compliance",
+    "const",
+    "cost",
+    "else",
+    "enum",
+    "exclude",
+    "false",
+    "hold",
+    "if",
+    "in",
+    "let",
+    "maximize",
+    "minimize",
+    "not",
+    "no",
+    "objective",
+    "on",
+    "or",
+    "per",
+    "policy",
+    "priority",
+    "reject",
+    "safety",
+    "schema",
+    "stage",
+    "table",
+    "then",
+    "true",
+    "when",
 ];
 
 /// Splits `source` into tokens that cover it completely, in order.
@@ -124,7 +164,11 @@ pub fn lex(source: &str) -> Vec<Token> {
         // Merge runs of invalid characters into one error token.
         if kind == TokenKind::Error
             && let Some(last) = tokens.last_mut()
-            && let Token { kind: TokenKind::Error, end, .. } = last
+            && let Token {
+                kind: TokenKind::Error,
+                end,
+                ..
+            } = last
             && *end as usize == span.start
         {
             *end = span.end as u32;
@@ -149,7 +193,8 @@ mod tests {
 
     #[test]
     fn tokens_cover_the_source_exactly() {
-        let source = "/// doc\npolicy \"a\" { exclude when x >= 50 km because \"far\" } // end\n@@ é";
+        let source =
+            "/// doc\npolicy \"a\" { exclude when x >= 50 km because \"far\" } // end\n@@ é";
         let tokens = lex(source);
         let mut at = 0;
         for token in &tokens {
@@ -164,7 +209,10 @@ mod tests {
         use TokenKind::*;
         assert_eq!(kinds("/// a"), vec![DocComment]);
         assert_eq!(kinds("// a"), vec![Comment]);
-        assert_eq!(kinds("\"abc\ndef"), vec![UnterminatedString, Whitespace, Ident]);
+        assert_eq!(
+            kinds("\"abc\ndef"),
+            vec![UnterminatedString, Whitespace, Ident]
+        );
         assert_eq!(kinds("a=>b"), vec![Ident, FatArrow, Ident]);
         assert_eq!(kinds("@@#"), vec![Error]);
     }

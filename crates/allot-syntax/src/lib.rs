@@ -8,4 +8,4 @@ pub mod grammar;
 pub mod lexer;
 mod parser;
 
-pub use parser::{parse, ParsedFile};
+pub use parser::{ParsedFile, parse};

@@ -6,9 +6,10 @@
 use crate::ast::*;
 use crate::build::Builder;
 use crate::grammar::{AllotParser, Rule};
-use crate::lexer::{lex, Token, TokenKind, DECLARATION_KEYWORDS, ITEM_KEYWORDS, KEYWORDS};
+use crate::lexer::{DECLARATION_KEYWORDS, ITEM_KEYWORDS, KEYWORDS, Token, TokenKind, lex};
 use allot_diagnostics::{Code, Diagnostic, FileId, Span};
 use pest::Parser;
+use pest::iterators::Pair;
 use std::sync::Once;
 
 /// The result of parsing one file: the tree of whatever parsed, the tokens, and
@@ -24,7 +25,20 @@ pub struct ParsedFile {
     pub unparsed_names: Vec<String>,
 }
 
+/// Brackets, `if`s and `not`s nested deeper than this are refused before pest sees
+/// them, so that no input can exhaust the parser's stack.
+const MAX_NESTING: usize = 48;
+/// The deepest expression tree the parser builds; every later pass recurses over it.
+const MAX_EXPRESSION_DEPTH: usize = 200;
+/// pest recurses about a dozen rules per nesting level: parse on a stack that fits
+/// `MAX_NESTING` levels even in debug builds.
+const PARSE_STACK: usize = 64 << 20;
+
 pub fn parse(file: FileId, source: &str) -> ParsedFile {
+    stacker::grow(PARSE_STACK, || parse_on_this_stack(file, source))
+}
+
+fn parse_on_this_stack(file: FileId, source: &str) -> ParsedFile {
     static ERROR_DETAIL: Once = Once::new();
     // Parse attempts give "expected `{`"-style messages instead of rule names.
     ERROR_DETAIL.call_once(|| pest::set_error_detail(true));
@@ -120,11 +134,18 @@ impl<'a> FileParser<'a> {
                 TokenKind::Error => self.diagnostics.push(Diagnostic::new(
                     Code::INVALID_CHARACTER,
                     span,
-                    format!("`{}` is not allowed here", token.text(self.source).escape_debug()),
+                    format!(
+                        "`{}` is not allowed here",
+                        token.text(self.source).escape_debug()
+                    ),
                 )),
                 TokenKind::UnterminatedString => self.diagnostics.push(
-                    Diagnostic::new(Code::UNTERMINATED_STRING, span, "this string has no closing `\"`")
-                        .with_help("strings end on the line they start"),
+                    Diagnostic::new(
+                        Code::UNTERMINATED_STRING,
+                        span,
+                        "this string has no closing `\"`",
+                    )
+                    .with_help("strings end on the line they start"),
                 ),
                 _ => {}
             }
@@ -141,7 +162,11 @@ impl<'a> FileParser<'a> {
     fn trimmed_span(&self, range: std::ops::Range<usize>) -> Option<(usize, usize, Span)> {
         let significant = self.significant(range);
         let (&first, &last) = (significant.first()?, significant.last()?);
-        Some((first, last, self.span(self.tokens[first].start, self.tokens[last].end)))
+        Some((
+            first,
+            last,
+            self.span(self.tokens[first].start, self.tokens[last].end),
+        ))
     }
 
     fn declaration(&mut self, range: std::ops::Range<usize>) -> Option<Decl> {
@@ -152,7 +177,10 @@ impl<'a> FileParser<'a> {
         // A block's brackets are checked entry by entry during recovery instead.
         let balanced = self.check_delimiters(first..last + 1, !is_block);
         let mut whole_error = None;
-        if balanced && !self.has_lexical_error(range) {
+        if balanced
+            && !self.has_lexical_error(range)
+            && self.check_nesting(first..last + 1, !is_block)
+        {
             match self.parse_piece(Rule::declaration_entry, span, Piece::Declaration) {
                 Ok(pair) => {
                     let mut builder = Builder {
@@ -165,7 +193,7 @@ impl<'a> FileParser<'a> {
                     self.attach_entry_docs(&mut decl);
                     return Some(decl);
                 }
-                Err(error) => whole_error = Some(error),
+                Err(error) => whole_error = Some(*error),
             }
         }
         if is_block {
@@ -193,16 +221,73 @@ impl<'a> FileParser<'a> {
         rule: Rule,
         span: Span,
         piece: Piece,
-    ) -> Result<pest::iterators::Pair<'a, Rule>, Diagnostic> {
+    ) -> Result<Pair<'a, Rule>, Box<Diagnostic>> {
         let source: &'a str = self.source;
         let text = &source[span.range()];
         match AllotParser::parse(rule, text) {
-            Ok(mut pairs) => Ok(pairs
-                .next()
-                .and_then(|entry| entry.into_inner().next())
-                .expect("an entry rule holds one piece")),
-            Err(error) => Err(self.syntax_error(error, span, piece)),
+            Ok(mut pairs) => {
+                let pair = pairs
+                    .next()
+                    .and_then(|entry| entry.into_inner().next())
+                    .expect("an entry rule holds one piece");
+                if let Some(deep) = too_deep(pair.clone(), 0) {
+                    let s = deep.as_span();
+                    let at = Span::new(
+                        self.file,
+                        span.start as usize + s.start()..span.start as usize + s.end(),
+                    );
+                    return Err(Box::new(
+                        Diagnostic::new(
+                        Code::SYNTAX,
+                        at,
+                        format!(
+                            "this expression is nested more than {MAX_EXPRESSION_DEPTH} levels deep"
+                        ),
+                    )
+                    .with_help("split it with `let`, `const` or a `table`"),
+                    ));
+                }
+                Ok(pair)
+            }
+            Err(error) => Err(Box::new(self.syntax_error(error, span, piece))),
         }
+    }
+
+    /// Refuses nesting deeper than [`MAX_NESTING`] before pest recurses into it;
+    /// reports it if `report`.
+    fn check_nesting(&mut self, range: std::ops::Range<usize>, report: bool) -> bool {
+        let (mut brackets, mut nots, mut ifs) = (0usize, 0usize, 0usize);
+        for token in &self.tokens[range] {
+            match token.kind {
+                TokenKind::LBrace | TokenKind::LParen | TokenKind::LBracket => brackets += 1,
+                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => {
+                    brackets = brackets.saturating_sub(1)
+                }
+                TokenKind::Ident => match self.text(token) {
+                    "not" => nots += 1,
+                    "if" => ifs += 1,
+                    _ => nots = 0,
+                },
+                TokenKind::Minus => nots += 1,
+                _ if token.is_trivia() => {}
+                _ => nots = 0,
+            }
+            if brackets.max(nots).max(ifs) > MAX_NESTING {
+                if !report {
+                    return false;
+                }
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::SYNTAX,
+                        self.span(token.start, token.end),
+                        format!("this is nested more than {MAX_NESTING} levels deep"),
+                    )
+                    .with_help("split the expression with `let`, `const` or a `table`"),
+                );
+                return false;
+            }
+        }
+        true
     }
 
     /// Whether the brackets in the range are balanced; if not and `report`, reports the
@@ -232,7 +317,10 @@ impl<'a> FileParser<'a> {
                             self.span(token.start, token.end),
                             format!("`{text}` does not close `{open_text}`"),
                         )
-                        .with_label(self.span(open.start, open.end), format!("`{open_text}` opened here")),
+                        .with_label(
+                            self.span(open.start, open.end),
+                            format!("`{open_text}` opened here"),
+                        ),
                     );
                     return false;
                 }
@@ -262,7 +350,10 @@ impl<'a> FileParser<'a> {
                     self.span(open.start, open.end),
                     format!("`{open_text}` is never closed"),
                 )
-                .with_help(format!("add `{expected}` where the {} ends", block_noun(open.kind))),
+                .with_help(format!(
+                    "add `{expected}` where the {} ends",
+                    block_noun(open.kind)
+                )),
             );
             return false;
         }
@@ -270,7 +361,13 @@ impl<'a> FileParser<'a> {
     }
 
     /// Recovery for a block whose whole parse failed: parse each entry on its own.
-    fn recover_block(&mut self, keyword: &str, first: usize, last: usize, doc: Option<String>) -> Option<Decl> {
+    fn recover_block(
+        &mut self,
+        keyword: &str,
+        first: usize,
+        last: usize,
+        doc: Option<String>,
+    ) -> Option<Decl> {
         let significant = self.significant(first..last + 1);
         let is_schema = keyword == "schema";
         // Header: `schema {` or `policy "name" {`.
@@ -280,8 +377,9 @@ impl<'a> FileParser<'a> {
             && self.tokens[significant[header_len - 1]].kind == TokenKind::LBrace;
         if !header_ok {
             let span = self.span(self.tokens[first].start, self.tokens[last].end);
-            if let Err(error) = self.parse_piece(Rule::declaration_entry, span, Piece::Declaration) {
-                push_unique(&mut self.diagnostics, error);
+            if let Err(error) = self.parse_piece(Rule::declaration_entry, span, Piece::Declaration)
+            {
+                push_unique(&mut self.diagnostics, *error);
             }
             return None;
         }
@@ -318,7 +416,9 @@ impl<'a> FileParser<'a> {
             let Some((entry_first, entry_last, span)) = self.trimmed_span(start..end) else {
                 continue;
             };
-            if self.has_lexical_error(entry_first..entry_last + 1) || !self.check_delimiters(entry_first..entry_last + 1, true)
+            if self.has_lexical_error(entry_first..entry_last + 1)
+                || !self.check_delimiters(entry_first..entry_last + 1, true)
+                || !self.check_nesting(entry_first..entry_last + 1, true)
             {
                 self.remember_entry_name(entry_first, entry_last);
                 continue;
@@ -342,7 +442,7 @@ impl<'a> FileParser<'a> {
                     }
                 }
                 Err(error) => {
-                    self.diagnostics.push(error);
+                    self.diagnostics.push(*error);
                     self.remember_entry_name(entry_first, entry_last);
                 }
             }
@@ -378,17 +478,26 @@ impl<'a> FileParser<'a> {
                 continue;
             }
             let first_on_line = previous
-                .map(|p| self.source[self.tokens[p].end as usize..token.start as usize].contains('\n'))
+                .map(|p| {
+                    self.source[self.tokens[p].end as usize..token.start as usize].contains('\n')
+                })
                 .unwrap_or(true);
             // Items start on their own line: a keyword inside a broken item (`cost ship`)
             // must not cut it in two.
-            let is_start = first_on_line && (if is_schema { depth == 0 } else { self.is_item_start(i, previous) });
+            let is_start = first_on_line
+                && (if is_schema {
+                    depth == 0
+                } else {
+                    self.is_item_start(i, previous)
+                });
             if is_start || starts.is_empty() {
                 starts.push(i);
             }
             match token.kind {
                 TokenKind::LBrace | TokenKind::LParen | TokenKind::LBracket => depth += 1,
-                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => depth = (depth - 1).max(0),
+                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => {
+                    depth = (depth - 1).max(0)
+                }
                 _ => {}
             }
             previous = Some(i);
@@ -401,9 +510,13 @@ impl<'a> FileParser<'a> {
         if !self.is_word(&token, ITEM_KEYWORDS) {
             return false;
         }
-        let next = self.significant(i + 1..self.tokens.len()).first().map(|&n| self.text(&self.tokens[n]).to_string());
+        let next = self
+            .significant(i + 1..self.tokens.len())
+            .first()
+            .map(|&n| self.text(&self.tokens[n]).to_string());
         match self.text(&token) {
             "max" => next.as_deref() == Some("shipments"),
+            "ship" => next.as_deref() == Some("complete"),
             // `on shortage reject`: that `reject` is the action, not an item.
             "reject" => previous.is_none_or(|p| self.text(&self.tokens[p]) != "shortage"),
             _ => true,
@@ -412,7 +525,11 @@ impl<'a> FileParser<'a> {
 
     fn remember_entry_name(&mut self, first: usize, last: usize) {
         let significant = self.significant(first..last + 1);
-        let texts: Vec<&str> = significant.iter().take(3).map(|&i| self.text(&self.tokens[i])).collect();
+        let texts: Vec<&str> = significant
+            .iter()
+            .take(3)
+            .map(|&i| self.text(&self.tokens[i]))
+            .collect();
         match texts.as_slice() {
             ["let", name, ..] => self.unparsed_names.push(name.to_string()),
             [owner, ".", name] => self.unparsed_names.push(format!("{owner}.{name}")),
@@ -427,7 +544,12 @@ impl<'a> FileParser<'a> {
             match token.kind {
                 TokenKind::DocComment => {
                     let text = &self.text(token)[3..];
-                    lines.push(text.strip_prefix(' ').unwrap_or(text).trim_end().to_string());
+                    lines.push(
+                        text.strip_prefix(' ')
+                            .unwrap_or(text)
+                            .trim_end()
+                            .to_string(),
+                    );
                 }
                 TokenKind::Whitespace => {}
                 _ => break,
@@ -455,7 +577,12 @@ impl<'a> FileParser<'a> {
         }
     }
 
-    fn syntax_error(&self, error: pest::error::Error<Rule>, piece_span: Span, piece: Piece) -> Diagnostic {
+    fn syntax_error(
+        &self,
+        error: pest::error::Error<Rule>,
+        piece_span: Span,
+        piece: Piece,
+    ) -> Diagnostic {
         let offset = match error.location {
             pest::error::InputLocation::Pos(p) => p,
             pest::error::InputLocation::Span((s, _)) => s,
@@ -465,7 +592,10 @@ impl<'a> FileParser<'a> {
         let (found_text, span) = match found {
             Some(i) if self.tokens[i].end <= piece_span.end => {
                 let token = self.tokens[i];
-                (describe_token(&token, self.source), self.span(token.start, token.end))
+                (
+                    describe_token(&token, self.source),
+                    self.span(token.start, token.end),
+                )
             }
             _ => {
                 let end = piece_span.end;
@@ -481,17 +611,44 @@ impl<'a> FileParser<'a> {
         let message = if expected.is_empty() {
             format!("unexpected {found_text}")
         } else {
-            format!("expected {}, found {found_text}", join_alternatives(&expected))
+            format!(
+                "expected {}, found {found_text}",
+                join_alternatives(&expected)
+            )
         };
         let diagnostic = Diagnostic::new(Code::SYNTAX, span, message);
-        let reserved = found.map(|i| self.text(&self.tokens[i])).filter(|word| KEYWORDS.contains(word));
+        let reserved = found
+            .map(|i| self.text(&self.tokens[i]))
+            .filter(|word| KEYWORDS.contains(word));
         match reserved {
-            Some(word) if expected.iter().any(|e| e == "a name") => {
-                diagnostic.with_help(format!("`{word}` is a reserved word and cannot be used as a name"))
-            }
+            Some(word) if expected.iter().any(|e| e == "a name") => diagnostic.with_help(format!(
+                "`{word}` is a reserved word and cannot be used as a name"
+            )),
             _ => diagnostic,
         }
     }
+}
+
+/// The first pair whose expression tree would be deeper than [`MAX_EXPRESSION_DEPTH`].
+/// Operator chains are flat in pest but nest in the tree: each operator adds a level.
+fn too_deep(pair: Pair<'_, Rule>, depth: usize) -> Option<Pair<'_, Rule>> {
+    let added = match pair.as_rule() {
+        // Operands alternate with operators.
+        Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr => {
+            pair.clone().into_inner().count() / 2
+        }
+        // Prefix `-`s, or `.field`s, around one operand.
+        Rule::unary_expr | Rule::postfix_expr => {
+            pair.clone().into_inner().count().saturating_sub(1)
+        }
+        Rule::expr | Rule::not_expr | Rule::cmp_expr => 0,
+        _ => 1,
+    };
+    let depth = depth + added;
+    if depth > MAX_EXPRESSION_DEPTH {
+        return Some(pair);
+    }
+    pair.into_inner().find_map(|inner| too_deep(inner, depth))
 }
 
 fn block_noun(kind: TokenKind) -> &'static str {
@@ -536,18 +693,21 @@ fn expected_list(error: &pest::error::Error<Rule>, piece: Piece) -> Vec<String> 
             match describe_rule(rule, piece) {
                 Some(Described::Expression) => expression = true,
                 Some(Described::End(text)) => end = Some(text),
-                Some(Described::Text(text)) => {
-                    // `on shortage` lists `reject` twice: as an action and as a keyword.
-                    if !out.iter().any(|o| o.contains(&text)) {
-                        out.push(text);
-                    }
+                // `on shortage` lists `reject` twice: as an action and as a keyword.
+                Some(Described::Text(text)) if !out.iter().any(|o| o.contains(&text)) => {
+                    out.push(text)
                 }
+                Some(Described::Text(_)) => {}
                 None => {}
             }
         }
     }
     let operator = out.iter().any(|o| o == "an operator");
-    for token in error.parse_attempts().map(|a| a.expected_tokens()).unwrap_or_default() {
+    for token in error
+        .parse_attempts()
+        .map(|a| a.expected_tokens())
+        .unwrap_or_default()
+    {
         let token = token.to_string();
         let wanted = match token.as_str() {
             "{" | "}" | ")" | "]" | "," | ":" | "=" | "=>" | "->" => true,
@@ -598,9 +758,15 @@ fn describe_rule(rule: Rule, piece: Piece) -> Option<Described> {
         | Rule::kw_true
         | Rule::kw_false
         | Rule::kw_if => Some(Expression),
-        Rule::kw_and | Rule::kw_or | Rule::op_or | Rule::op_and | Rule::cmp_op | Rule::op_in | Rule::op_not_in | Rule::add_op | Rule::mul_op => {
-            text("an operator")
-        }
+        Rule::kw_and
+        | Rule::kw_or
+        | Rule::op_or
+        | Rule::op_and
+        | Rule::cmp_op
+        | Rule::op_in
+        | Rule::op_not_in
+        | Rule::add_op
+        | Rule::mul_op => text("an operator"),
         Rule::field => text("`.`"),
         Rule::ident | Rule::field_name => text("a name"),
         Rule::string | Rule::string_inner => text("a string"),
@@ -628,23 +794,29 @@ fn describe_rule(rule: Rule, piece: Piece) -> Option<Described> {
         | Rule::reject_item
         | Rule::hold_item
         | Rule::policy_item_entry => text("a policy item"),
-        Rule::schema_decl | Rule::const_decl | Rule::table_decl | Rule::policy_decl | Rule::compliance_decl => {
-            text("a declaration")
-        }
+        Rule::schema_decl
+        | Rule::const_decl
+        | Rule::table_decl
+        | Rule::policy_decl
+        | Rule::compliance_decl => text("a declaration"),
         Rule::because => text("`because`"),
         Rule::when_clause => text("`when`"),
-        Rule::cost_basis | Rule::kw_shipment | Rule::kw_line | Rule::kw_unit => text("`shipment`, `line` or `unit`"),
-        Rule::criterion | Rule::direction | Rule::kw_minimize | Rule::kw_maximize => text("`minimize` or `maximize`"),
+        Rule::cost_basis | Rule::kw_shipment | Rule::kw_line | Rule::kw_unit => {
+            text("`shipment`, `line` or `unit`")
+        }
+        Rule::criterion | Rule::direction | Rule::kw_minimize | Rule::kw_maximize => {
+            text("`minimize` or `maximize`")
+        }
         Rule::aggregate | Rule::aggregator => text("`max(...)`, `sum(...)`"),
-        Rule::shortage_action | Rule::kw_backorder | Rule::kw_cancel => text("`backorder`, `cancel` or `reject`"),
-        Rule::EOI => Some(End(
-            match piece {
-                Piece::Declaration => "the end of the declaration",
-                Piece::PolicyItem => "a new item or `}`",
-                Piece::SchemaEntry => "a new entry or `}`",
-            }
-            .to_string(),
-        )),
+        Rule::shortage_action | Rule::kw_backorder | Rule::kw_cancel => {
+            text("`backorder`, `cancel` or `reject`")
+        }
+        Rule::EOI => Some(End(match piece {
+            Piece::Declaration => "the end of the declaration",
+            Piece::PolicyItem => "a new item or `}`",
+            Piece::SchemaEntry => "a new entry or `}`",
+        }
+        .to_string())),
         other => {
             let name = format!("{other:?}");
             name.strip_prefix("kw_").map(|kw| Text(format!("`{kw}`")))

@@ -1,0 +1,203 @@
+//! The `allot` binary as CI runs it: exit statuses, output formats, path handling.
+
+use crate::repo_root;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn allot(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_allot"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs allot")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("allot-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn clean_rulesets_exit_zero() {
+    let output = allot(&["check", "--deny-warnings", "rulesets"], &repo_root());
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("no problems"));
+}
+
+#[test]
+fn errors_exit_one_and_render_file_line_column_and_source() {
+    let output = allot(
+        &["check", "tests/corpus/invalid/E0204-missing-unit.allot"],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("tests/corpus/invalid/E0204-missing-unit.allot:2:48"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exclude when distance(node, order.ship_to) < 50"),
+        "{text}"
+    );
+    assert!(text.contains("1 error, 0 warnings"), "{text}");
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let file = "tests/corpus/invalid/W0001-unused-const.allot";
+    assert_eq!(allot(&["check", file], &repo_root()).status.code(), Some(0));
+    assert_eq!(
+        allot(&["check", "--deny-warnings", file], &repo_root())
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn json_format_follows_the_contract() {
+    let output = allot(
+        &[
+            "check",
+            "--format",
+            "json",
+            "tests/corpus/invalid/E0102-unknown-attribute.allot",
+        ],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let diagnostic = &json.as_array().expect("an array")[0];
+    let keys: Vec<&str> = diagnostic
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "severity",
+        "code",
+        "message",
+        "help",
+    ];
+    expected.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(diagnostic["line"], 2);
+    assert_eq!(diagnostic["column"], 22);
+    assert_eq!(diagnostic["end_column"], 28);
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostic["code"], "E0102");
+    assert_eq!(diagnostic["help"], "did you mean `channel`?");
+}
+
+#[test]
+fn json_of_a_clean_ruleset_is_an_empty_array() {
+    let output = allot(&["check", "--format", "json", "rulesets"], &repo_root());
+    assert_eq!(stdout(&output).trim(), "[]");
+}
+
+#[test]
+fn missing_paths_and_unreadable_files_exit_two() {
+    let output = allot(&["check", "no/such/place.allot"], &repo_root());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("no/such/place.allot: no such file or directory")
+    );
+
+    let dir = temp_dir("binary");
+    std::fs::write(dir.join("bad.allot"), [0xff, 0xfe, 0x00]).unwrap();
+    let output = allot(&["check", "bad.allot"], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid UTF-8"));
+
+    let empty = temp_dir("empty");
+    assert_eq!(allot(&["check", "."], &empty).status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(allot(&["check"], &repo_root()).status.code(), Some(2));
+    assert_eq!(
+        allot(&["check", "--format", "xml", "rulesets"], &repo_root())
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+/// The files directly inside one directory see each other's declarations; files of
+/// another directory do not.
+#[test]
+fn a_directory_is_one_ruleset() {
+    let dir = temp_dir("rulesets");
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::write(dir.join("a/consts.allot"), "const radius = 5 km\n").unwrap();
+    std::fs::write(
+        dir.join("a/policy.allot"),
+        "policy \"p\" {\n  exclude when distance(node, order.ship_to) > radius\n}\n",
+    )
+    .unwrap();
+    let output = allot(&["check", "--deny-warnings", "a"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    std::fs::write(
+        dir.join("b/policy.allot"),
+        "policy \"q\" {\n  exclude when distance(node, order.ship_to) > radius\n}\n",
+    )
+    .unwrap();
+    let output = allot(&["check", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("unknown name `radius`") && text.contains("b/policy.allot"),
+        "{text}"
+    );
+    assert!(text.contains("3 files in 2 rulesets"), "{text}");
+}
+
+#[test]
+fn every_error_in_a_file_is_reported_in_one_run() {
+    let dir = temp_dir("recovery");
+    std::fs::write(
+        dir.join("broken.allot"),
+        "const a = 1 +\n\npolicy \"p\" {\n  priority 1 1\n  exclude when node.kind == sotre\n  let = 3\n  exclude when distance(node, order.ship_to) > 5\n}\n\ntable t(x: distance) -> money {\n  _ => 5\n}\nconst b = t(3 km)\n",
+    )
+    .unwrap();
+    let output = allot(&["check", "--format", "json", "broken.allot"], &dir);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<(&str, u64)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap(), d["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("E0001", 1),
+            ("E0001", 4),
+            ("E0104", 5),
+            ("E0001", 6),
+            ("E0204", 7),
+            ("E0201", 11)
+        ],
+    );
+}

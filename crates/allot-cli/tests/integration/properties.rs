@@ -1,0 +1,211 @@
+//! The front end never panics and always finishes, whatever it is given.
+
+use crate::repo_root;
+use allot_diagnostics::Sources;
+use proptest::prelude::*;
+
+fn check_text(text: &str) {
+    let mut sources = Sources::new();
+    sources.add("fuzz.allot", text);
+    let analysis = allot_check::analyze(&sources);
+    // Rendering must cope with every span the front end produces.
+    allot_diagnostics::render_human(&analysis.diagnostics, &sources, false);
+    allot_diagnostics::render_json(&analysis.diagnostics, &sources);
+}
+
+/// Tokens of the language, to build inputs that get far into the parser.
+const TOKENS: &[&str] = &[
+    "schema",
+    "const",
+    "table",
+    "policy",
+    "compliance",
+    "enum",
+    "applies",
+    "when",
+    "priority",
+    "let",
+    "exclude",
+    "because",
+    "safety",
+    "stock",
+    "cost",
+    "per",
+    "shipment",
+    "line",
+    "unit",
+    "objective",
+    "minimize",
+    "maximize",
+    "shipments",
+    "max",
+    "sum",
+    "ship",
+    "complete",
+    "no",
+    "split",
+    "stage",
+    "on",
+    "shortage",
+    "backorder",
+    "cancel",
+    "reject",
+    "hold",
+    "if",
+    "then",
+    "else",
+    "and",
+    "or",
+    "not",
+    "in",
+    "true",
+    "false",
+    "order",
+    "node",
+    "item",
+    "kind",
+    "store",
+    "dc",
+    "x",
+    "d",
+    "set",
+    "string",
+    "int",
+    "money",
+    "distance",
+    "\"a\"",
+    "\"",
+    "1",
+    "2.5",
+    "50 km",
+    "4.50 USD",
+    "90%",
+    "0.35 USD/kg",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ".",
+    ":",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=>",
+    "->",
+    "+",
+    "-",
+    "*",
+    "/",
+    "_",
+    "//",
+    "///",
+    "\n",
+    " ",
+    "é",
+    "@",
+];
+
+fn corpus_texts() -> Vec<String> {
+    let root = repo_root();
+    let mut texts = Vec::new();
+    for dir in ["tests/corpus/valid", "rulesets/example"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "allot") {
+                texts.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    texts
+}
+
+/// Splits text into pieces at spaces and punctuation, keeping separators.
+fn pieces(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '_' || c == '.' {
+            current.push(c);
+        } else {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            out.push(c.to_string());
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+enum Edit {
+    Delete(usize),
+    Duplicate(usize),
+    Swap(usize, usize),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        check_text(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn random_token_sequences(indices in proptest::collection::vec(0..TOKENS.len(), 0..120)) {
+        let text: Vec<&str> = indices.iter().map(|&i| TOKENS[i]).collect();
+        check_text(&text.join(" "));
+    }
+
+    #[test]
+    fn valid_files_with_tokens_deleted_duplicated_or_swapped(
+        file in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec(
+            prop_oneof![
+                any::<prop::sample::Index>().prop_map(|i| Edit::Delete(i.index(usize::MAX))),
+                any::<prop::sample::Index>().prop_map(|i| Edit::Duplicate(i.index(usize::MAX))),
+                (any::<prop::sample::Index>(), any::<prop::sample::Index>())
+                    .prop_map(|(a, b)| Edit::Swap(a.index(usize::MAX), b.index(usize::MAX))),
+            ],
+            1..6,
+        ),
+    ) {
+        let texts = corpus_texts();
+        let mut tokens = pieces(&texts[file.index(texts.len())]);
+        for edit in edits {
+            if tokens.is_empty() {
+                break;
+            }
+            let n = tokens.len();
+            match edit {
+                Edit::Delete(i) => { tokens.remove(i % n); }
+                Edit::Duplicate(i) => { let t = tokens[i % n].clone(); tokens.insert(i % n, t); }
+                Edit::Swap(a, b) => tokens.swap(a % n, b % n),
+            }
+        }
+        check_text(&tokens.concat());
+    }
+}
+
+/// Deeply nested input must not overflow the stack.
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    for depth in [100, 2_000, 20_000] {
+        let text = format!("const a = {}1{}", "(".repeat(depth), ")".repeat(depth));
+        check_text(&text);
+        let text = format!("const a = {}1", "-".repeat(depth));
+        check_text(&text);
+        let text = format!("const a = 1{}", " + 1".repeat(depth));
+        check_text(&text);
+    }
+}
