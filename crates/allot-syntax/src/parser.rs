@@ -10,7 +10,6 @@ use crate::lexer::{DECLARATION_KEYWORDS, ITEM_KEYWORDS, KEYWORDS, Token, TokenKi
 use allot_diagnostics::{Code, Diagnostic, FileId, Span};
 use pest::Parser;
 use pest::iterators::Pair;
-use std::sync::Once;
 
 /// The result of parsing one file: the tree of whatever parsed, the tokens, and
 /// every syntax diagnostic.
@@ -39,10 +38,6 @@ pub fn parse(file: FileId, source: &str) -> ParsedFile {
 }
 
 fn parse_on_this_stack(file: FileId, source: &str) -> ParsedFile {
-    static ERROR_DETAIL: Once = Once::new();
-    // Parse attempts give "expected `{`"-style messages instead of rule names.
-    ERROR_DETAIL.call_once(|| pest::set_error_detail(true));
-
     let tokens = lex(source);
     let mut parser = FileParser {
         file,
@@ -224,7 +219,9 @@ impl<'a> FileParser<'a> {
     ) -> Result<Pair<'a, Rule>, Box<Diagnostic>> {
         let source: &'a str = self.source;
         let text = &source[span.range()];
-        match AllotParser::parse(rule, text) {
+        match AllotParser::parse(rule, text)
+            .map_err(|first| detailed_error(rule, text).unwrap_or(first))
+        {
             Ok(mut pairs) => {
                 let pair = pairs
                     .next()
@@ -627,6 +624,18 @@ impl<'a> FileParser<'a> {
             _ => diagnostic,
         }
     }
+}
+
+/// Parses a piece that failed again, recording every attempt at the failing position,
+/// so the message can name the punctuation pest wanted (`{`, `=>`…). Detail costs about
+/// half of pest's speed, so the first parse goes without it. The switch is global: a
+/// parse running at the same moment on another thread may get more detail or, rarely,
+/// less; either way only the wording of a message changes.
+fn detailed_error(rule: Rule, text: &str) -> Option<pest::error::Error<Rule>> {
+    pest::set_error_detail(true);
+    let result = AllotParser::parse(rule, text);
+    pest::set_error_detail(false);
+    result.err()
 }
 
 /// The first pair whose expression tree would be deeper than [`MAX_EXPRESSION_DEPTH`].
