@@ -126,3 +126,13 @@ fn design_examples_parse_with_the_whole_file_rule() {
     allot_syntax::grammar::AllotParser::parse(allot_syntax::grammar::Rule::file, &text)
         .expect("parses");
 }
+
+/// The reference lists every code, so a new diagnostic cannot ship undocumented.
+#[test]
+fn every_diagnostic_code_is_documented() {
+    let reference = std::fs::read_to_string(repo_root().join("docs/language.md")).unwrap();
+    for code in ALL_CODES {
+        let row = format!("| {} | {} |", code.as_str(), code.name());
+        assert!(reference.contains(&row), "docs/language.md has no row `{row}`");
+    }
+}
