@@ -81,7 +81,7 @@ policy "region-{n}" {{
         radius = 100 + n % 400,
         penalty = n % 9,
     );
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         let _ = write!(
             out,
             r#"/// Partner {n}: dropship rules.

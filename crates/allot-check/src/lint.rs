@@ -4,7 +4,7 @@
 
 use crate::fold::{fold, fold_in_policy};
 use crate::model::*;
-use crate::overlap::may_both_hold;
+use crate::overlap::ConditionForm;
 use crate::types::Type;
 use allot_diagnostics::{Code, Diagnostic, Span};
 use allot_syntax::ast::{PolicyKind, ShortageAction};
@@ -223,16 +223,15 @@ fn enum_pattern(model: &Model, condition: &Expr) -> Vec<u32> {
 /// Two policies of one priority that can both apply to some order: the earlier name
 /// wins at run time, which is rarely what the author meant.
 fn priority_ties(model: &Model, out: &mut Vec<Diagnostic>) {
-    let policies: Vec<&PolicyDef> = model
+    let policies: Vec<(&PolicyDef, ConditionForm)> = model
         .policies
         .iter()
         .filter(|p| p.kind == PolicyKind::Policy)
+        .map(|p| (p, ConditionForm::new(model, p.applies.as_ref())))
         .collect();
-    for (i, a) in policies.iter().enumerate() {
-        for b in &policies[i + 1..] {
-            if a.priority != b.priority
-                || !may_both_hold(model, a.applies.as_ref(), b.applies.as_ref())
-            {
+    for (i, (a, a_form)) in policies.iter().enumerate() {
+        for (b, b_form) in &policies[i + 1..] {
+            if a.priority != b.priority || !a_form.overlaps(model, b_form) {
                 continue;
             }
             let (first, second) = if a.name <= b.name { (a, b) } else { (b, a) };
@@ -263,10 +262,11 @@ fn shortage_rank(action: ShortageAction) -> u8 {
 /// A profile can only tighten; an item looser than a policy it can be layered on has
 /// no effect there.
 fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
-    let all: Vec<&PolicyDef> = model
+    let all: Vec<(&PolicyDef, ConditionForm)> = model
         .policies
         .iter()
         .filter(|p| p.kind == PolicyKind::Policy)
+        .map(|p| (p, ConditionForm::new(model, p.applies.as_ref())))
         .collect();
     for profile in model
         .policies
@@ -274,10 +274,11 @@ fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
         .filter(|p| p.kind == PolicyKind::Compliance)
     {
         // Only policies the profile can be layered on: some order meets both.
+        let form = ConditionForm::new(model, profile.applies.as_ref());
         let policies: Vec<&PolicyDef> = all
             .iter()
-            .copied()
-            .filter(|p| may_both_hold(model, profile.applies.as_ref(), p.applies.as_ref()))
+            .filter(|(_, policy_form)| form.overlaps(model, policy_form))
+            .map(|(p, _)| *p)
             .collect();
         if let Some(shortage) = &profile.on_shortage {
             let stricter = policies.iter().find(|p| {

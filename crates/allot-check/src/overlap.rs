@@ -21,19 +21,26 @@ struct Literal<'e> {
 
 type Term<'e> = Vec<Literal<'e>>;
 
-/// True when some order can satisfy both conditions (`None` means "always").
-pub(crate) fn may_both_hold(model: &Model, a: Option<&Expr>, b: Option<&Expr>) -> bool {
-    let (Some(a), Some(b)) = (condition_form(model, a), condition_form(model, b)) else {
-        return false;
-    };
-    a.iter()
-        .any(|x| b.iter().any(|y| satisfiable(model, x.iter().chain(y))))
-}
+/// An `applies when` in normal form, computed once per policy and compared pairwise.
+/// `None` when the condition is too large to analyse: then nothing is proven.
+pub(crate) struct ConditionForm<'e>(Option<Vec<Term<'e>>>);
 
-fn condition_form<'e>(model: &Model, condition: Option<&'e Expr>) -> Option<Vec<Term<'e>>> {
-    match condition {
-        None => Some(vec![Vec::new()]),
-        Some(e) => normal_form(model, e, true),
+impl<'e> ConditionForm<'e> {
+    /// `None` as the condition means "always".
+    pub fn new(model: &Model, condition: Option<&'e Expr>) -> Self {
+        ConditionForm(match condition {
+            None => Some(vec![Vec::new()]),
+            Some(e) => normal_form(model, e, true),
+        })
+    }
+
+    /// True when some order can satisfy both conditions.
+    pub fn overlaps(&self, model: &Model, other: &ConditionForm) -> bool {
+        let (Some(a), Some(b)) = (&self.0, &other.0) else {
+            return false;
+        };
+        a.iter()
+            .any(|x| b.iter().any(|y| satisfiable(model, x.iter().chain(y))))
     }
 }
 

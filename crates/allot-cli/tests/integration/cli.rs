@@ -201,3 +201,29 @@ fn every_error_in_a_file_is_reported_in_one_run() {
         ],
     );
 }
+
+/// pest reports bytes; people count characters.
+#[test]
+fn columns_count_characters_after_non_ascii_text() {
+    let dir = temp_dir("unicode");
+    std::fs::write(
+        dir.join("u.allot"),
+        "policy \"café–crème\" { exclude when node.kind == sotre }\n",
+    )
+    .unwrap();
+    let output = allot(&["check", "--format", "json", "u.allot"], &dir);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let d = &json[0];
+    assert_eq!(d["code"], "E0104");
+    // `sotre` starts at character 49 (1-based), though at byte 53.
+    assert_eq!(
+        (
+            d["line"].as_u64(),
+            d["column"].as_u64(),
+            d["end_column"].as_u64()
+        ),
+        (Some(1), Some(49), Some(54))
+    );
+    let human = stdout(&allot(&["check", "u.allot"], &dir));
+    assert!(human.contains("u.allot:1:49"), "{human}");
+}

@@ -133,6 +133,9 @@ fn every_diagnostic_code_is_documented() {
     let reference = std::fs::read_to_string(repo_root().join("docs/language.md")).unwrap();
     for code in ALL_CODES {
         let row = format!("| {} | {} |", code.as_str(), code.name());
-        assert!(reference.contains(&row), "docs/language.md has no row `{row}`");
+        assert!(
+            reference.contains(&row),
+            "docs/language.md has no row `{row}`"
+        );
     }
 }
