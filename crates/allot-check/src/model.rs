@@ -33,6 +33,11 @@ impl Deps {
         self.0 == 0
     }
 
+    /// The raw bits: order 1, node 2, line 4, shipment 8.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
     /// The contexts in `self` that `allowed` lacks.
     pub fn minus(self, allowed: Deps) -> Deps {
         Deps(self.0 & !allowed.0)

@@ -1,6 +1,7 @@
 //! `allot`: the command line of the Allot policy language.
 
 mod check;
+mod route;
 mod ruleset;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,12 @@ enum Command {
     /// Parse and type-check rulesets. The `.allot` files directly inside one
     /// directory form one ruleset; a file given on its own is a ruleset by itself.
     Check(check::CheckArgs),
+    /// Route orders: one decision per order, as JSON Lines, in input order.
+    Route(route::RouteArgs),
+    /// Compile a ruleset to a versioned, self-checking plan file.
+    Compile(route::CompileArgs),
+    /// Print a ruleset's evaluation plan: what runs, and how often.
+    Plan(route::PlanArgs),
 }
 
 /// Exit statuses shared by every command.
@@ -29,8 +36,21 @@ pub(crate) mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let status = match cli.command {
-        Command::Check(args) => check::run(&args),
+    let result = match cli.command {
+        Command::Check(args) => return ExitCode::from(check::run(&args)),
+        Command::Route(args) => route::route(&args),
+        Command::Compile(args) => route::compile(&args),
+        Command::Plan(args) => route::plan(&args),
     };
-    ExitCode::from(status)
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            if failure.status == exit::USAGE {
+                eprintln!("error: {}", failure.message);
+            } else {
+                eprintln!("{}", failure.message);
+            }
+            ExitCode::from(failure.status)
+        }
+    }
 }

@@ -1,0 +1,425 @@
+//! Lowering: a checked [`Model`] becomes a [`Plan`]. Constant expressions are folded,
+//! every other expression becomes a flat program tagged with what it depends on.
+
+use allot_check::fold::fold;
+use allot_check::model::{self as m, AttrRef, BuiltinAttr, Context, Expr, ExprKind, Model, Value};
+use allot_check::types::{Dim, Type};
+use allot_diagnostics::{Sources, Span};
+use allot_plan::{self as p, Deps, Literal, Op, Program};
+use allot_syntax::ast::{self, BinaryOp, UnaryOp};
+use rust_decimal::prelude::ToPrimitive;
+
+/// Compiles a model that checked without errors.
+pub fn compile(model: &Model, sources: &Sources) -> p::Plan {
+    let compiler = Compiler { model, sources };
+    p::Plan {
+        currency: model.currency.clone(),
+        enums: model
+            .enums
+            .iter()
+            .map(|e| p::EnumInfo {
+                name: e.name.clone(),
+                variants: e.variants.clone(),
+            })
+            .collect(),
+        attributes: model
+            .attrs
+            .iter()
+            .map(|a| p::AttributeInfo {
+                owner: owner(a.context),
+                name: a.name.clone(),
+                ty: value_type(&a.ty),
+                default: a
+                    .default
+                    .as_ref()
+                    .map(literal)
+                    .unwrap_or(Literal::Bool(false)),
+            })
+            .collect(),
+        tables: model.tables.iter().map(|t| compiler.table(t)).collect(),
+        policies: model
+            .policies
+            .iter()
+            .map(|policy| compiler.policy(policy))
+            .collect(),
+        files: sources.iter().map(|(_, f)| f.path.clone()).collect(),
+    }
+}
+
+fn owner(context: Context) -> p::Owner {
+    match context {
+        Context::Order => p::Owner::Order,
+        Context::Node => p::Owner::Node,
+        _ => p::Owner::Item,
+    }
+}
+
+fn value_type(ty: &Type) -> p::ValueType {
+    match ty {
+        Type::Bool => p::ValueType::Bool,
+        Type::Int => p::ValueType::Int,
+        Type::String => p::ValueType::String,
+        Type::Location => p::ValueType::Location,
+        Type::Quantity(Dim::Money) => p::ValueType::Money,
+        Type::Quantity(Dim::Distance) => p::ValueType::Distance,
+        Type::Quantity(Dim::Weight) => p::ValueType::Weight,
+        Type::Quantity(Dim::Duration) => p::ValueType::Duration,
+        Type::Quantity(Dim::Percent) => p::ValueType::Percent,
+        Type::Enum(id) => p::ValueType::Enum(id.0),
+        Type::Set(element) => p::ValueType::Set(Box::new(value_type(element))),
+        Type::Number | Type::Rate(_) | Type::Node | Type::Error => p::ValueType::Number,
+    }
+}
+
+fn number(d: rust_decimal::Decimal) -> f64 {
+    d.to_f64().unwrap_or(f64::NAN)
+}
+
+pub fn literal(value: &Value) -> Literal {
+    match value {
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::Int(i) => Literal::Num(*i as f64),
+        Value::Number(d) | Value::Quantity(d, _) | Value::Rate(d, _) => Literal::Num(number(*d)),
+        Value::Str(s) => Literal::Str(s.clone()),
+        Value::Enum(id, v) => Literal::Enum(id.0, *v),
+        Value::Set(items) => Literal::Set(items.iter().map(literal).collect()),
+    }
+}
+
+struct Compiler<'a> {
+    model: &'a Model,
+    sources: &'a Sources,
+}
+
+impl Compiler<'_> {
+    fn origin(&self, span: Span) -> p::Origin {
+        let at = self.sources.get(span.file).line_col(span.start);
+        p::Origin {
+            file: span.file.0,
+            line: at.line,
+            column: at.column,
+        }
+    }
+
+    fn text(&self, span: Span) -> String {
+        let file = self.sources.get(span.file);
+        file.text
+            .get(span.range())
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A program for `expr`, in the context of a policy's `let`s.
+    fn program(&self, expr: &Expr, lets: &[m::LetDef]) -> Program {
+        let mut ops = Vec::new();
+        let folded = if expr.deps.is_empty() {
+            fold(self.model, expr)
+        } else {
+            None
+        };
+        match folded {
+            Some(value) => ops.push(Op::Push(literal(&value))),
+            None => self.emit(expr, &mut ops),
+        }
+        let mut deps = Deps(expr.deps.bits());
+        if reads_load(expr, lets) {
+            deps = deps.union(Deps::NODE_LOAD);
+        }
+        Program {
+            deps,
+            ops,
+            source: self.text(expr.span),
+        }
+    }
+
+    fn emit(&self, expr: &Expr, ops: &mut Vec<Op>) {
+        match &expr.kind {
+            ExprKind::Literal(value) => ops.push(Op::Push(literal(value))),
+            ExprKind::Attr(AttrRef::Builtin(attr)) => ops.push(builtin_attr(*attr)),
+            ExprKind::Attr(AttrRef::Custom(id)) => ops.push(Op::Custom(
+                owner(self.model.attrs[id.0 as usize].context),
+                id.0,
+            )),
+            ExprKind::LocationField(base, field) => {
+                self.emit(base, ops);
+                ops.push(Op::Field(match field {
+                    m::LocationField::Country => p::LocationField::Country,
+                    m::LocationField::Region => p::LocationField::Region,
+                    m::LocationField::PostalCode => p::LocationField::PostalCode,
+                }));
+            }
+            ExprKind::Node => ops.push(Op::CandidateNode),
+            ExprKind::Let(id) => ops.push(Op::Let(id.0)),
+            ExprKind::Const(id) => match &self.model.consts[id.0 as usize].folded {
+                Some(value) => ops.push(Op::Push(literal(value))),
+                None => self.emit(&self.model.consts[id.0 as usize].value, ops),
+            },
+            ExprKind::Param(i) => ops.push(Op::Param(*i)),
+            ExprKind::Builtin(builtin, args) => {
+                for arg in args {
+                    self.emit(arg, ops);
+                }
+                let n = args.len() as u32;
+                ops.push(match builtin {
+                    m::Builtin::Distance => Op::Distance,
+                    m::Builtin::Available => Op::Available,
+                    m::Builtin::Min => Op::Min(n),
+                    m::Builtin::Max => Op::Max(n),
+                    m::Builtin::Abs => Op::Abs,
+                });
+            }
+            ExprKind::Table(id, args) => {
+                for arg in args {
+                    self.emit(arg, ops);
+                }
+                ops.push(Op::Table(id.0));
+            }
+            ExprKind::Unary(op, operand) => {
+                self.emit(operand, ops);
+                ops.push(match op {
+                    UnaryOp::Not => Op::Not,
+                    UnaryOp::Neg => Op::Neg,
+                });
+            }
+            ExprKind::Binary(op @ (BinaryOp::And | BinaryOp::Or), left, right) => {
+                self.emit(left, ops);
+                let jump = ops.len();
+                ops.push(Op::Jump(0));
+                self.emit(right, ops);
+                let target = ops.len() as u32;
+                ops[jump] = if *op == BinaryOp::And {
+                    Op::AndThen(target)
+                } else {
+                    Op::OrElse(target)
+                };
+            }
+            ExprKind::Binary(op, left, right) => {
+                self.emit(left, ops);
+                self.emit(right, ops);
+                ops.push(match op {
+                    BinaryOp::Eq => Op::Eq,
+                    BinaryOp::NotEq => Op::NotEq,
+                    BinaryOp::Lt => Op::Lt,
+                    BinaryOp::LtEq => Op::LtEq,
+                    BinaryOp::Gt => Op::Gt,
+                    BinaryOp::GtEq => Op::GtEq,
+                    BinaryOp::In => Op::In,
+                    BinaryOp::NotIn => Op::NotIn,
+                    BinaryOp::Add => Op::Add,
+                    BinaryOp::Sub => Op::Sub,
+                    BinaryOp::Mul => Op::Mul,
+                    BinaryOp::Div => Op::Div,
+                    BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
+                });
+            }
+            ExprKind::If(condition, then, otherwise) => {
+                self.emit(condition, ops);
+                let to_else = ops.len();
+                ops.push(Op::JumpIfFalse(0));
+                self.emit(then, ops);
+                let to_end = ops.len();
+                ops.push(Op::Jump(0));
+                ops[to_else] = Op::JumpIfFalse(ops.len() as u32);
+                self.emit(otherwise, ops);
+                ops[to_end] = Op::Jump(ops.len() as u32);
+            }
+            ExprKind::List(items) => {
+                for item in items {
+                    self.emit(item, ops);
+                }
+                ops.push(Op::List(items.len() as u32));
+            }
+            // A checked model without errors has none; keep the program well-formed anyway.
+            ExprKind::Error => ops.push(Op::Push(Literal::Bool(false))),
+        }
+    }
+
+    fn table(&self, table: &m::TableDef) -> p::TablePlan {
+        p::TablePlan {
+            name: table.name.clone(),
+            params: table.params.len() as u32,
+            rows: table
+                .rows
+                .iter()
+                .map(|row| {
+                    let condition = row.condition.as_ref().map(|c| self.program(c, &[]));
+                    (condition, self.program(&row.value, &[]))
+                })
+                .collect(),
+        }
+    }
+
+    fn rules(&self, rules: &[m::RuleDef], lets: &[m::LetDef]) -> Vec<p::RulePlan> {
+        rules
+            .iter()
+            .map(|r| p::RulePlan {
+                condition: self.program(&r.condition, lets),
+                because: r.because.clone(),
+                origin: self.origin(r.span),
+            })
+            .collect()
+    }
+
+    fn policy(&self, policy: &m::PolicyDef) -> p::PolicyPlan {
+        let lets = &policy.lets;
+        let program = |e: &Expr| self.program(e, lets);
+        let mut objective: Vec<p::Criterion> = policy
+            .objective
+            .iter()
+            .map(|c| p::Criterion {
+                direction: match c.direction {
+                    ast::Direction::Minimize => p::Direction::Minimize,
+                    ast::Direction::Maximize => p::Direction::Maximize,
+                },
+                measure: match &c.measure {
+                    m::MeasureDef::Shipments => p::Measure::Shipments,
+                    m::MeasureDef::Cost => p::Measure::Cost,
+                    m::MeasureDef::Aggregate(ast::Aggregator::Max, e) => {
+                        p::Measure::Max(program(e))
+                    }
+                    m::MeasureDef::Aggregate(ast::Aggregator::Sum, e) => {
+                        p::Measure::Sum(program(e))
+                    }
+                },
+            })
+            .collect();
+        if objective.is_empty() && policy.kind == ast::PolicyKind::Policy {
+            objective.push(p::Criterion {
+                direction: p::Direction::Minimize,
+                measure: p::Measure::Cost,
+            });
+        }
+        p::PolicyPlan {
+            kind: match policy.kind {
+                ast::PolicyKind::Policy => p::PolicyKind::Policy,
+                ast::PolicyKind::Compliance => p::PolicyKind::Compliance,
+            },
+            name: policy.name.clone(),
+            origin: self.origin(policy.span),
+            priority: policy.priority,
+            applies: policy.applies.as_ref().map(program),
+            lets: lets
+                .iter()
+                .map(|l| p::LetPlan {
+                    name: l.name.clone(),
+                    value: program(&l.value),
+                })
+                .collect(),
+            excludes: self.rules(&policy.excludes, lets),
+            rejects: self.rules(&policy.rejects, lets),
+            holds: self.rules(&policy.holds, lets),
+            safety_stock: policy
+                .safety_stock
+                .iter()
+                .map(|s| p::SafetyStockPlan {
+                    amount: program(&s.amount),
+                    condition: s.condition.as_ref().map(program),
+                    origin: self.origin(s.span),
+                })
+                .collect(),
+            costs: policy
+                .costs
+                .iter()
+                .map(|c| p::CostPlan {
+                    name: c.name.clone(),
+                    basis: match c.basis {
+                        ast::CostBasis::Shipment => p::CostBasis::Shipment,
+                        ast::CostBasis::Line => p::CostBasis::Line,
+                        ast::CostBasis::Unit => p::CostBasis::Unit,
+                    },
+                    value: program(&c.value),
+                    condition: c.condition.as_ref().map(program),
+                    origin: self.origin(c.span),
+                })
+                .collect(),
+            objective,
+            max_shipments: policy.max_shipments.map(|(n, _)| n),
+            ship_complete: policy.ship_complete.is_some(),
+            no_line_split: policy.no_line_split.is_some(),
+            stages: policy
+                .stages
+                .iter()
+                .map(|s| p::StagePlan {
+                    name: s.name.clone(),
+                    condition: s.condition.as_ref().map(program),
+                    origin: self.origin(s.span),
+                })
+                .collect(),
+            shortage: policy.on_shortage.as_ref().map(|s| p::ShortagePlan {
+                action: match s.action {
+                    ast::ShortageAction::Backorder => p::ShortageAction::Backorder,
+                    ast::ShortageAction::Cancel => p::ShortageAction::Cancel,
+                    ast::ShortageAction::Reject => p::ShortageAction::Reject,
+                },
+                because: s.because.clone(),
+            }),
+        }
+    }
+}
+
+fn builtin_attr(attr: BuiltinAttr) -> Op {
+    use BuiltinAttr as B;
+    match attr {
+        B::OrderId => Op::Order(p::OrderAttr::Id),
+        B::OrderChannel => Op::Order(p::OrderAttr::Channel),
+        B::OrderMethod => Op::Order(p::OrderAttr::Method),
+        B::OrderService => Op::Order(p::OrderAttr::Service),
+        B::OrderShipTo => Op::Order(p::OrderAttr::ShipTo),
+        B::OrderPickupNode => Op::Order(p::OrderAttr::PickupNode),
+        B::OrderValue => Op::Order(p::OrderAttr::Value),
+        B::OrderTags => Op::Order(p::OrderAttr::Tags),
+        B::OrderLines => Op::Order(p::OrderAttr::Lines),
+        B::LineId => Op::Line(p::LineAttr::Id),
+        B::LineSku => Op::Line(p::LineAttr::Sku),
+        B::LineQty => Op::Line(p::LineAttr::Qty),
+        B::LinePrice => Op::Line(p::LineAttr::Price),
+        B::LineWeight => Op::Line(p::LineAttr::Weight),
+        B::NodeId => Op::Node(p::NodeAttr::Id),
+        B::NodeKind => Op::Node(p::NodeAttr::Kind),
+        B::NodeLocation => Op::Node(p::NodeAttr::Location),
+        B::NodeEnabled => Op::Node(p::NodeAttr::Enabled),
+        B::NodePriority => Op::Node(p::NodeAttr::Priority),
+        B::NodeTags => Op::Node(p::NodeAttr::Tags),
+        B::NodeCapacity => Op::Node(p::NodeAttr::Capacity),
+        B::NodeLoad => Op::Node(p::NodeAttr::Load),
+        B::NodeUtilization => Op::Node(p::NodeAttr::Utilization),
+        B::NodeHandlingCost => Op::Node(p::NodeAttr::HandlingCost),
+        B::NodePickCost => Op::Node(p::NodeAttr::PickCost),
+        B::ShipmentWeight => Op::Shipment(p::ShipmentAttr::Weight),
+        B::ShipmentUnits => Op::Shipment(p::ShipmentAttr::Units),
+        B::ShipmentLines => Op::Shipment(p::ShipmentAttr::Lines),
+        B::ShipmentValue => Op::Shipment(p::ShipmentAttr::Value),
+    }
+}
+
+/// Whether an expression reads `node.load` or `node.utilization` (directly or through
+/// a `let`), which change as a batch is routed; `available` changes too.
+fn reads_load(expr: &Expr, lets: &[m::LetDef]) -> bool {
+    match &expr.kind {
+        ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::NodeLoad | BuiltinAttr::NodeUtilization)) => {
+            true
+        }
+        ExprKind::Builtin(m::Builtin::Available, _) => true,
+        ExprKind::Let(id) => lets
+            .get(id.0 as usize)
+            .is_some_and(|l| reads_load(&l.value, lets)),
+        ExprKind::LocationField(base, _) | ExprKind::Unary(_, base) => reads_load(base, lets),
+        ExprKind::Builtin(_, args) | ExprKind::Table(_, args) | ExprKind::List(args) => {
+            args.iter().any(|a| reads_load(a, lets))
+        }
+        ExprKind::Binary(_, a, b) => reads_load(a, lets) || reads_load(b, lets),
+        ExprKind::If(a, b, c) => reads_load(a, lets) || reads_load(b, lets) || reads_load(c, lets),
+        _ => false,
+    }
+}
+
+/// Parses, checks and compiles; `Err` holds the diagnostics if there are errors.
+pub fn compile_sources(sources: &Sources) -> Result<p::Plan, Vec<allot_diagnostics::Diagnostic>> {
+    let analysis = allot_check::analyze(sources);
+    if analysis.diagnostics.iter().any(|d| d.is_error()) {
+        return Err(analysis.diagnostics);
+    }
+    Ok(compile(&analysis.model, sources))
+}

@@ -1,0 +1,12 @@
+//! The compiled form of an Allot ruleset: flat programs for a stack machine, the
+//! policies that use them, and the versioned artifact that stores them. The runtime
+//! depends on this crate alone: no parser, no checker.
+
+mod artifact;
+mod display;
+mod plan;
+mod program;
+
+pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION, MAGIC, ruleset_hash};
+pub use plan::*;
+pub use program::*;

@@ -1,0 +1,206 @@
+//! The evaluation plan of a ruleset: what the runtime executes.
+
+use crate::program::{Literal, Owner, Program};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The currency of the ruleset's money amounts; the network must use it.
+    pub currency: Option<String>,
+    /// Built-in enums first (`NodeKind`, `Method`, `Service`), then the schema's.
+    pub enums: Vec<EnumInfo>,
+    /// Custom attributes; `Op::Custom(_, i)` reads `attributes[i]`.
+    pub attributes: Vec<AttributeInfo>,
+    pub tables: Vec<TablePlan>,
+    /// Policies and compliance profiles.
+    pub policies: Vec<PolicyPlan>,
+    /// The source files, for positions in traces.
+    pub files: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnumInfo {
+    pub name: String,
+    pub variants: Vec<String>,
+}
+
+/// The type of a custom attribute, for validating data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueType {
+    Bool,
+    Int,
+    Number,
+    String,
+    Location,
+    Money,
+    Distance,
+    Weight,
+    Duration,
+    Percent,
+    Enum(u32),
+    Set(Box<ValueType>),
+}
+
+impl ValueType {
+    pub fn describe(&self, enums: &[EnumInfo]) -> String {
+        match self {
+            ValueType::Bool => "a bool".into(),
+            ValueType::Int => "a whole number".into(),
+            ValueType::Number => "a number".into(),
+            ValueType::String => "a string".into(),
+            ValueType::Location => "a location".into(),
+            ValueType::Money => "a money amount (a number)".into(),
+            ValueType::Distance => "a distance in km (a number)".into(),
+            ValueType::Weight => "a weight in kg (a number)".into(),
+            ValueType::Duration => "a duration in minutes (a number)".into(),
+            ValueType::Percent => "a percentage (a number, 90 for 90%)".into(),
+            ValueType::Enum(id) => match enums.get(*id as usize) {
+                Some(e) => format!("one of {}", e.variants.join(", ")),
+                None => "an enum value".into(),
+            },
+            ValueType::Set(element) => format!("a list of {}", element.describe(enums)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttributeInfo {
+    pub owner: Owner,
+    pub name: String,
+    pub ty: ValueType,
+    pub default: Literal,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TablePlan {
+    pub name: String,
+    pub params: u32,
+    /// The first row whose condition holds (`None`: `_`) gives the value.
+    pub rows: Vec<(Option<Program>, Program)>,
+}
+
+/// Where an item is written: file index, 1-based line and column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub file: u32,
+    pub line: u32,
+    pub column: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PolicyKind {
+    Policy,
+    Compliance,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CostBasis {
+    Shipment,
+    Line,
+    Unit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ShortageAction {
+    Backorder,
+    Cancel,
+    Reject,
+}
+
+impl ShortageAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            ShortageAction::Backorder => "backorder",
+            ShortageAction::Cancel => "cancel",
+            ShortageAction::Reject => "reject",
+        }
+    }
+}
+
+/// An `exclude`, `reject` or `hold`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RulePlan {
+    pub condition: Program,
+    pub because: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SafetyStockPlan {
+    pub amount: Program,
+    pub condition: Option<Program>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostPlan {
+    pub name: String,
+    pub basis: CostBasis,
+    pub value: Program,
+    pub condition: Option<Program>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Minimize,
+    Maximize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Measure {
+    Shipments,
+    Cost,
+    /// `max(E)` over the shipments of a plan.
+    Max(Program),
+    /// `sum(E)` over the shipments of a plan.
+    Sum(Program),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Criterion {
+    pub direction: Direction,
+    pub measure: Measure,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StagePlan {
+    pub name: String,
+    pub condition: Option<Program>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShortagePlan {
+    pub action: ShortageAction,
+    pub because: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LetPlan {
+    pub name: String,
+    pub value: Program,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyPlan {
+    pub kind: PolicyKind,
+    pub name: String,
+    pub origin: Origin,
+    pub priority: i64,
+    pub applies: Option<Program>,
+    pub lets: Vec<LetPlan>,
+    pub excludes: Vec<RulePlan>,
+    pub rejects: Vec<RulePlan>,
+    pub holds: Vec<RulePlan>,
+    pub safety_stock: Vec<SafetyStockPlan>,
+    pub costs: Vec<CostPlan>,
+    /// Never empty for a policy: `minimize cost` when the source has no objective.
+    pub objective: Vec<Criterion>,
+    pub max_shipments: Option<u32>,
+    pub ship_complete: bool,
+    pub no_line_split: bool,
+    pub stages: Vec<StagePlan>,
+    /// `None`: the policy does not say (a policy then backorders).
+    pub shortage: Option<ShortagePlan>,
+}

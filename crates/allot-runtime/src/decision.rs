@@ -1,0 +1,164 @@
+//! What routing returns for an order, in the JSON shape of the design (§5).
+
+use serde::{Serialize, Serializer};
+
+/// Named values as a JSON object, in their order.
+fn as_map<S: Serializer>(pairs: &[(String, f64)], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Routed,
+    Partial,
+    Rejected,
+    Held,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShippedLine {
+    pub line: String,
+    pub sku: String,
+    pub qty: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Shipment {
+    pub node: String,
+    pub lines: Vec<ShippedLine>,
+    /// Per-shipment costs plus the per-line and per-unit costs of its lines.
+    pub cost: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnfilledAction {
+    Backorder,
+    Cancel,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unfilled {
+    pub line: String,
+    pub sku: String,
+    pub qty: i64,
+    pub action: UnfilledAction,
+    pub reason: String,
+}
+
+/// One decision. An `error` decision has only `order`, `status` and `message`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    pub order: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipments: Option<Vec<Shipment>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfilled: Option<Vec<Unfilled>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
+}
+
+impl Decision {
+    pub fn error(order: Option<String>, message: impl Into<String>) -> Decision {
+        Decision {
+            order,
+            policy: None,
+            profiles: None,
+            status: Status::Error,
+            reason: None,
+            message: Some(message.into()),
+            shipments: None,
+            unfilled: None,
+            cost: None,
+            trace: None,
+        }
+    }
+}
+
+/// Where a rule is written and what it says.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleRef {
+    /// The policy or profile the rule belongs to.
+    pub policy: String,
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+    /// `file:line:column`.
+    pub at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CandidateTrace {
+    Excluded {
+        node: String,
+        excluded_by: RuleRef,
+    },
+    NotStaged {
+        node: String,
+        /// The node is in no stage of the policy, so it is never used.
+        excluded_by: String,
+    },
+    NoStock {
+        node: String,
+        /// Free stock after reservations, earlier orders of the batch and safety stock.
+        available: i64,
+        safety_stock: i64,
+    },
+    Candidate {
+        node: String,
+        available: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        /// Per-unit and per-line cost terms for this line at this node, by name.
+        #[serde(serialize_with = "as_map")]
+        costs: Vec<(String, f64)>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LineTrace {
+    pub line: String,
+    pub sku: String,
+    pub candidates: Vec<CandidateTrace>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanValues {
+    /// `NODE: line ID × UNITS`, per allocation.
+    pub plan: Vec<String>,
+    pub units_placed: i64,
+    /// The objective's criteria, in order, by name.
+    #[serde(serialize_with = "as_map")]
+    pub criteria: Vec<(String, f64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trace {
+    /// Rules of the policy and profiles that rejected or held the order, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_rule: Option<RuleRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    pub lines: Vec<LineTrace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<PlanValues>,
+    /// The best plan the search evaluated that differs from the chosen one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<PlanValues>,
+    /// True when the search stopped at its budget: the plan is the best found.
+    pub search_complete: bool,
+}

@@ -1,0 +1,948 @@
+//! Routing: a compiled plan, a network snapshot, and the batch state that orders
+//! consume as they are routed.
+
+use crate::decision::*;
+use crate::eval::{Code, Env, LetCache, ShipmentTotals, TableCode, World};
+use crate::network::{Network, Schema};
+use crate::order::{Line, Order};
+use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
+use crate::value::V;
+use allot_plan::{
+    CostBasis, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program, ShortageAction,
+};
+use std::collections::{BTreeMap, HashMap};
+
+struct PolicyCode {
+    applies: Option<Code>,
+    lets: Vec<Code>,
+    excludes: Vec<Code>,
+    rejects: Vec<Code>,
+    holds: Vec<Code>,
+    safety: Vec<(Code, Option<Code>)>,
+    costs: Vec<(Code, Option<Code>)>,
+    stages: Vec<Option<Code>>,
+    /// Per objective criterion: the `max(E)` / `sum(E)` program.
+    aggregates: Vec<Option<Code>>,
+}
+
+/// Routes orders one after another, as a live system would: each order sees the stock
+/// and capacity the earlier ones left.
+pub struct Engine {
+    plan: Plan,
+    network: Network,
+    schema: Schema,
+    tables: Vec<TableCode>,
+    policies: Vec<PolicyCode>,
+    /// Orders taken per node (loaded load + shipments routed in this batch).
+    load: Vec<f64>,
+    /// Units taken in this batch, parallel to `network.stock`.
+    taken: Vec<Vec<i64>>,
+    /// Each node's position in the sorted list of ids.
+    rank: Vec<u32>,
+    /// Policies in selection order: priority (highest first), then name.
+    selection: Vec<usize>,
+    /// Compliance profiles, by name.
+    profiles: Vec<usize>,
+}
+
+fn code(p: &Program) -> Code {
+    Code::new(p)
+}
+
+impl Engine {
+    pub fn new(plan: Plan, network: Network) -> Engine {
+        let schema = Schema::new(&plan);
+        let tables: Vec<TableCode> = plan
+            .tables
+            .iter()
+            .map(|t| TableCode {
+                params: t.params as usize,
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|(c, v)| (c.as_ref().map(code), code(v)))
+                    .collect(),
+            })
+            .collect();
+        let load: Vec<f64> = network.nodes.iter().map(|n| n.load).collect();
+        let taken: Vec<Vec<i64>> = network.stock.iter().map(|s| vec![0; s.len()]).collect();
+        let mut ids: Vec<(&str, usize)> = network
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (&*n.id, i))
+            .collect();
+        ids.sort();
+        let mut rank = vec![0u32; ids.len()];
+        for (r, (_, i)) in ids.iter().enumerate() {
+            rank[*i] = r as u32;
+        }
+        let world = World {
+            network: &network,
+            schema: &schema,
+            load: &load,
+            taken: &taken,
+        };
+        let policies = plan
+            .policies
+            .iter()
+            .map(|p| compile_policy(p, &world, &tables))
+            .collect();
+        let mut selection: Vec<usize> = (0..plan.policies.len())
+            .filter(|&i| plan.policies[i].kind == PolicyKind::Policy)
+            .collect();
+        selection.sort_by(|&a, &b| {
+            let (a, b) = (&plan.policies[a], &plan.policies[b]);
+            b.priority.cmp(&a.priority).then(a.name.cmp(&b.name))
+        });
+        let mut profiles: Vec<usize> = (0..plan.policies.len())
+            .filter(|&i| plan.policies[i].kind == PolicyKind::Compliance)
+            .collect();
+        profiles.sort_by(|&a, &b| plan.policies[a].name.cmp(&plan.policies[b].name));
+        Engine {
+            plan,
+            network,
+            schema,
+            tables,
+            policies,
+            load,
+            taken,
+            rank,
+            selection,
+            profiles,
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Routes one order and commits what it takes.
+    pub fn route(&mut self, order: &Order, explain: bool) -> Decision {
+        let routing = {
+            let world = World {
+                network: &self.network,
+                schema: &self.schema,
+                load: &self.load,
+                taken: &self.taken,
+            };
+            Router {
+                engine: self,
+                world: &world,
+                order,
+                explain,
+                stack: Vec::new(),
+            }
+            .route()
+        };
+        let (decision, commit) = routing;
+        for (item, node, units) in commit.units {
+            let list = &self.network.stock[item as usize];
+            if let Ok(i) = list.binary_search_by_key(&node, |s| s.node) {
+                self.taken[item as usize][i] += units;
+            }
+        }
+        for node in commit.shipments {
+            self.load[node as usize] += 1.0;
+        }
+        decision
+    }
+
+    /// Reads and routes a JSON order; a malformed one gives an `error` decision.
+    pub fn route_json(&mut self, value: &serde_json::Value, explain: bool) -> Decision {
+        match Order::from_value(value, &self.plan, &self.network) {
+            Ok(order) => self.route(&order, explain),
+            Err(error) => {
+                let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+                Decision::error(id, error.to_string())
+            }
+        }
+    }
+}
+
+fn compile_policy(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> PolicyCode {
+    let mut lets: Vec<Code> = p.lets.iter().map(|l| code(&l.value)).collect();
+    // Node-level lets first: other node-level programs read them.
+    for i in 0..lets.len() {
+        let mut c = lets[i].clone();
+        c.precompute_per_node(world, tables, &lets);
+        lets[i] = c;
+    }
+    let node_level = |program: &Program| {
+        let mut c = code(program);
+        c.precompute_per_node(world, tables, &lets);
+        c
+    };
+    PolicyCode {
+        applies: p.applies.as_ref().map(code),
+        excludes: p
+            .excludes
+            .iter()
+            .map(|r| node_level(&r.condition))
+            .collect(),
+        rejects: p.rejects.iter().map(|r| code(&r.condition)).collect(),
+        holds: p.holds.iter().map(|r| code(&r.condition)).collect(),
+        safety: p
+            .safety_stock
+            .iter()
+            .map(|s| (node_level(&s.amount), s.condition.as_ref().map(node_level)))
+            .collect(),
+        costs: p
+            .costs
+            .iter()
+            .map(|c| (node_level(&c.value), c.condition.as_ref().map(node_level)))
+            .collect(),
+        stages: p
+            .stages
+            .iter()
+            .map(|s| s.condition.as_ref().map(node_level))
+            .collect(),
+        aggregates: p
+            .objective
+            .iter()
+            .map(|c| match &c.measure {
+                Measure::Max(e) | Measure::Sum(e) => Some(code(e)),
+                _ => None,
+            })
+            .collect(),
+        lets,
+    }
+}
+
+/// What a routed order takes: units per (item, node), and the nodes that ship.
+#[derive(Default)]
+struct Commit {
+    units: Vec<(u32, u32, i64)>,
+    shipments: Vec<u32>,
+}
+
+struct Router<'a> {
+    engine: &'a Engine,
+    world: &'a World<'a>,
+    order: &'a Order,
+    explain: bool,
+    stack: Vec<V>,
+}
+
+/// A policy or profile applied to the order, with its `let` cache.
+struct Applied {
+    index: usize,
+    cache: LetCache,
+}
+
+/// Why a node cannot take a line.
+#[derive(Clone, Debug)]
+enum Verdict {
+    Excluded { policy: usize, rule: usize },
+    NotStaged,
+    Candidate { stage: Option<usize> },
+}
+
+impl<'a> Router<'a> {
+    fn env(&self, line: Option<&'a Line>, node: Option<u32>) -> Env<'a> {
+        Env {
+            world: self.world,
+            tables: &self.engine.tables,
+            order: Some(self.order),
+            line,
+            node,
+            shipment: None,
+            safety: 0,
+        }
+    }
+
+    fn policy(&self, index: usize) -> (&'a PolicyPlan, &'a PolicyCode) {
+        (
+            &self.engine.plan.policies[index],
+            &self.engine.policies[index],
+        )
+    }
+
+    fn holds(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
+        let lets = &self.engine.policies[applied.index].lets;
+        env.run(c, &mut applied.cache, lets, &[], &mut self.stack)
+            .as_bool()
+    }
+
+    fn value(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> V {
+        let lets = &self.engine.policies[applied.index].lets;
+        env.run(c, &mut applied.cache, lets, &[], &mut self.stack)
+    }
+
+    fn rule_ref(
+        &self,
+        policy: usize,
+        origin: &Origin,
+        source: &str,
+        because: &Option<String>,
+        keyword: &str,
+    ) -> RuleRef {
+        let file = self
+            .engine
+            .plan
+            .files
+            .get(origin.file as usize)
+            .map_or("?", String::as_str);
+        RuleRef {
+            policy: self.engine.plan.policies[policy].name.clone(),
+            rule: format!("{keyword} {source}"),
+            because: because.clone(),
+            at: format!("{file}:{}:{}", origin.line, origin.column),
+        }
+    }
+
+    fn route(mut self) -> (Decision, Commit) {
+        let order_env = self.env(None, None);
+        let id = Some(self.order.id.to_string());
+        // Selection: the highest-priority applicable policy; every applicable profile.
+        let mut chosen = None;
+        for &index in &self.engine.selection {
+            let mut applied = Applied {
+                index,
+                cache: LetCache::new(self.engine.policies[index].lets.len()),
+            };
+            let applies = match &self.engine.policies[index].applies {
+                None => true,
+                Some(c) => self.holds(&order_env, c, &mut applied),
+            };
+            if applies {
+                chosen = Some(applied);
+                break;
+            }
+        }
+        let Some(policy) = chosen else {
+            let mut decision = self.outcome(id, None, Vec::new(), Status::Rejected);
+            decision.reason = Some("no policy applies".into());
+            return (decision, Commit::default());
+        };
+        let mut layers = vec![policy];
+        for &index in &self.engine.profiles {
+            let mut applied = Applied {
+                index,
+                cache: LetCache::new(self.engine.policies[index].lets.len()),
+            };
+            let applies = match &self.engine.policies[index].applies {
+                None => true,
+                Some(c) => self.holds(&order_env, c, &mut applied),
+            };
+            if applies {
+                layers.push(applied);
+            }
+        }
+        let policy_name = self.engine.plan.policies[layers[0].index].name.clone();
+        let profile_names: Vec<String> = layers[1..]
+            .iter()
+            .map(|l| self.engine.plan.policies[l.index].name.clone())
+            .collect();
+
+        // Order-level outcomes, before routing: rejections, then holds.
+        for (status, keyword) in [
+            (Status::Rejected, "reject when"),
+            (Status::Held, "hold when"),
+        ] {
+            for layer in layers.iter_mut() {
+                let (plan, compiled) = self.policy(layer.index);
+                let (rules, codes) = match status {
+                    Status::Rejected => (&plan.rejects, &compiled.rejects),
+                    _ => (&plan.holds, &compiled.holds),
+                };
+                for (rule, c) in rules.iter().zip(codes) {
+                    if self.holds(&order_env, c, layer) {
+                        let reference = self.rule_ref(
+                            layer.index,
+                            &rule.origin,
+                            &rule.condition.source,
+                            &rule.because,
+                            keyword,
+                        );
+                        let mut decision =
+                            self.outcome(id, Some(policy_name), profile_names, status);
+                        decision.reason = Some(
+                            rule.because
+                                .clone()
+                                .unwrap_or_else(|| reference.rule.clone()),
+                        );
+                        if self.explain {
+                            decision.trace = Some(Trace {
+                                order_rule: Some(reference),
+                                stage: None,
+                                lines: Vec::new(),
+                                chosen: None,
+                                alternative: None,
+                                search_complete: true,
+                            });
+                        }
+                        return (decision, Commit::default());
+                    }
+                }
+            }
+        }
+        self.place(id, policy_name, profile_names, layers)
+    }
+
+    fn outcome(
+        &self,
+        id: Option<String>,
+        policy: Option<String>,
+        profiles: Vec<String>,
+        status: Status,
+    ) -> Decision {
+        Decision {
+            order: id,
+            policy,
+            profiles: Some(profiles),
+            status,
+            reason: None,
+            message: None,
+            shipments: Some(Vec::new()),
+            unfilled: Some(Vec::new()),
+            cost: Some(0.0),
+            trace: None,
+        }
+    }
+
+    /// The verdict of every layer's exclusions and the policy's stages for (node, line).
+    fn verdict(&mut self, layers: &mut [Applied], node: u32, line: &'a Line) -> Verdict {
+        let env = self.env(Some(line), Some(node));
+        for layer in layers.iter_mut() {
+            let compiled = &self.engine.policies[layer.index];
+            for (rule, c) in compiled.excludes.iter().enumerate() {
+                if self.holds(&env, c, layer) {
+                    return Verdict::Excluded {
+                        policy: layer.index,
+                        rule,
+                    };
+                }
+            }
+        }
+        let stages = &self.engine.policies[layers[0].index].stages;
+        if stages.is_empty() {
+            return Verdict::Candidate { stage: None };
+        }
+        for (i, stage) in stages.iter().enumerate() {
+            let member = match stage {
+                None => true,
+                Some(c) => self.holds(&env, c, &mut layers[0]),
+            };
+            if member {
+                return Verdict::Candidate { stage: Some(i) };
+            }
+        }
+        Verdict::NotStaged
+    }
+
+    /// Safety stock of a node for a line: the largest amount any layer holds back.
+    fn safety_stock(&mut self, layers: &mut [Applied], node: u32, line: &'a Line) -> i64 {
+        let env = self.env(Some(line), Some(node));
+        let mut safety = 0i64;
+        for layer in layers.iter_mut() {
+            let compiled = &self.engine.policies[layer.index];
+            for (amount, condition) in &compiled.safety {
+                let applies = condition
+                    .as_ref()
+                    .is_none_or(|c| self.holds(&env, c, layer));
+                if applies {
+                    safety = safety.max(self.value(&env, amount, layer).as_num() as i64);
+                }
+            }
+        }
+        safety
+    }
+
+    /// Per-unit and per-line cost terms of every layer for (node, line).
+    fn line_costs(
+        &mut self,
+        layers: &mut [Applied],
+        node: u32,
+        line: &'a Line,
+        safety: i64,
+    ) -> Vec<(String, CostBasis, f64)> {
+        let mut env = self.env(Some(line), Some(node));
+        env.safety = safety;
+        let mut terms = Vec::new();
+        for layer in layers.iter_mut() {
+            let plan = &self.engine.plan.policies[layer.index];
+            let compiled = &self.engine.policies[layer.index];
+            for (cost, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
+                if cost.basis == CostBasis::Shipment {
+                    continue;
+                }
+                let applies = condition
+                    .as_ref()
+                    .is_none_or(|c| self.holds(&env, c, layer));
+                if applies {
+                    terms.push((
+                        cost.name.clone(),
+                        cost.basis,
+                        self.value(&env, value, layer).as_num(),
+                    ));
+                }
+            }
+        }
+        terms
+    }
+
+    fn place(
+        mut self,
+        id: Option<String>,
+        policy_name: String,
+        profiles: Vec<String>,
+        mut layers: Vec<Applied>,
+    ) -> (Decision, Commit) {
+        let order = self.order;
+        let network = self.world.network;
+        let mut lines: Vec<LineProblem> = Vec::new();
+        let mut stage_of: HashMap<u32, Option<usize>> = HashMap::new();
+        let mut line_traces = Vec::new();
+        for line in &order.lines {
+            let mut candidates = Vec::new();
+            let mut trace = Vec::new();
+            for stock in &network.stock[line.item as usize] {
+                let node = stock.node;
+                let node_name = network.nodes[node as usize].id.to_string();
+                // Order×node `let`s are cached per node; line-level ones per line.
+                for layer in layers.iter_mut() {
+                    let lets = &self.engine.policies[layer.index].lets;
+                    layer.cache.forget(lets, Level::Line);
+                }
+                let verdict = self.verdict(&mut layers, node, line);
+                match verdict {
+                    Verdict::Excluded { policy, rule } => {
+                        if self.explain {
+                            let r = &self.engine.plan.policies[policy].excludes[rule];
+                            trace.push(CandidateTrace::Excluded {
+                                node: node_name,
+                                excluded_by: self.rule_ref(
+                                    policy,
+                                    &r.origin,
+                                    &r.condition.source,
+                                    &r.because,
+                                    "exclude when",
+                                ),
+                            });
+                        }
+                    }
+                    Verdict::NotStaged => {
+                        if self.explain {
+                            trace.push(CandidateTrace::NotStaged {
+                                node: node_name,
+                                excluded_by: "in no stage of the policy".into(),
+                            });
+                        }
+                    }
+                    Verdict::Candidate { stage } => {
+                        let safety = self.safety_stock(&mut layers, node, line);
+                        let available = (self.world.free_stock(line.item, node) - safety).max(0);
+                        if available == 0 {
+                            if self.explain {
+                                trace.push(CandidateTrace::NoStock {
+                                    node: node_name,
+                                    available,
+                                    safety_stock: safety,
+                                });
+                            }
+                            continue;
+                        }
+                        let terms = self.line_costs(&mut layers, node, line, safety);
+                        let unit_cost = terms
+                            .iter()
+                            .filter(|t| t.1 == CostBasis::Unit)
+                            .map(|t| t.2)
+                            .sum();
+                        let line_cost = terms
+                            .iter()
+                            .filter(|t| t.1 == CostBasis::Line)
+                            .map(|t| t.2)
+                            .sum();
+                        stage_of.insert(node, stage);
+                        if self.explain {
+                            let stage_name = stage.map(|s| {
+                                self.engine.plan.policies[layers[0].index].stages[s]
+                                    .name
+                                    .clone()
+                            });
+                            trace.push(CandidateTrace::Candidate {
+                                node: node_name,
+                                available,
+                                stage: stage_name,
+                                costs: terms
+                                    .iter()
+                                    .map(|(n, _, v)| (n.clone(), round_cents(*v)))
+                                    .collect(),
+                            });
+                        }
+                        candidates.push(Candidate {
+                            node,
+                            available,
+                            unit_cost,
+                            line_cost,
+                        });
+                    }
+                }
+            }
+            if self.explain {
+                line_traces.push(LineTrace {
+                    line: line.id.to_string(),
+                    sku: line.sku.to_string(),
+                    candidates: trace,
+                });
+            }
+            lines.push(LineProblem {
+                qty: line.qty,
+                item: line.item,
+                weight: line.weight,
+                price: line.price,
+                candidates,
+            });
+        }
+
+        // Effective settings: the policy, tightened by every profile.
+        let plans: Vec<&PolicyPlan> = layers
+            .iter()
+            .map(|l| &self.engine.plan.policies[l.index])
+            .collect();
+        let main = plans[0];
+        let ship_complete = plans.iter().any(|p| p.ship_complete);
+        let no_line_split = plans.iter().any(|p| p.no_line_split);
+        let max_shipments = plans.iter().filter_map(|p| p.max_shipments).min();
+        let shortage = plans
+            .iter()
+            .filter_map(|p| p.shortage.as_ref())
+            .max_by_key(|s| s.action)
+            .cloned();
+        let criteria: Vec<Criterion> = main
+            .objective
+            .iter()
+            .enumerate()
+            .map(|(index, c)| match &c.measure {
+                Measure::Shipments => Criterion::Shipments,
+                Measure::Cost => Criterion::Cost,
+                Measure::Max(_) | Measure::Sum(_) => Criterion::Aggregate {
+                    index,
+                    sum: matches!(c.measure, Measure::Sum(_)),
+                    maximize: c.direction == allot_plan::Direction::Maximize,
+                },
+            })
+            .collect();
+
+        // Stages widen the net: the first set of stages that fills the order wins.
+        let stage_count = self.engine.policies[layers[0].index].stages.len();
+        let total: i64 = order.lines.iter().map(|l| l.qty).sum();
+        let mut chosen_stage = None;
+        let mut outcome = None;
+        for k in 0..stage_count.max(1) {
+            let restricted: Vec<LineProblem> = lines
+                .iter()
+                .map(|l| {
+                    let mut l = l.clone();
+                    if stage_count > 0 {
+                        l.candidates.retain(|c| {
+                            stage_of
+                                .get(&c.node)
+                                .copied()
+                                .flatten()
+                                .is_some_and(|s| s <= k)
+                        });
+                    }
+                    if order.lines.len() > search::EXACT_LINES {
+                        keep_cheapest(&mut l);
+                    }
+                    l
+                })
+                .collect();
+            let problem = Problem {
+                lines: restricted,
+                max_shipments,
+                ship_complete,
+                no_line_split,
+                criteria: criteria.clone(),
+            };
+            let mut evaluator = ShipmentEvaluator {
+                router: &mut self,
+                layers: &mut layers,
+                memo: HashMap::new(),
+            };
+            let result = search::solve(&problem, &mut evaluator);
+            let done = result.best.placed == total;
+            if stage_count > 0 {
+                chosen_stage = Some(k);
+            }
+            outcome = Some((problem, result));
+            if done {
+                break;
+            }
+        }
+        let (problem, result) = outcome.expect("at least one search");
+        let best = &result.best;
+
+        // The decision.
+        let mut commit = Commit::default();
+        let mut shipments = Vec::new();
+        let mut by_node: BTreeMap<u32, Vec<(usize, i64)>> = BTreeMap::new();
+        for (l, allocation) in best.allocation.iter().enumerate() {
+            for &(node, units) in allocation {
+                by_node.entry(node).or_default().push((l, units));
+            }
+        }
+        let mut ordered: Vec<u32> = by_node.keys().copied().collect();
+        ordered.sort_by_key(|&n| self.engine.rank[n as usize]);
+        let mut total_cost = 0.0;
+        for node in ordered {
+            let cost = best.shipments.get(&node).map_or(0.0, |s| s.1);
+            total_cost += cost;
+            let mut shipped = Vec::new();
+            for &(l, units) in &by_node[&node] {
+                let line = &order.lines[l];
+                shipped.push(ShippedLine {
+                    line: line.id.to_string(),
+                    sku: line.sku.to_string(),
+                    qty: units,
+                });
+                commit.units.push((line.item, node, units));
+            }
+            if !network.nodes[node as usize].is_digital() {
+                commit.shipments.push(node);
+            }
+            shipments.push(Shipment {
+                node: network.nodes[node as usize].id.to_string(),
+                lines: shipped,
+                cost: round_cents(cost),
+            });
+        }
+        let mut decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);
+        if best.placed < total {
+            let action = shortage
+                .as_ref()
+                .map_or(ShortageAction::Backorder, |s| s.action);
+            let reason = shortage
+                .as_ref()
+                .and_then(|s| s.because.clone())
+                .unwrap_or_else(|| {
+                    if ship_complete && best.placed == 0 {
+                        "the order must ship complete and no node can take all of it".to_string()
+                    } else {
+                        "not enough stock at eligible nodes".to_string()
+                    }
+                });
+            if action == ShortageAction::Reject {
+                decision.status = Status::Rejected;
+                decision.reason = Some(reason);
+                commit = Commit::default();
+                shipments.clear();
+                total_cost = 0.0;
+            } else {
+                decision.status = Status::Partial;
+                let unfilled_action = if action == ShortageAction::Cancel {
+                    UnfilledAction::Cancel
+                } else {
+                    UnfilledAction::Backorder
+                };
+                let unfilled = order
+                    .lines
+                    .iter()
+                    .zip(&best.allocation)
+                    .filter_map(|(line, allocation)| {
+                        let placed: i64 = allocation.iter().map(|&(_, u)| u).sum();
+                        (placed < line.qty).then(|| Unfilled {
+                            line: line.id.to_string(),
+                            sku: line.sku.to_string(),
+                            qty: line.qty - placed,
+                            action: unfilled_action,
+                            reason: reason.clone(),
+                        })
+                    })
+                    .collect();
+                decision.unfilled = Some(unfilled);
+            }
+        }
+        decision.shipments = Some(shipments);
+        decision.cost = Some(round_cents(total_cost));
+        if self.explain {
+            let values =
+                |scored: &Scored| self.plan_values(&problem, &criteria_names(main), scored);
+            decision.trace = Some(Trace {
+                order_rule: None,
+                stage: chosen_stage.map(|k| {
+                    self.engine.plan.policies[layers[0].index].stages[k]
+                        .name
+                        .clone()
+                }),
+                lines: line_traces,
+                chosen: Some(values(best)),
+                alternative: result.alternative.as_ref().map(values),
+                search_complete: result.complete,
+            });
+        }
+        (decision, commit)
+    }
+
+    fn plan_values(&self, _problem: &Problem, names: &[String], scored: &Scored) -> PlanValues {
+        let network = self.world.network;
+        let mut plan = Vec::new();
+        for (l, allocation) in scored.allocation.iter().enumerate() {
+            for &(node, units) in allocation {
+                plan.push(format!(
+                    "{}: line {} × {units}",
+                    network.nodes[node as usize].id, self.order.lines[l].id
+                ));
+            }
+        }
+        PlanValues {
+            plan,
+            units_placed: scored.placed,
+            criteria: names
+                .iter()
+                .cloned()
+                .zip(scored.values.iter().map(|v| round_micro(*v)))
+                .collect(),
+        }
+    }
+}
+
+fn criteria_names(policy: &PolicyPlan) -> Vec<String> {
+    policy
+        .objective
+        .iter()
+        .map(|c| {
+            let direction = match c.direction {
+                allot_plan::Direction::Minimize => "minimize",
+                allot_plan::Direction::Maximize => "maximize",
+            };
+            let measure = match &c.measure {
+                Measure::Shipments => "shipments".to_string(),
+                Measure::Cost => "cost".to_string(),
+                Measure::Max(e) => format!("max({})", e.source),
+                Measure::Sum(e) => format!("sum({})", e.source),
+            };
+            format!("{direction} {measure}")
+        })
+        .collect()
+}
+
+/// For orders past the exact size: the cheapest few candidates of each line.
+fn keep_cheapest(line: &mut LineProblem) {
+    let qty = line.qty as f64;
+    line.candidates.sort_by(|a, b| {
+        (a.unit_cost * qty + a.line_cost)
+            .total_cmp(&(b.unit_cost * qty + b.line_cost))
+            .then(a.node.cmp(&b.node))
+    });
+    line.candidates.truncate(search::HEURISTIC_CANDIDATES);
+}
+
+pub(crate) fn round_cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round_micro(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// Per-shipment costs and objective terms, evaluated for the search (memoized).
+struct ShipmentEvaluator<'r, 'a> {
+    router: &'r mut Router<'a>,
+    layers: &'r mut [Applied],
+    memo: HashMap<(u32, usize, [u64; 4]), f64>,
+}
+
+impl ShipmentEvaluator<'_, '_> {
+    fn key(node: u32, what: usize, totals: &Totals) -> (u32, usize, [u64; 4]) {
+        (
+            node,
+            what,
+            [
+                totals.weight.to_bits(),
+                totals.units.to_bits(),
+                totals.lines.to_bits(),
+                totals.value.to_bits(),
+            ],
+        )
+    }
+
+    fn env<'x>(&self, node: u32, totals: &'x ShipmentTotals) -> Env<'x>
+    where
+        Self: 'x,
+    {
+        Env {
+            shipment: Some(totals),
+            ..self.router.env(None, Some(node))
+        }
+    }
+}
+
+impl Shipments for ShipmentEvaluator<'_, '_> {
+    fn is_digital(&self, node: u32) -> bool {
+        self.router.world.network.nodes[node as usize].is_digital()
+    }
+
+    fn rank(&self, node: u32) -> u32 {
+        self.router.engine.rank[node as usize]
+    }
+
+    fn shipment_cost(&mut self, node: u32, totals: &Totals) -> f64 {
+        let key = Self::key(node, usize::MAX, totals);
+        if let Some(&cost) = self.memo.get(&key) {
+            return cost;
+        }
+        let shipment = ShipmentTotals {
+            weight: totals.weight,
+            units: totals.units,
+            lines: totals.lines,
+            value: totals.value,
+        };
+        let env = self.env(node, &shipment);
+        let mut cost = 0.0;
+        for layer in self.layers.iter_mut() {
+            let lets = &self.router.engine.policies[layer.index].lets;
+            layer.cache.forget(lets, Level::Order);
+            let plan = &self.router.engine.plan.policies[layer.index];
+            let compiled = &self.router.engine.policies[layer.index];
+            for (term, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
+                if term.basis != CostBasis::Shipment {
+                    continue;
+                }
+                let applies = condition.as_ref().is_none_or(|c| {
+                    env.run(c, &mut layer.cache, lets, &[], &mut self.router.stack)
+                        .as_bool()
+                });
+                if applies {
+                    cost += env
+                        .run(value, &mut layer.cache, lets, &[], &mut self.router.stack)
+                        .as_num();
+                }
+            }
+        }
+        self.memo.insert(key, cost);
+        cost
+    }
+
+    fn aggregate(&mut self, index: usize, node: u32, totals: &Totals) -> f64 {
+        let key = Self::key(node, index, totals);
+        if let Some(&value) = self.memo.get(&key) {
+            return value;
+        }
+        let shipment = ShipmentTotals {
+            weight: totals.weight,
+            units: totals.units,
+            lines: totals.lines,
+            value: totals.value,
+        };
+        let env = self.env(node, &shipment);
+        let layer = &mut self.layers[0];
+        let compiled = &self.router.engine.policies[layer.index];
+        let lets = &compiled.lets;
+        layer.cache.forget(lets, Level::Order);
+        let value = match &compiled.aggregates[index] {
+            Some(code) => env
+                .run(code, &mut layer.cache, lets, &[], &mut self.router.stack)
+                .as_num(),
+            None => 0.0,
+        };
+        self.memo.insert(key, value);
+        value
+    }
+}

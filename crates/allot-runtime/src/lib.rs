@@ -1,0 +1,19 @@
+//! The Allot routing runtime. It executes a compiled [`allot_plan::Plan`] against a
+//! network snapshot, order after order, and explains every decision. It knows nothing
+//! of the parser or the checker.
+
+pub mod decision;
+mod engine;
+mod eval;
+pub mod network;
+pub mod order;
+mod record;
+mod search;
+pub mod value;
+
+pub use decision::{Decision, Status};
+pub use engine::Engine;
+pub use network::Network;
+pub use order::Order;
+pub use record::DataError;
+pub use search::{BUDGET, EXACT_LINES, HEURISTIC_CANDIDATES};

@@ -1,0 +1,265 @@
+//! The network snapshot: nodes, the item catalog and inventory, validated and indexed
+//! at load.
+
+use crate::record::{DataError, Record, custom_attributes, describe};
+use crate::value::{Geo, V};
+use allot_plan::{Owner, Plan};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub id: Arc<str>,
+    /// Variant of `NodeKind`.
+    pub kind: u32,
+    pub geo: Geo,
+    pub enabled: bool,
+    pub priority: f64,
+    pub tags: Arc<[V]>,
+    /// Orders per day; `None` when the data gives none (no capacity limit).
+    pub capacity: Option<f64>,
+    /// Orders taken today, as loaded.
+    pub load: f64,
+    pub handling_cost: f64,
+    pub pick_cost: f64,
+    /// Custom node attributes, in the order of [`Schema::node`].
+    pub custom: Vec<V>,
+}
+
+/// The `NodeKind` variant of digital nodes (see the built-in enums of the plan).
+pub const DIGITAL: u32 = 5;
+
+impl Node {
+    pub fn is_digital(&self) -> bool {
+        self.kind == DIGITAL
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub sku: Arc<str>,
+    /// Unit weight in kg.
+    pub weight: f64,
+    pub custom: Vec<V>,
+}
+
+/// Stock of one SKU at one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stock {
+    pub node: u32,
+    pub on_hand: i64,
+    pub reserved: i64,
+}
+
+/// Where each custom attribute lives: its index among its owner's attributes.
+#[derive(Clone, Debug, Default)]
+pub struct Schema {
+    /// Plan attribute index → slot in its owner's `custom` vector.
+    pub slot: Vec<usize>,
+    pub order: Vec<usize>,
+    pub node: Vec<usize>,
+    pub item: Vec<usize>,
+}
+
+impl Schema {
+    pub fn new(plan: &Plan) -> Schema {
+        let mut schema = Schema::default();
+        for (index, attribute) in plan.attributes.iter().enumerate() {
+            let owner = match attribute.owner {
+                Owner::Order => &mut schema.order,
+                Owner::Node => &mut schema.node,
+                Owner::Item => &mut schema.item,
+            };
+            schema.slot.push(owner.len());
+            owner.push(index);
+        }
+        schema
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub currency: String,
+    pub nodes: Vec<Node>,
+    pub node_index: HashMap<Arc<str>, u32>,
+    pub items: Vec<Item>,
+    pub sku_index: HashMap<Arc<str>, u32>,
+    /// For each SKU (by index), its stock at each node, sorted by node.
+    pub stock: Vec<Vec<Stock>>,
+}
+
+fn top_error(message: impl Into<String>) -> DataError {
+    DataError {
+        record: "network".into(),
+        field: None,
+        message: message.into(),
+    }
+}
+
+impl Network {
+    /// Parses and validates a network snapshot (JSON) for a plan.
+    pub fn from_json(text: &str, plan: &Plan) -> Result<Network, DataError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| top_error(format!("not valid JSON: {e}")))?;
+        Network::from_value(&value, plan)
+    }
+
+    pub fn from_value(value: &Value, plan: &Plan) -> Result<Network, DataError> {
+        let schema = Schema::new(plan);
+        let root = Record::new("network".into(), value)?;
+        let currency = root.required_string("currency")?;
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(root.error(
+                "currency",
+                format!("expected an ISO 4217 code such as \"USD\", found \"{currency}\""),
+            ));
+        }
+        if let Some(used) = &plan.currency
+            && used != currency
+        {
+            return Err(root.error(
+                "currency",
+                format!("the network is in {currency}, but the ruleset's amounts are in {used}"),
+            ));
+        }
+        let declared = |indices: &[usize]| -> Vec<(usize, &allot_plan::AttributeInfo)> {
+            indices.iter().map(|&i| (i, &plan.attributes[i])).collect()
+        };
+        let node_attrs = declared(&schema.node);
+        let item_attrs = declared(&schema.item);
+        let kinds = &plan.enums[0].variants;
+
+        let mut nodes = Vec::new();
+        let mut node_index: HashMap<Arc<str>, u32> = HashMap::new();
+        for (i, value) in root
+            .array("nodes")?
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let mut record = Record::new(format!("nodes[{i}]"), value)?;
+            let id = record.required_string("id")?;
+            record.name = format!("nodes[{i}] \"{id}\"");
+            let kind_name = record.required_string("kind")?;
+            let kind = kinds.iter().position(|k| k == kind_name).ok_or_else(|| {
+                record.error(
+                    "kind",
+                    format!(
+                        "unknown kind \"{kind_name}\": expected one of {}",
+                        kinds.join(", ")
+                    ),
+                )
+            })? as u32;
+            let capacity = match record.number("capacity")? {
+                None => None,
+                Some(_) => Some(record.integer("capacity", 1, None)? as f64),
+            };
+            let node = Node {
+                id: Arc::from(id),
+                kind,
+                geo: record.geo()?,
+                enabled: record.boolean("enabled", true)?,
+                priority: record.integer("priority", i64::MIN, Some(1))? as f64,
+                tags: record.strings("tags")?,
+                capacity,
+                load: record.integer("load", 0, Some(0))? as f64,
+                handling_cost: record.number_in("handling_cost", 0.0, f64::INFINITY, Some(0.0))?,
+                pick_cost: record.number_in("pick_cost", 0.0, f64::INFINITY, Some(0.0))?,
+                custom: custom_attributes(&record, &node_attrs, &plan.enums)?,
+            };
+            if node_index
+                .insert(node.id.clone(), nodes.len() as u32)
+                .is_some()
+            {
+                return Err(record.error("id", format!("duplicate node id \"{id}\"")));
+            }
+            nodes.push(node);
+        }
+
+        let mut items = Vec::new();
+        let mut sku_index: HashMap<Arc<str>, u32> = HashMap::new();
+        for (i, value) in root
+            .array("items")?
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let mut record = Record::new(format!("items[{i}]"), value)?;
+            let sku = record.required_string("sku")?;
+            record.name = format!("items[{i}] \"{sku}\"");
+            let item = Item {
+                sku: Arc::from(sku),
+                weight: record.number_in("weight", 0.0, f64::INFINITY, Some(0.0))?,
+                custom: custom_attributes(&record, &item_attrs, &plan.enums)?,
+            };
+            if sku_index
+                .insert(item.sku.clone(), items.len() as u32)
+                .is_some()
+            {
+                return Err(record.error("sku", format!("duplicate SKU \"{sku}\"")));
+            }
+            items.push(item);
+        }
+
+        let mut stock: Vec<Vec<Stock>> = vec![Vec::new(); items.len()];
+        for (i, value) in root
+            .array("inventory")?
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let record = Record::new(format!("inventory[{i}]"), value)?;
+            let node_id = record.required_string("node")?;
+            let sku = record.required_string("sku")?;
+            let node = *node_index
+                .get(node_id)
+                .ok_or_else(|| record.error("node", format!("unknown node \"{node_id}\"")))?;
+            let item = *sku_index.get(sku).ok_or_else(|| {
+                record.error(
+                    "sku",
+                    format!("unknown SKU \"{sku}\": it is not in `items`"),
+                )
+            })?;
+            let entry = Stock {
+                node,
+                on_hand: record.integer("on_hand", 0, None)?,
+                reserved: record.integer("reserved", 0, Some(0))?,
+            };
+            let list = &mut stock[item as usize];
+            if list.iter().any(|s| s.node == node) {
+                return Err(record.error(
+                    "sku",
+                    format!("a second entry for \"{sku}\" at \"{node_id}\""),
+                ));
+            }
+            list.push(entry);
+        }
+        for list in &mut stock {
+            list.sort_by_key(|s| s.node);
+        }
+        for key in value
+            .as_object()
+            .map(|o| o.keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            if !["currency", "nodes", "items", "inventory"].contains(&key.as_str()) {
+                return Err(top_error(format!(
+                    "unknown field `{key}` (expected currency, nodes, items, inventory; value {})",
+                    describe(&value[key])
+                )));
+            }
+        }
+        Ok(Network {
+            currency: currency.to_string(),
+            nodes,
+            node_index,
+            items,
+            sku_index,
+            stock,
+        })
+    }
+}

@@ -1,0 +1,127 @@
+//! Orders, validated against the plan's schema and the network's catalog.
+
+use crate::network::{Network, Schema};
+use crate::record::{DataError, Record, custom_attributes};
+use crate::value::{Geo, V};
+use allot_plan::Plan;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub id: Arc<str>,
+    pub sku: Arc<str>,
+    /// Index of the item in the network's catalog.
+    pub item: u32,
+    pub qty: i64,
+    pub price: f64,
+    /// Unit weight in kg, from the catalog.
+    pub weight: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub id: Arc<str>,
+    pub channel: Arc<str>,
+    /// Variant of `Method`: pickup, ship, same_day.
+    pub method: u32,
+    /// Variant of `Service`: standard, expedited, next_day.
+    pub service: u32,
+    pub ship_to: Geo,
+    pub pickup_node: Arc<str>,
+    pub tags: Arc<[V]>,
+    pub custom: Vec<V>,
+    pub lines: Vec<Line>,
+    /// Σ price × qty.
+    pub value: f64,
+}
+
+fn variant(
+    record: &Record,
+    field: &str,
+    variants: &[String],
+    default: &str,
+) -> Result<u32, DataError> {
+    let name = record.string(field)?.unwrap_or(default);
+    variants
+        .iter()
+        .position(|v| v == name)
+        .map(|i| i as u32)
+        .ok_or_else(|| {
+            record.error(
+                field,
+                format!(
+                    "unknown value \"{name}\": expected one of {}",
+                    variants.join(", ")
+                ),
+            )
+        })
+}
+
+impl Order {
+    /// Reads an order; errors name the order, the line and the field.
+    pub fn from_value(value: &Value, plan: &Plan, network: &Network) -> Result<Order, DataError> {
+        let mut record = Record::new("order".into(), value)?;
+        let id = record.required_string("id")?;
+        record.name = format!("order \"{id}\"");
+        let schema = Schema::new(plan);
+        let order_attrs: Vec<_> = schema
+            .order
+            .iter()
+            .map(|&i| (i, &plan.attributes[i]))
+            .collect();
+        let method = variant(&record, "method", &plan.enums[1].variants, "ship")?;
+        let pickup_node = record.string("pickup_node")?.unwrap_or("");
+        let ship_to = match record.object("ship_to")? {
+            Some(place) => place.geo()?,
+            // A pickup order goes to its pickup node.
+            None => match network.node_index.get(pickup_node) {
+                Some(&node) if !pickup_node.is_empty() => network.nodes[node as usize].geo.clone(),
+                _ => return Err(record.error("ship_to", "is missing")),
+            },
+        };
+        let mut lines: Vec<Line> = Vec::new();
+        let raw_lines = record
+            .array("lines")?
+            .ok_or_else(|| record.error("lines", "is missing"))?;
+        if raw_lines.is_empty() {
+            return Err(record.error("lines", "an order needs at least one line"));
+        }
+        for (i, raw) in raw_lines.iter().enumerate() {
+            let mut line = Record::new(format!("order \"{id}\" lines[{i}]"), raw)?;
+            let line_id = line.required_string("id")?;
+            line.name = format!("order \"{id}\" lines[{i}] \"{line_id}\"");
+            let sku = line.required_string("sku")?;
+            let item = *network.sku_index.get(sku).ok_or_else(|| {
+                line.error(
+                    "sku",
+                    format!("unknown SKU \"{sku}\": it is not in the network's items"),
+                )
+            })?;
+            if lines.iter().any(|l| &*l.id == line_id) {
+                return Err(line.error("id", format!("duplicate line id \"{line_id}\"")));
+            }
+            lines.push(Line {
+                id: Arc::from(line_id),
+                sku: Arc::from(sku),
+                item,
+                qty: line.integer("qty", 1, None)?,
+                price: line.number_in("price", 0.0, f64::INFINITY, Some(0.0))?,
+                weight: network.items[item as usize].weight,
+            });
+        }
+        let value = lines.iter().map(|l| l.price * l.qty as f64).sum();
+        Ok(Order {
+            id: Arc::from(id),
+            channel: Arc::from(record.string("channel")?.unwrap_or("")),
+            method,
+            service: variant(&record, "service", &plan.enums[2].variants, "standard")?,
+            ship_to,
+            pickup_node: Arc::from(pickup_node),
+            tags: record.strings("tags")?,
+            custom: custom_attributes(&record, &order_attrs, &plan.enums)?,
+            lines,
+            value,
+        })
+    }
+}

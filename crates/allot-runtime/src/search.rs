@@ -1,0 +1,434 @@
+//! Finding the best plan for one order: a branch-and-bound search over the plan space.
+//!
+//! The plan space: each line is unplaced, or placed at one candidate node (all its
+//! units, or as many as the node has), or — when splitting is allowed and no single
+//! candidate can take the whole line — split across 2 to 3 of its candidates (at most
+//! `max shipments`), each giving what it has, in node order. Plans are ranked by units
+//! placed (most first), then by the objective's criteria, then by node ids.
+//!
+//! Bounds prune only what cannot beat the best plan found: the units still placeable,
+//! and the shipments already used when `minimize shipments` comes first. Up to
+//! [`EXACT_LINES`] lines the search is exhaustive within its budget; beyond, each line
+//! keeps only its [`HEURISTIC_CANDIDATES`] cheapest candidates.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+pub const EXACT_LINES: usize = 8;
+pub const HEURISTIC_CANDIDATES: usize = 4;
+/// Nodes explored before the search settles for the best plan found.
+pub const BUDGET: usize = 250_000;
+const MAX_SPLIT_NODES: usize = 3;
+/// Candidates considered when splitting a line (the ones with the most stock).
+const SPLIT_CANDIDATES: usize = 6;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    pub node: u32,
+    /// Units this line may take here at the start: free stock less safety stock.
+    pub available: i64,
+    /// Per-unit cost terms, summed.
+    pub unit_cost: f64,
+    /// Per-line cost terms, summed.
+    pub line_cost: f64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LineProblem {
+    pub qty: i64,
+    /// Lines of one item share its stock at each node.
+    pub item: u32,
+    pub weight: f64,
+    pub price: f64,
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Criterion {
+    Shipments,
+    Cost,
+    /// The i-th aggregate the evaluator computes; `sum` or `max` over shipments.
+    Aggregate {
+        index: usize,
+        sum: bool,
+        maximize: bool,
+    },
+}
+
+/// The totals of a shipment in a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Totals {
+    pub weight: f64,
+    pub units: f64,
+    pub lines: f64,
+    pub value: f64,
+}
+
+/// What the search asks of the policy: per-shipment costs and aggregate terms.
+pub(crate) trait Shipments {
+    fn is_digital(&self, node: u32) -> bool;
+    /// Rank of the node's id among all ids (for tie-breaks).
+    fn rank(&self, node: u32) -> u32;
+    fn shipment_cost(&mut self, node: u32, totals: &Totals) -> f64;
+    fn aggregate(&mut self, index: usize, node: u32, totals: &Totals) -> f64;
+}
+
+pub(crate) struct Problem {
+    pub lines: Vec<LineProblem>,
+    pub max_shipments: Option<u32>,
+    pub ship_complete: bool,
+    pub no_line_split: bool,
+    pub criteria: Vec<Criterion>,
+}
+
+/// A plan: for each line, (node, units) allocations.
+pub(crate) type Allocation = Vec<LineAllocation>;
+/// One line's (node, units) pairs.
+pub(crate) type LineAllocation = Vec<(u32, i64)>;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Scored {
+    pub allocation: Allocation,
+    pub placed: i64,
+    /// Criterion values as the objective states them (not negated).
+    pub values: Vec<f64>,
+    key: Vec<f64>,
+    tie: Vec<u32>,
+    /// Per node used: its totals and its cost (shipment + lines).
+    pub shipments: BTreeMap<u32, (Totals, f64)>,
+}
+
+impl Scored {
+    fn compare(&self, other: &Scored) -> Ordering {
+        other
+            .placed
+            .cmp(&self.placed)
+            .then_with(|| {
+                self.key
+                    .iter()
+                    .zip(&other.key)
+                    .map(|(a, b)| a.total_cmp(b))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            })
+            .then_with(|| self.tie.cmp(&other.tie))
+    }
+}
+
+pub(crate) struct Outcome {
+    pub best: Scored,
+    pub alternative: Option<Scored>,
+    pub complete: bool,
+}
+
+/// Compares criterion values exactly to a millionth, so that sums computed in a
+/// different order do not decide a tie.
+fn quantize(x: f64) -> f64 {
+    (x * 1e6).round()
+}
+
+struct Search<'a, S: Shipments> {
+    problem: &'a Problem,
+    order: Vec<usize>,
+    env: &'a mut S,
+    /// Units taken per (item, node) in the current branch.
+    used: BTreeMap<(u32, u32), i64>,
+    allocation: Allocation,
+    best: Option<Scored>,
+    alternative: Option<Scored>,
+    explored: usize,
+    /// Per line (in search order), the units still placeable by it at most.
+    remaining_bound: Vec<i64>,
+}
+
+pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
+    let mut order: Vec<usize> = (0..problem.lines.len()).collect();
+    order.sort_by_key(|&l| (problem.lines[l].candidates.len(), l));
+    let caps: Vec<i64> = order
+        .iter()
+        .map(|&l| {
+            let line = &problem.lines[l];
+            line.qty
+                .min(line.candidates.iter().map(|c| c.available).sum())
+        })
+        .collect();
+    let mut remaining_bound = vec![0; caps.len() + 1];
+    for i in (0..caps.len()).rev() {
+        remaining_bound[i] = remaining_bound[i + 1] + caps[i];
+    }
+    let mut search = Search {
+        problem,
+        order,
+        env,
+        used: BTreeMap::new(),
+        allocation: vec![Vec::new(); problem.lines.len()],
+        best: None,
+        alternative: None,
+        explored: 0,
+        remaining_bound,
+    };
+    search.descend(0, 0);
+    let complete = search.explored <= BUDGET;
+    Outcome {
+        best: search.best.expect("the empty plan is always feasible"),
+        alternative: search.alternative,
+        complete,
+    }
+}
+
+impl<S: Shipments> Search<'_, S> {
+    fn shipments_used(&self) -> usize {
+        let mut nodes: Vec<u32> = self
+            .allocation
+            .iter()
+            .flatten()
+            .map(|&(n, _)| n)
+            .filter(|&n| !self.env.is_digital(n))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes.len()
+    }
+
+    fn descend(&mut self, depth: usize, placed: i64) {
+        self.explored += 1;
+        if self.explored > BUDGET && self.best.is_some() {
+            return;
+        }
+        let shipments = self.shipments_used();
+        let limit = if self.problem.ship_complete {
+            Some(1)
+        } else {
+            self.problem.max_shipments
+        };
+        if limit.is_some_and(|l| shipments > l as usize) {
+            return;
+        }
+        if let Some(best) = &self.best {
+            let bound = placed + self.remaining_bound[depth];
+            if bound < best.placed {
+                return;
+            }
+            if bound == best.placed
+                && self.problem.criteria.first() == Some(&Criterion::Shipments)
+                && best.placed > 0
+                && (shipments as f64) > best.values[0]
+            {
+                return;
+            }
+        }
+        if depth == self.order.len() {
+            self.leaf(placed);
+            return;
+        }
+        let line_index = self.order[depth];
+        for option in self.options(line_index) {
+            let units: i64 = option.iter().map(|&(_, u)| u).sum();
+            let item = self.problem.lines[line_index].item;
+            for &(node, u) in &option {
+                *self.used.entry((item, node)).or_insert(0) += u;
+            }
+            self.allocation[line_index] = option.clone();
+            self.descend(depth + 1, placed + units);
+            for &(node, u) in &option {
+                *self.used.get_mut(&(item, node)).expect("used") -= u;
+            }
+            self.allocation[line_index].clear();
+        }
+    }
+
+    /// Allocations for a line, most promising first; the last is "unplaced".
+    fn options(&mut self, line_index: usize) -> Vec<LineAllocation> {
+        let line = &self.problem.lines[line_index];
+        let room =
+            |c: &Candidate| c.available - self.used.get(&(line.item, c.node)).copied().unwrap_or(0);
+        let in_use: Vec<u32> = self.allocation.iter().flatten().map(|&(n, _)| n).collect();
+        // (a new node?, cost, node rank, the allocation): reuse nodes first, then cheapest.
+        let mut singles: Vec<(bool, f64, u32, LineAllocation)> = line
+            .candidates
+            .iter()
+            .filter_map(|c| {
+                let take = line.qty.min(room(c));
+                (take > 0).then(|| {
+                    let cost = c.unit_cost * take as f64 + c.line_cost;
+                    (
+                        !in_use.contains(&c.node),
+                        cost,
+                        self.env.rank(c.node),
+                        vec![(c.node, take)],
+                    )
+                })
+            })
+            .collect();
+        singles.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut options: Vec<LineAllocation> = singles.into_iter().map(|s| s.3).collect();
+        let splittable = !self.problem.no_line_split && !self.problem.ship_complete;
+        let whole_somewhere = line.candidates.iter().any(|c| c.available >= line.qty);
+        if splittable && !whole_somewhere {
+            let cap = self
+                .problem
+                .max_shipments
+                .map_or(MAX_SPLIT_NODES, |m| (m as usize).min(MAX_SPLIT_NODES));
+            let mut pool: Vec<&Candidate> = line.candidates.iter().collect();
+            pool.sort_by(|a, b| b.available.cmp(&a.available).then(a.node.cmp(&b.node)));
+            pool.truncate(SPLIT_CANDIDATES);
+            pool.sort_by_key(|c| c.node);
+            for subset in subsets(pool.len(), cap) {
+                let mut left = line.qty;
+                let mut split = Vec::new();
+                for &i in &subset {
+                    let take = left.min(room(pool[i]));
+                    if take <= 0 {
+                        break;
+                    }
+                    split.push((pool[i].node, take));
+                    left -= take;
+                }
+                if split.len() == subset.len() {
+                    options.push(split);
+                }
+            }
+        }
+        options.push(Vec::new());
+        options
+    }
+
+    fn leaf(&mut self, placed: i64) {
+        if self.problem.ship_complete && placed > 0 {
+            let total: i64 = self.problem.lines.iter().map(|l| l.qty).sum();
+            if placed < total {
+                return;
+            }
+        }
+        let scored = self.score(placed);
+        let better = |candidate: &Scored, incumbent: &Option<Scored>| {
+            incumbent
+                .as_ref()
+                .is_none_or(|i| candidate.compare(i) == Ordering::Less)
+        };
+        if better(&scored, &self.best) {
+            if let Some(previous) = self.best.take() {
+                self.alternative = Some(previous);
+            }
+            self.best = Some(scored);
+        } else if better(&scored, &self.alternative) {
+            self.alternative = Some(scored);
+        }
+    }
+
+    fn score(&mut self, placed: i64) -> Scored {
+        let mut shipments: BTreeMap<u32, (Totals, f64)> = BTreeMap::new();
+        for (line, allocation) in self.problem.lines.iter().zip(&self.allocation) {
+            for &(node, units) in allocation {
+                let candidate = line
+                    .candidates
+                    .iter()
+                    .find(|c| c.node == node)
+                    .expect("a candidate");
+                let entry = shipments.entry(node).or_default();
+                let u = units as f64;
+                entry.0.weight += u * line.weight;
+                entry.0.units += u;
+                entry.0.lines += 1.0;
+                entry.0.value += u * line.price;
+                entry.1 += candidate.unit_cost * u + candidate.line_cost;
+            }
+        }
+        let nodes: Vec<u32> = shipments.keys().copied().collect();
+        for &node in &nodes {
+            if !self.env.is_digital(node) {
+                let totals = shipments[&node].0;
+                let cost = self.env.shipment_cost(node, &totals);
+                shipments.get_mut(&node).expect("node").1 += cost;
+            }
+        }
+        let parcels: Vec<u32> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| !self.env.is_digital(n))
+            .collect();
+        let mut values = Vec::with_capacity(self.problem.criteria.len());
+        let mut key = Vec::with_capacity(self.problem.criteria.len());
+        for criterion in &self.problem.criteria {
+            let (value, maximize) = match *criterion {
+                Criterion::Shipments => (parcels.len() as f64, false),
+                Criterion::Cost => (shipments.values().map(|s| s.1).sum(), false),
+                Criterion::Aggregate {
+                    index,
+                    sum,
+                    maximize,
+                } => {
+                    let terms: Vec<f64> = parcels
+                        .iter()
+                        .map(|&n| self.env.aggregate(index, n, &shipments[&n].0))
+                        .collect();
+                    let value = if sum {
+                        terms.iter().sum()
+                    } else {
+                        terms.iter().copied().reduce(f64::max).unwrap_or(0.0)
+                    };
+                    (value, maximize)
+                }
+            };
+            values.push(value);
+            key.push(if maximize {
+                -quantize(value)
+            } else {
+                quantize(value)
+            });
+        }
+        let mut tie = Vec::new();
+        for allocation in &self.allocation {
+            let mut ranks: Vec<u32> = allocation.iter().map(|&(n, _)| self.env.rank(n)).collect();
+            ranks.sort_unstable();
+            tie.extend(ranks);
+            tie.push(u32::MAX);
+        }
+        Scored {
+            allocation: self.allocation.clone(),
+            placed,
+            values,
+            key,
+            tie,
+            shipments,
+        }
+    }
+}
+
+/// Index subsets of `0..n` with 2 to `max` members, in lexicographic order.
+fn subsets(n: usize, max: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    fn grow(
+        start: usize,
+        n: usize,
+        max: usize,
+        current: &mut Vec<usize>,
+        out: &mut Vec<Vec<usize>>,
+    ) {
+        for i in start..n {
+            current.push(i);
+            if current.len() >= 2 {
+                out.push(current.clone());
+            }
+            if current.len() < max {
+                grow(i + 1, n, max, current, out);
+            }
+            current.pop();
+        }
+    }
+    grow(0, n, max, &mut current, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subsets;
+
+    #[test]
+    fn subsets_of_two_and_three() {
+        assert_eq!(subsets(3, 2), vec![vec![0, 1], vec![0, 2], vec![1, 2]]);
+        assert_eq!(subsets(3, 3).len(), 4);
+        assert_eq!(subsets(6, 3).len(), 15 + 20);
+    }
+}

@@ -1,0 +1,78 @@
+//! Runtime values. Every quantity is an `f64` in its canonical unit; strings and sets
+//! are shared, so copying a value never copies its contents.
+
+use allot_plan::Literal;
+use std::sync::Arc;
+
+/// A place on Earth, with the fields policies can read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Geo {
+    pub lat: f64,
+    pub lon: f64,
+    pub country: Arc<str>,
+    pub region: Arc<str>,
+    pub postal_code: Arc<str>,
+}
+
+impl Geo {
+    /// Great-circle distance in km (haversine, mean Earth radius 6371.0088 km).
+    pub fn distance_km(&self, other: &Geo) -> f64 {
+        const EARTH_RADIUS_KM: f64 = 6371.0088;
+        let (lat1, lat2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dlat = lat2 - lat1;
+        let dlon = (other.lon - self.lon).to_radians();
+        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+}
+
+/// Which location a value refers to: resolved against the evaluation context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    ShipTo,
+    Node(u32),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum V {
+    Bool(bool),
+    Num(f64),
+    Str(Arc<str>),
+    Enum(u32),
+    Set(Arc<[V]>),
+    Place(Place),
+    /// The candidate node (as `distance(node, …)` and `available(node, …)` take it).
+    Node(u32),
+}
+
+impl V {
+    pub fn from_literal(literal: &Literal) -> V {
+        match literal {
+            Literal::Bool(b) => V::Bool(*b),
+            Literal::Num(n) => V::Num(*n),
+            Literal::Str(s) => V::Str(Arc::from(s.as_str())),
+            Literal::Enum(_, variant) => V::Enum(*variant),
+            Literal::Set(items) => V::Set(items.iter().map(V::from_literal).collect()),
+        }
+    }
+
+    pub fn as_bool(&self) -> bool {
+        matches!(self, V::Bool(true))
+    }
+
+    pub fn as_num(&self) -> f64 {
+        match self {
+            V::Num(n) => *n,
+            _ => f64::NAN,
+        }
+    }
+
+    /// Equality as the language defines it.
+    pub fn same(&self, other: &V) -> bool {
+        match (self, other) {
+            (V::Num(a), V::Num(b)) => a == b,
+            (V::Str(a), V::Str(b)) => a == b,
+            (a, b) => a == b,
+        }
+    }
+}
