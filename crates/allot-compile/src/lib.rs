@@ -135,6 +135,14 @@ impl Compiler<'_> {
     }
 
     fn emit(&self, expr: &Expr, ops: &mut Vec<Op>) {
+        // Constant parts of larger expressions fold too: `node.kind in [dc, tpl]`.
+        if expr.deps.is_empty()
+            && !matches!(expr.kind, ExprKind::Literal(_))
+            && let Some(value) = fold(self.model, expr)
+        {
+            ops.push(Op::Push(literal(&value)));
+            return;
+        }
         match &expr.kind {
             ExprKind::Literal(value) => ops.push(Op::Push(literal(value))),
             ExprKind::Attr(AttrRef::Builtin(attr)) => ops.push(builtin_attr(*attr)),

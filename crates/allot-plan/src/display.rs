@@ -11,13 +11,14 @@ impl fmt::Display for Plan {
             "currency: {}",
             self.currency.as_deref().unwrap_or("(none)")
         )?;
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         for table in &self.tables {
+            let params = plural(table.params as usize, "parameter");
             writeln!(
                 f,
-                "table {} ({} parameters, {} rows)",
+                "table {} ({params}, {})",
                 table.name,
-                table.params,
-                table.rows.len()
+                plural(table.rows.len(), "row")
             )?;
         }
         for policy in &self.policies {

@@ -4,7 +4,7 @@ use crate::repo_root;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn allot(args: &[&str], dir: &Path) -> Output {
+pub fn allot(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_allot"))
         .args(args)
         .current_dir(dir)
@@ -13,11 +13,11 @@ fn allot(args: &[&str], dir: &Path) -> Output {
         .expect("runs allot")
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("allot-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod properties;
+mod route;
 
 use std::path::PathBuf;
 
