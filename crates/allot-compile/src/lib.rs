@@ -101,16 +101,6 @@ impl Compiler<'_> {
         }
     }
 
-    fn text(&self, span: Span) -> String {
-        let file = self.sources.get(span.file);
-        file.text
-            .get(span.range())
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
     /// A program for `expr`, in the context of a policy's `let`s.
     fn program(&self, expr: &Expr, lets: &[m::LetDef]) -> Program {
         let mut ops = Vec::new();
@@ -130,7 +120,7 @@ impl Compiler<'_> {
         Program {
             deps,
             ops,
-            source: self.text(expr.span),
+            source: self.sources.snippet(expr.span),
         }
     }
 

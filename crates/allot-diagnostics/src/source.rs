@@ -143,6 +143,12 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
+    /// The text of a span on one line, white space folded: how traces quote rules.
+    pub fn snippet(&self, span: Span) -> String {
+        let text = self.get(span.file).text.get(span.range()).unwrap_or("");
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files
             .iter()

@@ -1,0 +1,193 @@
+//! The compiled runtime decides exactly as the reference on random rulesets, networks
+//! and batches; and its plan is the optimum of the plan space, which the reference
+//! finds by trying every plan.
+
+use allot_diagnostics::Sources;
+use allot_reference::Reference;
+use allot_runtime::{Engine, Network, Order};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const EXCLUSIONS: &[&str] = &[
+    r#"exclude when node.kind == store and line.item.fragile because "fragile""#,
+    r#"exclude when d > 250 km because "far""#,
+    r#"exclude when node.utilization >= 60% because "busy""#,
+    r#"exclude when node.priority > 2 because "low rank""#,
+    r#"exclude when "blocked" in node.tags because "blocked""#,
+    r#"exclude when line.qty > 2 and node.kind == vendor because "vendor limit""#,
+    r#"exclude when available(node, line.sku) < line.qty and node.kind == store because "store short""#,
+];
+
+const COSTS: &[&str] = &[
+    "cost ship per shipment = rate(d) + 0.5 USD/kg * shipment.weight",
+    "cost pick per unit = node.pick_cost",
+    "cost lines per line = 0.30 USD when node.kind == store",
+    "cost handling per shipment = node.handling_cost",
+    "cost bulk per shipment = if shipment.units > 2 then 1 USD else 0 USD",
+];
+
+const CRITERIA: &[&str] = &[
+    "minimize shipments",
+    "minimize cost",
+    "minimize max(node.priority)",
+    "maximize sum(shipment.units)",
+];
+
+#[derive(Clone, Debug)]
+struct Scenario {
+    ruleset: String,
+    network: Value,
+    orders: Vec<Value>,
+}
+
+fn ruleset() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::subsequence(EXCLUSIONS.to_vec(), 0..=3),
+        proptest::sample::subsequence(COSTS.to_vec(), 1..=3),
+        proptest::sample::subsequence(CRITERIA.to_vec(), 0..=3).prop_shuffle(),
+        prop_oneof![Just(""), Just("max shipments 1"), Just("max shipments 2"), Just("ship complete")],
+        prop_oneof![Just(""), Just("no line split")],
+        prop_oneof![Just(""), Just("on shortage cancel"), Just("on shortage reject because \"short\"")],
+        prop_oneof![Just(""), Just("safety stock 1 when node.kind == store")],
+        prop_oneof![
+            Just(""),
+            Just("stage \"near\" when d < 150 km\n  stage \"rest\" when node.kind != digital or true"),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(excludes, costs, criteria, split, line_split, shortage, safety, stages, profile)| {
+            let objective = if criteria.is_empty() { String::new() } else { format!("objective {{ {} }}", criteria.join("\n    ")) };
+            let profile = if profile {
+                "compliance \"vip\" {\n  applies when \"vip\" in order.tags\n  exclude when node.kind == vendor because \"vip: no dropship\"\n  cost vip per shipment = 2 USD\n}\n"
+            } else {
+                ""
+            };
+            format!(
+                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n{profile}",
+                excludes.join("\n  "),
+                costs.join("\n  "),
+            )
+        })
+}
+
+fn network(nodes: usize) -> impl Strategy<Value = Value> {
+    let node = (
+        0..4usize,
+        -2.0..2.0f64,
+        -2.0..2.0f64,
+        1..4i64,
+        any::<bool>(),
+        1..5i64,
+        0..3i64,
+        0..50u32,
+    );
+    (
+        proptest::collection::vec(node, nodes..=nodes),
+        proptest::collection::vec(proptest::collection::vec(0..4i64, 3..=3), nodes..=nodes),
+        proptest::collection::vec(any::<bool>(), 3..=3),
+    )
+        .prop_map(|(nodes, stock, fragile)| {
+            let kinds = ["dc", "store", "vendor", "digital"];
+            let nodes: Vec<Value> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (kind, lat, lon, priority, blocked, capacity, load, pick))| {
+                    json!({
+                        "id": format!("N{i}"), "kind": kinds[*kind], "lat": 40.0 + lat, "lon": -74.0 + lon,
+                        "country": "US", "priority": priority, "tags": if *blocked { vec!["blocked"] } else { vec![] },
+                        "capacity": capacity, "load": load, "handling_cost": 1.5, "pick_cost": *pick as f64 / 100.0
+                    })
+                })
+                .collect();
+            let items: Vec<Value> = (0..3)
+                .map(|s| json!({ "sku": format!("S{s}"), "weight": 1.0 + s as f64, "attributes": { "fragile": fragile[s] } }))
+                .collect();
+            let mut inventory = Vec::new();
+            for (n, per_sku) in stock.iter().enumerate() {
+                for (s, units) in per_sku.iter().enumerate() {
+                    if *units > 0 {
+                        inventory.push(json!({ "node": format!("N{n}"), "sku": format!("S{s}"), "on_hand": units }));
+                    }
+                }
+            }
+            json!({ "currency": "USD", "nodes": nodes, "items": items, "inventory": inventory })
+        })
+}
+
+fn order(index: usize, max_lines: usize, max_qty: i64) -> impl Strategy<Value = Value> {
+    (proptest::collection::vec((0..3usize, 1..=max_qty), 1..=max_lines), any::<bool>(), -1.0..1.0f64).prop_map(
+        move |(lines, vip, lat)| {
+            let lines: Vec<Value> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, (sku, qty))| json!({ "id": format!("{}", i + 1), "sku": format!("S{sku}"), "qty": qty, "price": 10.0 }))
+                .collect();
+            json!({ "id": format!("O{index}"), "channel": "web", "tags": if vip { vec!["vip"] } else { vec![] },
+                    "ship_to": { "lat": 40.0 + lat, "lon": -74.0, "country": "US" }, "lines": lines })
+        },
+    )
+}
+
+fn scenario(
+    nodes: std::ops::RangeInclusive<usize>,
+    max_lines: usize,
+    max_qty: i64,
+    orders: usize,
+) -> impl Strategy<Value = Scenario> {
+    (
+        ruleset(),
+        nodes.prop_flat_map(network),
+        (1..=orders).prop_flat_map(move |n| {
+            (0..n)
+                .map(|i| order(i, max_lines, max_qty))
+                .collect::<Vec<_>>()
+        }),
+    )
+        .prop_map(|(ruleset, network, orders)| Scenario {
+            ruleset,
+            network,
+            orders,
+        })
+}
+
+/// Routes the batch both ways; the decisions as JSON, without traces.
+fn both(s: &Scenario) -> (Vec<Value>, Vec<Value>) {
+    let mut sources = Sources::new();
+    sources.add("random.allot", s.ruleset.as_str());
+    let analysis = allot_check::analyze(&sources);
+    assert!(
+        !analysis.diagnostics.iter().any(|d| d.is_error()),
+        "{}",
+        s.ruleset
+    );
+    let plan = allot_compile::compile(&analysis.model, &sources);
+    let network = Network::from_value(&s.network, &plan).expect("valid network");
+    let mut reference = Reference::new(&analysis.model, &sources, &network);
+    let mut engine = Engine::new(plan.clone(), network.clone());
+    let mut expected = Vec::new();
+    let mut actual = Vec::new();
+    for value in &s.orders {
+        let order = Order::from_value(value, &plan, &network).expect("valid order");
+        expected.push(serde_json::to_value(reference.route(&order)).unwrap());
+        actual.push(serde_json::to_value(engine.route(&order, false)).unwrap());
+    }
+    (expected, actual)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Random rulesets, networks and batches of up to 3 orders of up to 3 lines.
+    #[test]
+    fn compiled_plans_decide_as_the_reference(s in scenario(2..=4, 3, 3, 3)) {
+        let (expected, actual) = both(&s);
+        prop_assert_eq!(expected, actual, "ruleset:\n{}\nnetwork: {}", s.ruleset, s.network);
+    }
+
+    /// Orders of up to 8 lines: the search's plan is the brute-force optimum.
+    #[test]
+    fn the_search_finds_the_optimum_for_orders_of_up_to_8_lines(s in scenario(2..=3, 8, 1, 1)) {
+        let (expected, actual) = both(&s);
+        prop_assert_eq!(expected, actual, "ruleset:\n{}\nnetwork: {}", s.ruleset, s.network);
+    }
+}
