@@ -1,9 +1,10 @@
 //! Finding the best plan for one order: a branch-and-bound search over the plan space.
 //!
-//! The plan space: each line is unplaced, or placed at one candidate node (all its
-//! units, or as many as the node has), or — when splitting is allowed and no single
-//! candidate can take the whole line — split across 2 to 3 of its candidates (at most
-//! `max shipments`), each giving what it has, in node order. Plans are ranked by units
+//! The plan space: lines are taken in order; each is unplaced, or placed at one
+//! candidate node (all its units, or as many as the node has left after the earlier
+//! lines), or — when splitting is allowed and no single candidate can take the whole
+//! line — split across 2 to 3 of its candidates (at most `max shipments`), each giving
+//! what it has left, in node order. Plans are ranked by units
 //! placed (most first), then by the objective's criteria, then by node ids.
 //!
 //! Bounds prune only what cannot beat the best plan found: the units still placeable,
@@ -142,8 +143,9 @@ struct Search<'a, S: Shipments> {
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
-    let mut order: Vec<usize> = (0..problem.lines.len()).collect();
-    order.sort_by_key(|&l| (problem.lines[l].candidates.len(), l));
+    // Lines in order: what a line can take at a node depends on what earlier lines
+    // took there, so the order is part of the plan space's definition.
+    let order: Vec<usize> = (0..problem.lines.len()).collect();
     let caps: Vec<i64> = order
         .iter()
         .map(|&l| {
