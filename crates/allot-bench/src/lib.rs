@@ -98,6 +98,187 @@ compliance "partner-{n}" {{
     }
 }
 
+/// A small deterministic random generator (xorshift64*), so workloads are the same on
+/// every machine without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Ranks drawn with probability ∝ 1/rank (Zipf, s = 1), by inverting the cumulative sum.
+pub struct Zipf {
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    pub fn new(n: usize) -> Zipf {
+        let mut total = 0.0;
+        let cumulative = (1..=n)
+            .map(|rank| {
+                total += 1.0 / rank as f64;
+                total
+            })
+            .collect();
+        Zipf { cumulative }
+    }
+
+    pub fn sample(&self, rng: &mut Rng) -> usize {
+        let x = rng.unit() * self.cumulative.last().copied().unwrap_or(0.0);
+        self.cumulative
+            .partition_point(|&c| c < x)
+            .min(self.cumulative.len() - 1)
+    }
+}
+
+/// US ZIP centroids (lat, lon, state), from the `zipcodes` crate's embedded data.
+pub fn zip_centroids() -> Vec<(f64, f64, String)> {
+    zipcodes::database()
+        .iter()
+        .filter(|z| z.active && z.country == "US")
+        .filter_map(|z| Some((z.lat.parse().ok()?, z.long.parse().ok()?, z.state.clone())))
+        .filter(|(lat, lon, _): &(f64, f64, String)| {
+            (24.0..50.0).contains(lat) && (-125.0..-66.0).contains(lon)
+        })
+        .collect()
+}
+
+/// The benchmark network as JSON: 50 DCs, 900 stores and 50 vendors at ZIP centroids,
+/// `skus` SKUs whose stock follows their Zipf-distributed demand.
+pub fn network_json(skus: usize, seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let zips = zip_centroids();
+    let categories = ["apparel", "footwear", "furniture", "electronics"];
+    let mut out = String::with_capacity(32 << 20);
+    out.push_str("{\"currency\": \"USD\", \"nodes\": [\n");
+    let kinds: Vec<&str> = std::iter::repeat_n("dc", 50)
+        .chain(std::iter::repeat_n("store", 900))
+        .chain(std::iter::repeat_n("vendor", 50))
+        .collect();
+    for (i, kind) in kinds.iter().enumerate() {
+        let (lat, lon, state) = &zips[rng.below(zips.len())];
+        let hazmat = if *kind == "dc" && i % 3 == 0 {
+            "\"hazmat\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{}{{\"id\": \"{}-{i:04}\", \"kind\": \"{kind}\", \"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\", \"enabled\": {}, \"priority\": {}, \"tags\": [{hazmat}], \"capacity\": {}, \"load\": {}, \"handling_cost\": {:.2}, \"pick_cost\": {:.2}, \"attributes\": {{\"region\": \"{state}\", \"sell_through\": {}}}}}",
+            if i == 0 { "" } else { "," },
+            kind.to_uppercase(),
+            rng.below(50) != 0,
+            1 + rng.below(4),
+            if *kind == "store" { 300 } else { 20_000 },
+            rng.below(150),
+            1.0 + rng.unit() * 2.0,
+            0.2 + rng.unit() * 0.8,
+            20 + rng.below(60),
+        );
+    }
+    out.push_str("], \"items\": [\n");
+    for s in 0..skus {
+        let category = categories[s % categories.len()];
+        let _ = writeln!(
+            out,
+            "{}{{\"sku\": \"SKU-{s:05}\", \"weight\": {:.2}, \"attributes\": {{\"category\": \"{category}\", \"oversized\": {}, \"hazmat\": {}}}}}",
+            if s == 0 { "" } else { "," },
+            if category == "furniture" {
+                10.0 + rng.unit() * 40.0
+            } else {
+                0.2 + rng.unit() * 3.0
+            },
+            category == "furniture" && s % 8 == 2,
+            category == "electronics" && s % 20 == 3,
+        );
+    }
+    out.push_str("], \"inventory\": [\n");
+    let mut first = true;
+    // Popular SKUs are stocked widely and deeply; the long tail sparsely.
+    for (n, kind) in kinds.iter().enumerate() {
+        let (count, depth) = match *kind {
+            "dc" => (skus / 8, 200),
+            "store" => (120, 12),
+            _ => (600, 50),
+        };
+        let zipf = Zipf::new(skus);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..count {
+            let s = if *kind == "vendor" {
+                rng.below(skus)
+            } else {
+                zipf.sample(&mut rng)
+            };
+            if !seen.insert(s) {
+                continue;
+            }
+            let on_hand = 1 + rng.below((depth * 2000 / (2000 + s)).max(1));
+            let _ = writeln!(
+                out,
+                "{}{{\"node\": \"{}-{n:04}\", \"sku\": \"SKU-{s:05}\", \"on_hand\": {on_hand}, \"reserved\": {}}}",
+                if first { "" } else { "," },
+                kind.to_uppercase(),
+                rng.below(2),
+            );
+            first = false;
+        }
+    }
+    out.push_str("]}\n");
+    out
+}
+
+/// Web orders of `lines` lines each, SKUs drawn by Zipf demand, shipped to ZIP centroids.
+pub fn orders_json(count: usize, lines: usize, skus: usize, seed: u64) -> Vec<String> {
+    let mut rng = Rng::new(seed);
+    let zips = zip_centroids();
+    let zipf = Zipf::new(skus);
+    (0..count)
+        .map(|i| {
+            let (lat, lon, state) = &zips[rng.below(zips.len())];
+            let mut chosen = Vec::new();
+            while chosen.len() < lines {
+                let s = zipf.sample(&mut rng);
+                if !chosen.contains(&s) {
+                    chosen.push(s);
+                }
+            }
+            let body: Vec<String> = chosen
+                .iter()
+                .enumerate()
+                .map(|(l, s)| {
+                    format!(
+                        "{{\"id\": \"{}\", \"sku\": \"SKU-{s:05}\", \"qty\": {}, \"price\": {:.2}}}",
+                        l + 1,
+                        1 + rng.below(2),
+                        5.0 + rng.unit() * 80.0
+                    )
+                })
+                .collect();
+            format!(
+                "{{\"id\": \"B-{i}\", \"channel\": \"web\", \"method\": \"ship\", \"ship_to\": {{\"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\"}}, \"lines\": [{}]}}",
+                body.join(", ")
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -256,8 +256,72 @@ impl Compiler<'_> {
                 condition: self.program(&r.condition, lets),
                 because: r.because.clone(),
                 origin: self.origin(r.span),
+                guard: self.distance_guard(&r.condition, lets),
             })
             .collect()
+    }
+
+    /// Recognizes `A and … and distance(node, order.ship_to) > R` where every other
+    /// conjunct depends on the (static) node alone.
+    fn distance_guard(&self, condition: &Expr, lets: &[m::LetDef]) -> Option<p::DistanceGuard> {
+        let mut conjuncts = Vec::new();
+        flatten_and(condition, &mut conjuncts);
+        let (index, km, inclusive) = conjuncts.iter().enumerate().find_map(|(i, c)| {
+            let ExprKind::Binary(op, l, r) = &c.kind else {
+                return None;
+            };
+            let (subject, bound, inclusive) = match op {
+                BinaryOp::Gt => (l, r, false),
+                BinaryOp::GtEq => (l, r, true),
+                BinaryOp::Lt => (r, l, false),
+                BinaryOp::LtEq => (r, l, true),
+                _ => return None,
+            };
+            let km = match fold(self.model, bound)? {
+                Value::Quantity(d, Dim::Distance) => number(d),
+                _ => return None,
+            };
+            is_ship_to_distance(subject, lets).then_some((i, km, inclusive))
+        })?;
+        let others: Vec<&Expr> = conjuncts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, c)| *c)
+            .collect();
+        let node_only = |e: &Expr| Deps::NODE.has(Deps(e.deps.bits())) && !reads_load(e, lets);
+        if !others.iter().all(|e| node_only(e)) {
+            return None;
+        }
+        let node_condition = (!others.is_empty()).then(|| {
+            let mut ops = Vec::new();
+            let mut jumps = Vec::new();
+            for (i, e) in others.iter().enumerate() {
+                self.emit(e, &mut ops);
+                if i + 1 < others.len() {
+                    jumps.push(ops.len());
+                    ops.push(Op::Jump(0));
+                }
+            }
+            let end = ops.len() as u32;
+            for at in jumps {
+                ops[at] = Op::AndThen(end);
+            }
+            Program {
+                deps: Deps::NODE,
+                ops,
+                source: others
+                    .iter()
+                    .map(|e| self.sources.snippet(e.span))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            }
+        });
+        Some(p::DistanceGuard {
+            km,
+            inclusive,
+            node_condition,
+        })
     }
 
     fn policy(&self, policy: &m::PolicyDef) -> p::PolicyPlan {
@@ -409,6 +473,43 @@ fn reads_load(expr: &Expr, lets: &[m::LetDef]) -> bool {
         }
         ExprKind::Binary(_, a, b) => reads_load(a, lets) || reads_load(b, lets),
         ExprKind::If(a, b, c) => reads_load(a, lets) || reads_load(b, lets) || reads_load(c, lets),
+        _ => false,
+    }
+}
+
+fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary(BinaryOp::And, l, r) => {
+            flatten_and(l, out);
+            flatten_and(r, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+/// `distance(node, order.ship_to)` (either way round, `node.location` too), directly or
+/// through `let`s.
+fn is_ship_to_distance(e: &Expr, lets: &[m::LetDef]) -> bool {
+    match &e.kind {
+        ExprKind::Let(id) => lets
+            .get(id.0 as usize)
+            .is_some_and(|l| is_ship_to_distance(&l.value, lets)),
+        ExprKind::Builtin(m::Builtin::Distance, args) if args.len() == 2 => {
+            let is_node = |a: &Expr| {
+                matches!(
+                    a.kind,
+                    ExprKind::Node | ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::NodeLocation))
+                )
+            };
+            let is_ship_to = |a: &Expr| {
+                matches!(
+                    a.kind,
+                    ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::OrderShipTo))
+                )
+            };
+            (is_node(&args[0]) && is_ship_to(&args[1]))
+                || (is_ship_to(&args[0]) && is_node(&args[1]))
+        }
         _ => false,
     }
 }

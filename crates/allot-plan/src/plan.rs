@@ -123,6 +123,18 @@ pub struct RulePlan {
     pub condition: Program,
     pub because: Option<String>,
     pub origin: Origin,
+    /// For an exclusion `A and distance(node, order.ship_to) > R` with `A` about the
+    /// node alone: lets the runtime drop far nodes without evaluating anything else.
+    pub guard: Option<DistanceGuard>,
+}
+
+/// The node is excluded when `node_condition` holds (or is absent) and its distance
+/// to the order's destination is beyond `km` (or at it, when `inclusive`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DistanceGuard {
+    pub km: f64,
+    pub inclusive: bool,
+    pub node_condition: Option<Program>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

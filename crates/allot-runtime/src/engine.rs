@@ -16,6 +16,8 @@ struct PolicyCode {
     applies: Option<Code>,
     lets: Vec<Code>,
     excludes: Vec<Code>,
+    /// Distance guards of exclusions: (km, inclusive, node condition).
+    guards: Vec<(f64, bool, Option<Code>)>,
     rejects: Vec<Code>,
     holds: Vec<Code>,
     safety: Vec<(Code, Option<Code>)>,
@@ -123,23 +125,7 @@ impl Engine {
 
     /// Routes one order and commits what it takes.
     pub fn route(&mut self, order: &Order, explain: bool) -> Decision {
-        let routing = {
-            let world = World {
-                network: &self.network,
-                schema: &self.schema,
-                load: &self.load,
-                taken: &self.taken,
-            };
-            Router {
-                engine: self,
-                world: &world,
-                order,
-                explain,
-                stack: Vec::new(),
-            }
-            .route()
-        };
-        let (decision, commit) = routing;
+        let (decision, commit) = self.decide(order, explain, search::EXACT_LINES);
         for (item, node, units) in commit.units {
             let list = &self.network.stock[item as usize];
             if let Ok(i) = list.binary_search_by_key(&node, |s| s.node) {
@@ -150,6 +136,31 @@ impl Engine {
             self.load[node as usize] += 1.0;
         }
         decision
+    }
+
+    /// The decision for an order without taking anything, searching every candidate
+    /// whatever the order's size: the yardstick for the heuristic of large orders.
+    pub fn decide_exactly(&self, order: &Order) -> Decision {
+        self.decide(order, false, usize::MAX).0
+    }
+
+    /// Decides; orders of more than `exact_lines` lines use the heuristic.
+    fn decide(&self, order: &Order, explain: bool, exact_lines: usize) -> (Decision, Commit) {
+        let world = World {
+            network: &self.network,
+            schema: &self.schema,
+            load: &self.load,
+            taken: &self.taken,
+        };
+        Router {
+            engine: self,
+            world: &world,
+            order,
+            explain,
+            exact_lines,
+            stack: Vec::new(),
+        }
+        .route()
     }
 
     /// Reads and routes a JSON order; a malformed one gives an `error` decision.
@@ -183,6 +194,12 @@ fn compile_policy(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> Policy
             .excludes
             .iter()
             .map(|r| node_level(&r.condition))
+            .collect(),
+        guards: p
+            .excludes
+            .iter()
+            .filter_map(|r| r.guard.as_ref())
+            .map(|g| (g.km, g.inclusive, g.node_condition.as_ref().map(node_level)))
             .collect(),
         rejects: p.rejects.iter().map(|r| code(&r.condition)).collect(),
         holds: p.holds.iter().map(|r| code(&r.condition)).collect(),
@@ -225,6 +242,8 @@ struct Router<'a> {
     world: &'a World<'a>,
     order: &'a Order,
     explain: bool,
+    /// Past this many lines, each line keeps only its cheapest candidates.
+    exact_lines: usize,
     stack: Vec<V>,
 }
 
@@ -234,8 +253,16 @@ struct Applied {
     cache: LetCache,
 }
 
+/// What is known of the current node for every line: line-independent exclusions
+/// (by layer position and rule) and its stage.
+#[derive(Default)]
+struct NodeMemo {
+    exclusions: HashMap<(usize, usize), bool>,
+    stage: Option<Verdict>,
+}
+
 /// Why a node cannot take a line.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Verdict {
     Excluded { policy: usize, rule: usize },
     NotStaged,
@@ -406,12 +433,31 @@ impl<'a> Router<'a> {
     }
 
     /// The verdict of every layer's exclusions and the policy's stages for (node, line).
-    fn verdict(&mut self, layers: &mut [Applied], node: u32, line: &'a Line) -> Verdict {
+    /// What does not depend on the line is remembered in `memo` for the node.
+    fn verdict(
+        &mut self,
+        layers: &mut [Applied],
+        node: u32,
+        line: &'a Line,
+        memo: &mut NodeMemo,
+    ) -> Verdict {
         let env = self.env(Some(line), Some(node));
-        for layer in layers.iter_mut() {
+        for (position, layer) in layers.iter_mut().enumerate() {
             let compiled = &self.engine.policies[layer.index];
             for (rule, c) in compiled.excludes.iter().enumerate() {
-                if self.holds(&env, c, layer) {
+                let line_free = !matches!(c.level, Level::Line | Level::LineNode);
+                let key = (position, rule);
+                let holds = match memo.exclusions.get(&key) {
+                    Some(&cached) => cached,
+                    None => {
+                        let holds = self.holds(&env, c, layer);
+                        if line_free {
+                            memo.exclusions.insert(key, holds);
+                        }
+                        holds
+                    }
+                };
+                if holds {
                     return Verdict::Excluded {
                         policy: layer.index,
                         rule,
@@ -419,20 +465,44 @@ impl<'a> Router<'a> {
                 }
             }
         }
-        let stages = &self.engine.policies[layers[0].index].stages;
-        if stages.is_empty() {
-            return Verdict::Candidate { stage: None };
+        if let Some(stage) = memo.stage {
+            return stage;
         }
+        let stages = &self.engine.policies[layers[0].index].stages;
+        let mut verdict = if stages.is_empty() {
+            Verdict::Candidate { stage: None }
+        } else {
+            Verdict::NotStaged
+        };
         for (i, stage) in stages.iter().enumerate() {
             let member = match stage {
                 None => true,
                 Some(c) => self.holds(&env, c, &mut layers[0]),
             };
             if member {
-                return Verdict::Candidate { stage: Some(i) };
+                verdict = Verdict::Candidate { stage: Some(i) };
+                break;
             }
         }
-        Verdict::NotStaged
+        memo.stage = Some(verdict);
+        verdict
+    }
+
+    /// Whether a distance guard of any layer excludes the node for this order.
+    fn guarded_out(&mut self, layers: &mut [Applied], node: u32) -> bool {
+        let env = self.env(None, Some(node));
+        let geo = &self.world.network.nodes[node as usize].geo;
+        for layer in layers.iter_mut() {
+            for (km, inclusive, condition) in &self.engine.policies[layer.index].guards {
+                let applies = condition
+                    .as_ref()
+                    .is_none_or(|c| self.holds(&env, c, layer));
+                if applies && geo.beyond(&self.order.ship_to, *km, *inclusive) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Safety stock of a node for a line: the largest amount any layer holds back.
@@ -453,17 +523,18 @@ impl<'a> Router<'a> {
         safety
     }
 
-    /// Per-unit and per-line cost terms of every layer for (node, line).
+    /// Per-unit and per-line costs of every layer for (node, line): their sums, and
+    /// the named terms when explaining.
     fn line_costs(
         &mut self,
         layers: &mut [Applied],
         node: u32,
         line: &'a Line,
         safety: i64,
-    ) -> Vec<(String, CostBasis, f64)> {
+    ) -> (f64, f64, Vec<(String, f64)>) {
         let mut env = self.env(Some(line), Some(node));
         env.safety = safety;
-        let mut terms = Vec::new();
+        let (mut unit, mut per_line, mut terms) = (0.0, 0.0, Vec::new());
         for layer in layers.iter_mut() {
             let plan = &self.engine.plan.policies[layer.index];
             let compiled = &self.engine.policies[layer.index];
@@ -471,19 +542,23 @@ impl<'a> Router<'a> {
                 if cost.basis == CostBasis::Shipment {
                     continue;
                 }
-                let applies = condition
+                if condition
                     .as_ref()
-                    .is_none_or(|c| self.holds(&env, c, layer));
-                if applies {
-                    terms.push((
-                        cost.name.clone(),
-                        cost.basis,
-                        self.value(&env, value, layer).as_num(),
-                    ));
+                    .is_none_or(|c| self.holds(&env, c, layer))
+                {
+                    let amount = self.value(&env, value, layer).as_num();
+                    if cost.basis == CostBasis::Unit {
+                        unit += amount;
+                    } else {
+                        per_line += amount;
+                    }
+                    if self.explain {
+                        terms.push((cost.name.clone(), round_cents(amount)));
+                    }
                 }
             }
         }
-        terms
+        (unit, per_line, terms)
     }
 
     fn place(
@@ -495,27 +570,52 @@ impl<'a> Router<'a> {
     ) -> (Decision, Commit) {
         let order = self.order;
         let network = self.world.network;
-        let mut lines: Vec<LineProblem> = Vec::new();
         let mut stage_of: HashMap<u32, Option<usize>> = HashMap::new();
-        let mut line_traces = Vec::new();
-        for line in &order.lines {
-            let mut candidates = Vec::new();
-            let mut trace = Vec::new();
+        let mut candidates: Vec<Vec<Candidate>> = vec![Vec::new(); order.lines.len()];
+        let mut traces: Vec<Vec<CandidateTrace>> = vec![Vec::new(); order.lines.len()];
+        // Node by node, so what depends on the node alone is computed once for all lines.
+        let mut by_node: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (l, line) in order.lines.iter().enumerate() {
             for stock in &network.stock[line.item as usize] {
-                let node = stock.node;
-                let node_name = network.nodes[node as usize].id.to_string();
-                // Order×node `let`s are cached per node; line-level ones per line.
+                by_node.entry(stock.node).or_default().push(l);
+            }
+        }
+        for (node, line_indices) in by_node {
+            // Far nodes a distance guard excludes need nothing else (traces list every rule, so
+            // an explanation takes the long way).
+            if !self.explain && self.guarded_out(&mut layers, node) {
+                continue;
+            }
+            let name = || network.nodes[node as usize].id.to_string();
+            let mut memo = NodeMemo::default();
+            for layer in layers.iter_mut() {
+                let lets = &self.engine.policies[layer.index].lets;
+                layer.cache.forget(lets, |level| level >= Level::Line);
+            }
+            for l in line_indices {
+                let line = &order.lines[l];
                 for layer in layers.iter_mut() {
                     let lets = &self.engine.policies[layer.index].lets;
-                    layer.cache.forget(lets, Level::Line);
+                    layer
+                        .cache
+                        .forget(lets, |level| matches!(level, Level::Line | Level::LineNode));
                 }
-                let verdict = self.verdict(&mut layers, node, line);
-                match verdict {
+                if self.world.free_stock(line.item, node) <= 0 {
+                    if self.explain {
+                        traces[l].push(CandidateTrace::NoStock {
+                            node: name(),
+                            available: 0,
+                            safety_stock: 0,
+                        });
+                    }
+                    continue;
+                }
+                match self.verdict(&mut layers, node, line, &mut memo) {
                     Verdict::Excluded { policy, rule } => {
                         if self.explain {
                             let r = &self.engine.plan.policies[policy].excludes[rule];
-                            trace.push(CandidateTrace::Excluded {
-                                node: node_name,
+                            traces[l].push(CandidateTrace::Excluded {
+                                node: name(),
                                 excluded_by: self.rule_ref(
                                     policy,
                                     &r.origin,
@@ -528,8 +628,8 @@ impl<'a> Router<'a> {
                     }
                     Verdict::NotStaged => {
                         if self.explain {
-                            trace.push(CandidateTrace::NotStaged {
-                                node: node_name,
+                            traces[l].push(CandidateTrace::NotStaged {
+                                node: name(),
                                 excluded_by: "in no stage of the policy".into(),
                             });
                         }
@@ -539,25 +639,16 @@ impl<'a> Router<'a> {
                         let available = (self.world.free_stock(line.item, node) - safety).max(0);
                         if available == 0 {
                             if self.explain {
-                                trace.push(CandidateTrace::NoStock {
-                                    node: node_name,
+                                traces[l].push(CandidateTrace::NoStock {
+                                    node: name(),
                                     available,
                                     safety_stock: safety,
                                 });
                             }
                             continue;
                         }
-                        let terms = self.line_costs(&mut layers, node, line, safety);
-                        let unit_cost = terms
-                            .iter()
-                            .filter(|t| t.1 == CostBasis::Unit)
-                            .map(|t| t.2)
-                            .sum();
-                        let line_cost = terms
-                            .iter()
-                            .filter(|t| t.1 == CostBasis::Line)
-                            .map(|t| t.2)
-                            .sum();
+                        let (unit_cost, line_cost, terms) =
+                            self.line_costs(&mut layers, node, line, safety);
                         stage_of.insert(node, stage);
                         if self.explain {
                             let stage_name = stage.map(|s| {
@@ -565,17 +656,14 @@ impl<'a> Router<'a> {
                                     .name
                                     .clone()
                             });
-                            trace.push(CandidateTrace::Candidate {
-                                node: node_name,
+                            traces[l].push(CandidateTrace::Candidate {
+                                node: name(),
                                 available,
                                 stage: stage_name,
-                                costs: terms
-                                    .iter()
-                                    .map(|(n, _, v)| (n.clone(), round_cents(*v)))
-                                    .collect(),
+                                costs: terms,
                             });
                         }
-                        candidates.push(Candidate {
+                        candidates[l].push(Candidate {
                             node,
                             available,
                             unit_cost,
@@ -584,21 +672,33 @@ impl<'a> Router<'a> {
                     }
                 }
             }
-            if self.explain {
-                line_traces.push(LineTrace {
+        }
+        let line_traces: Vec<LineTrace> = if self.explain {
+            order
+                .lines
+                .iter()
+                .zip(traces)
+                .map(|(line, candidates)| LineTrace {
                     line: line.id.to_string(),
                     sku: line.sku.to_string(),
-                    candidates: trace,
-                });
-            }
-            lines.push(LineProblem {
+                    candidates,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let lines: Vec<LineProblem> = order
+            .lines
+            .iter()
+            .zip(candidates)
+            .map(|(line, candidates)| LineProblem {
                 qty: line.qty,
                 item: line.item,
                 weight: line.weight,
                 price: line.price,
                 candidates,
-            });
-        }
+            })
+            .collect();
 
         // Effective settings: the policy, tightened by every profile.
         let plans: Vec<&PolicyPlan> = layers
@@ -635,6 +735,13 @@ impl<'a> Router<'a> {
         let mut chosen_stage = None;
         let mut outcome = None;
         for k in 0..stage_count.max(1) {
+            // How many lines of the order each node can serve: consolidation for the heuristic.
+            let mut serves: HashMap<u32, usize> = HashMap::new();
+            for l in &lines {
+                for c in &l.candidates {
+                    *serves.entry(c.node).or_insert(0) += 1;
+                }
+            }
             let restricted: Vec<LineProblem> = lines
                 .iter()
                 .map(|l| {
@@ -648,8 +755,8 @@ impl<'a> Router<'a> {
                                 .is_some_and(|s| s <= k)
                         });
                     }
-                    if order.lines.len() > search::EXACT_LINES {
-                        keep_cheapest(&mut l);
+                    if order.lines.len() > self.exact_lines {
+                        keep_most_promising(&mut l, &serves);
                     }
                     l
                 })
@@ -823,12 +930,23 @@ fn criteria_names(policy: &PolicyPlan) -> Vec<String> {
         .collect()
 }
 
-/// For orders past the exact size: the cheapest few candidates of each line.
-fn keep_cheapest(line: &mut LineProblem) {
-    let qty = line.qty as f64;
+/// For orders past the exact size: each line keeps the candidates that can take it
+/// whole, then those serving the most lines of the order, then the cheapest.
+fn keep_most_promising(line: &mut LineProblem, serves: &HashMap<u32, usize>) {
+    let qty = line.qty;
+    let key = |c: &Candidate| {
+        (
+            c.available < qty,
+            std::cmp::Reverse(serves.get(&c.node).copied().unwrap_or(0)),
+        )
+    };
     line.candidates.sort_by(|a, b| {
-        (a.unit_cost * qty + a.line_cost)
-            .total_cmp(&(b.unit_cost * qty + b.line_cost))
+        key(a)
+            .cmp(&key(b))
+            .then(
+                (a.unit_cost * qty as f64 + a.line_cost)
+                    .total_cmp(&(b.unit_cost * qty as f64 + b.line_cost)),
+            )
             .then(a.node.cmp(&b.node))
     });
     line.candidates.truncate(search::HEURISTIC_CANDIDATES);
@@ -898,7 +1016,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         let mut cost = 0.0;
         for layer in self.layers.iter_mut() {
             let lets = &self.router.engine.policies[layer.index].lets;
-            layer.cache.forget(lets, Level::Order);
+            layer.cache.forget(lets, |level| level >= Level::Line);
             let plan = &self.router.engine.plan.policies[layer.index];
             let compiled = &self.router.engine.policies[layer.index];
             for (term, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
@@ -935,7 +1053,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         let layer = &mut self.layers[0];
         let compiled = &self.router.engine.policies[layer.index];
         let lets = &compiled.lets;
-        layer.cache.forget(lets, Level::Order);
+        layer.cache.forget(lets, |level| level >= Level::Line);
         let value = match &compiled.aggregates[index] {
             Some(code) => env
                 .run(code, &mut layer.cache, lets, &[], &mut self.router.stack)

@@ -110,10 +110,10 @@ impl LetCache {
         }
     }
 
-    /// Forgets the values computed at `level` or finer.
-    pub fn forget(&mut self, lets: &[Code], level: Level) {
+    /// Forgets the values of the `let`s whose level `stale` says changed.
+    pub fn forget(&mut self, lets: &[Code], stale: impl Fn(Level) -> bool) {
         for (value, code) in self.values.iter_mut().zip(lets) {
-            if code.level >= level {
+            if stale(code.level) {
                 *value = None;
             }
         }

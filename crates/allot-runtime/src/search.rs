@@ -10,13 +10,14 @@
 //! Bounds prune only what cannot beat the best plan found: the units still placeable,
 //! and the shipments already used when `minimize shipments` comes first. Up to
 //! [`EXACT_LINES`] lines the search is exhaustive within its budget; beyond, each line
-//! keeps only its [`HEURISTIC_CANDIDATES`] cheapest candidates.
+//! keeps only [`HEURISTIC_CANDIDATES`] candidates: those that can take it whole, then
+//! those serving the most lines of the order, then the cheapest.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 pub const EXACT_LINES: usize = 8;
-pub const HEURISTIC_CANDIDATES: usize = 4;
+pub const HEURISTIC_CANDIDATES: usize = 6;
 /// Nodes explored before the search settles for the best plan found.
 pub const BUDGET: usize = 250_000;
 const MAX_SPLIT_NODES: usize = 3;
@@ -140,6 +141,12 @@ struct Search<'a, S: Shipments> {
     explored: usize,
     /// Per line (in search order), the units still placeable by it at most.
     remaining_bound: Vec<i64>,
+    /// Allocations per node in the current branch.
+    in_use: BTreeMap<u32, u32>,
+    /// Distinct non-digital nodes in the current branch.
+    parcels: usize,
+    /// Per line: its candidates, cheapest for the whole line first, then by node id.
+    preference: Vec<Vec<usize>>,
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
@@ -158,6 +165,21 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
     for i in (0..caps.len()).rev() {
         remaining_bound[i] = remaining_bound[i + 1] + caps[i];
     }
+    let preference = problem
+        .lines
+        .iter()
+        .map(|line| {
+            let cost = |c: &Candidate| c.unit_cost * line.qty as f64 + c.line_cost;
+            let mut indices: Vec<usize> = (0..line.candidates.len()).collect();
+            indices.sort_by(|&a, &b| {
+                let (a, b) = (&line.candidates[a], &line.candidates[b]);
+                cost(a)
+                    .total_cmp(&cost(b))
+                    .then_with(|| env.rank(a.node).cmp(&env.rank(b.node)))
+            });
+            indices
+        })
+        .collect();
     let mut search = Search {
         problem,
         order,
@@ -168,6 +190,9 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         alternative: None,
         explored: 0,
         remaining_bound,
+        in_use: BTreeMap::new(),
+        parcels: 0,
+        preference,
     };
     search.descend(0, 0);
     let complete = search.explored <= BUDGET;
@@ -179,17 +204,49 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
 }
 
 impl<S: Shipments> Search<'_, S> {
-    fn shipments_used(&self) -> usize {
-        let mut nodes: Vec<u32> = self
-            .allocation
-            .iter()
-            .flatten()
-            .map(|&(n, _)| n)
-            .filter(|&n| !self.env.is_digital(n))
-            .collect();
-        nodes.sort_unstable();
-        nodes.dedup();
-        nodes.len()
+    fn limit(&self) -> Option<usize> {
+        if self.problem.ship_complete {
+            Some(1)
+        } else {
+            self.problem.max_shipments.map(|m| m as usize)
+        }
+    }
+
+    /// Whether a branch with `placed` units so far, `parcels` shipments and lines from
+    /// `depth` on still to place can still beat the best plan.
+    fn promising(&self, depth: usize, placed: i64, parcels: usize) -> bool {
+        if self.limit().is_some_and(|l| parcels > l) {
+            return false;
+        }
+        let Some(best) = &self.best else { return true };
+        let bound = placed + self.remaining_bound[depth];
+        if bound < best.placed {
+            return false;
+        }
+        // Shipments only grow as lines are added.
+        !(bound == best.placed
+            && self.problem.criteria.first() == Some(&Criterion::Shipments)
+            && (parcels as f64) > best.values[0])
+    }
+
+    fn take(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
+        let item = self.problem.lines[line_index].item;
+        for &(node, units) in option {
+            *self.used.entry((item, node)).or_insert(0) += sign * units;
+            let count = self.in_use.entry(node).or_insert(0);
+            let before = *count;
+            *count = (*count as i64 + sign) as u32;
+            if !self.env.is_digital(node) {
+                match (before, *count) {
+                    (0, 1) => self.parcels += 1,
+                    (1, 0) => self.parcels -= 1,
+                    _ => {}
+                }
+            }
+            if *count == 0 {
+                self.in_use.remove(&node);
+            }
+        }
     }
 
     fn descend(&mut self, depth: usize, placed: i64) {
@@ -197,73 +254,53 @@ impl<S: Shipments> Search<'_, S> {
         if self.explored > BUDGET && self.best.is_some() {
             return;
         }
-        let shipments = self.shipments_used();
-        let limit = if self.problem.ship_complete {
-            Some(1)
-        } else {
-            self.problem.max_shipments
-        };
-        if limit.is_some_and(|l| shipments > l as usize) {
+        if !self.promising(depth, placed, self.parcels) {
             return;
-        }
-        if let Some(best) = &self.best {
-            let bound = placed + self.remaining_bound[depth];
-            if bound < best.placed {
-                return;
-            }
-            if bound == best.placed
-                && self.problem.criteria.first() == Some(&Criterion::Shipments)
-                && best.placed > 0
-                && (shipments as f64) > best.values[0]
-            {
-                return;
-            }
         }
         if depth == self.order.len() {
             self.leaf(placed);
             return;
         }
         let line_index = self.order[depth];
-        for option in self.options(line_index) {
+        for option in self.options(line_index, depth, placed) {
             let units: i64 = option.iter().map(|&(_, u)| u).sum();
-            let item = self.problem.lines[line_index].item;
-            for &(node, u) in &option {
-                *self.used.entry((item, node)).or_insert(0) += u;
+            let added = option
+                .iter()
+                .filter(|(n, _)| !self.in_use.contains_key(n) && !self.env.is_digital(*n))
+                .count();
+            // Skip hopeless options before paying for the recursion.
+            if !self.promising(depth + 1, placed + units, self.parcels + added) {
+                continue;
             }
-            self.allocation[line_index] = option.clone();
+            self.take(line_index, &option, 1);
+            self.allocation[line_index] = option;
             self.descend(depth + 1, placed + units);
-            for &(node, u) in &option {
-                *self.used.get_mut(&(item, node)).expect("used") -= u;
-            }
-            self.allocation[line_index].clear();
+            let option = std::mem::take(&mut self.allocation[line_index]);
+            self.take(line_index, &option, -1);
         }
     }
 
-    /// Allocations for a line, most promising first; the last is "unplaced".
-    fn options(&mut self, line_index: usize) -> Vec<LineAllocation> {
+    /// Allocations for a line, most promising first; the last is "unplaced". Options
+    /// that open a shipment the bounds already rule out are not even listed.
+    fn options(&mut self, line_index: usize, depth: usize, placed: i64) -> Vec<LineAllocation> {
         let line = &self.problem.lines[line_index];
         let room =
             |c: &Candidate| c.available - self.used.get(&(line.item, c.node)).copied().unwrap_or(0);
-        let in_use: Vec<u32> = self.allocation.iter().flatten().map(|&(n, _)| n).collect();
-        // (a new node?, cost, node rank, the allocation): reuse nodes first, then cheapest.
-        let mut singles: Vec<(bool, f64, u32, LineAllocation)> = line
-            .candidates
-            .iter()
-            .filter_map(|c| {
+        // Nodes already in the plan first (no new shipment), then the rest; each by preference.
+        let mut options: Vec<LineAllocation> = Vec::new();
+        for reuse in [true, false] {
+            for &i in &self.preference[line_index] {
+                let c = &line.candidates[i];
+                if self.in_use.contains_key(&c.node) != reuse {
+                    continue;
+                }
                 let take = line.qty.min(room(c));
-                (take > 0).then(|| {
-                    let cost = c.unit_cost * take as f64 + c.line_cost;
-                    (
-                        !in_use.contains(&c.node),
-                        cost,
-                        self.env.rank(c.node),
-                        vec![(c.node, take)],
-                    )
-                })
-            })
-            .collect();
-        singles.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut options: Vec<LineAllocation> = singles.into_iter().map(|s| s.3).collect();
+                let opens = usize::from(!reuse && !self.env.is_digital(c.node));
+                if take > 0 && self.promising(depth + 1, placed + take, self.parcels + opens) {
+                    options.push(vec![(c.node, take)]);
+                }
+            }
+        }
         let splittable = !self.problem.no_line_split && !self.problem.ship_complete;
         let whole_somewhere = line.candidates.iter().any(|c| c.available >= line.qty);
         if splittable && !whole_somewhere {

@@ -14,15 +14,28 @@ pub struct Geo {
     pub postal_code: Arc<str>,
 }
 
+/// The mean Earth radius the distances use.
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
 impl Geo {
     /// Great-circle distance in km (haversine, mean Earth radius 6371.0088 km).
     pub fn distance_km(&self, other: &Geo) -> f64 {
-        const EARTH_RADIUS_KM: f64 = 6371.0088;
         let (lat1, lat2) = (self.lat.to_radians(), other.lat.to_radians());
         let dlat = lat2 - lat1;
         let dlon = (other.lon - self.lon).to_radians();
         let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
         2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+
+    /// Whether the distance to `other` is beyond `km` (or at it, if `inclusive`),
+    /// exactly as `distance_km` compares, with a cheap answer for clearly far places:
+    /// a great circle is at least as long as its difference in latitude.
+    pub fn beyond(&self, other: &Geo, km: f64, inclusive: bool) -> bool {
+        if (self.lat - other.lat).abs().to_radians() * EARTH_RADIUS_KM > km + 1e-6 {
+            return true;
+        }
+        let d = self.distance_km(other);
+        if inclusive { d >= km } else { d > km }
     }
 }
 

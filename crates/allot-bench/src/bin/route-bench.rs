@@ -1,0 +1,159 @@
+//! The routing benchmark: `cargo run --release -p allot-bench --bin route-bench`.
+//! Prints compile time, network load time, per-order latency (p50/p99) by order size,
+//! throughput, and the large-order heuristic's gap to the exact search.
+
+use allot_diagnostics::Sources;
+use allot_runtime::{Engine, Network, Order, Status};
+use std::time::{Duration, Instant};
+
+const SKUS: usize = 50_000;
+const ORDERS_PER_SIZE: usize = 300;
+
+fn example_sources() -> Sources {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rulesets/example");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("rulesets/example")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "allot"))
+        .collect();
+    files.sort();
+    let mut sources = Sources::new();
+    for file in files {
+        sources.add(
+            file.display().to_string(),
+            std::fs::read_to_string(&file).expect("ruleset file"),
+        );
+    }
+    sources
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    let sources = example_sources();
+    let mut compile_times: Vec<Duration> = (0..200)
+        .map(|_| {
+            let start = Instant::now();
+            let plan = allot_compile::compile_sources(&sources).expect("the example compiles");
+            std::hint::black_box(plan);
+            start.elapsed()
+        })
+        .collect();
+    compile_times.sort();
+    let plan = allot_compile::compile_sources(&sources).expect("the example compiles");
+    println!(
+        "compile rulesets/example (parse + check + lower): median {:.2} ms",
+        micros(percentile(&compile_times, 0.5)) / 1e3
+    );
+
+    let network_text = allot_bench::network_json(SKUS, 7);
+    let start = Instant::now();
+    let network = Network::from_json(&network_text, &plan).expect("a valid network");
+    let engine_start = Instant::now();
+    let mut engine = Engine::new(plan.clone(), network.clone());
+    let load = start.elapsed();
+    let entries: usize = network.stock.iter().map(Vec::len).sum();
+    println!(
+        "load network: {} nodes, {SKUS} SKUs, {entries} stock entries, {:.1} MB: {:.0} ms (of which indexing/precompute {:.0} ms)",
+        network.nodes.len(),
+        network_text.len() as f64 / 1e6,
+        load.as_secs_f64() * 1e3,
+        engine_start.elapsed().as_secs_f64() * 1e3
+    );
+
+    println!("\nlines | orders | p50 µs | p99 µs | mean µs | decisions/s | routed | partial");
+    // `route-bench 3` measures 3-line orders only (for profiling).
+    let only: Option<usize> = std::env::args().nth(1).and_then(|a| a.parse().ok());
+    for lines in (1..=8).filter(|l| only.is_none_or(|o| o == *l)) {
+        let orders: Vec<Order> =
+            allot_bench::orders_json(ORDERS_PER_SIZE, lines, SKUS, 100 + lines as u64)
+                .iter()
+                .map(|text| {
+                    Order::from_value(&serde_json::from_str(text).expect("json"), &plan, &network)
+                        .expect("order")
+                })
+                .collect();
+        let mut times = Vec::with_capacity(orders.len());
+        let (mut routed, mut partial) = (0, 0);
+        let batch = Instant::now();
+        for order in &orders {
+            let start = Instant::now();
+            let decision = engine.route(order, false);
+            times.push(start.elapsed());
+            match decision.status {
+                Status::Routed => routed += 1,
+                Status::Partial => partial += 1,
+                _ => {}
+            }
+        }
+        let total = batch.elapsed();
+        times.sort();
+        let mean = total / orders.len() as u32;
+        println!(
+            "{lines:5} | {:6} | {:6.1} | {:6.1} | {:7.1} | {:11.0} | {routed:6} | {partial:7}",
+            orders.len(),
+            micros(percentile(&times, 0.5)),
+            micros(percentile(&times, 0.99)),
+            micros(mean),
+            orders.len() as f64 / total.as_secs_f64(),
+        );
+    }
+
+    if only.is_some() {
+        return;
+    }
+    // The heuristic (orders of more than 8 lines) against the exact search.
+    let mut engine = Engine::new(plan.clone(), network.clone());
+    let orders: Vec<Order> = allot_bench::orders_json(200, 12, SKUS, 999)
+        .iter()
+        .map(|text| {
+            Order::from_value(&serde_json::from_str(text).expect("json"), &plan, &network)
+                .expect("order")
+        })
+        .collect();
+    let (mut heuristic_cost, mut exact_cost, mut compared, mut fewer_units, mut more_shipments) =
+        (0.0, 0.0, 0, 0, 0);
+    let (mut heuristic_time, mut exact_time) = (Duration::ZERO, Duration::ZERO);
+    for order in &orders {
+        let start = Instant::now();
+        let exact = engine.decide_exactly(order);
+        exact_time += start.elapsed();
+        let start = Instant::now();
+        let heuristic = engine.route(order, false);
+        heuristic_time += start.elapsed();
+        let units = |d: &allot_runtime::Decision| -> i64 {
+            d.shipments
+                .iter()
+                .flatten()
+                .flat_map(|s| s.lines.iter().map(|l| l.qty))
+                .sum()
+        };
+        let shipments = |d: &allot_runtime::Decision| d.shipments.as_ref().map_or(0, Vec::len);
+        if units(&heuristic) < units(&exact) {
+            fewer_units += 1;
+        } else if shipments(&heuristic) > shipments(&exact) {
+            more_shipments += 1;
+        } else if shipments(&heuristic) == shipments(&exact) {
+            heuristic_cost += heuristic.cost.unwrap_or(0.0);
+            exact_cost += exact.cost.unwrap_or(0.0);
+            compared += 1;
+        }
+    }
+    println!(
+        "\nheuristic, 12-line orders ({} orders): mean {:.0} µs vs exact {:.0} µs; fewer units placed in {fewer_units}, more shipments in {more_shipments}; on the {compared} with equal units and shipments, cost +{:.2}% over exact",
+        orders.len(),
+        micros(heuristic_time / orders.len() as u32),
+        micros(exact_time / orders.len() as u32),
+        if exact_cost > 0.0 {
+            (heuristic_cost - exact_cost) / exact_cost * 100.0
+        } else {
+            0.0
+        },
+    );
+}
