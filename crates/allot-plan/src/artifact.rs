@@ -114,8 +114,10 @@ impl Artifact {
         if crc32fast::hash(payload) != checksum {
             return Err(ArtifactError::Corrupted("checksum mismatch".into()));
         }
-        let plan =
+        let plan: Plan =
             postcard::from_bytes(payload).map_err(|e| ArtifactError::Corrupted(e.to_string()))?;
+        plan.validate()
+            .map_err(|e| ArtifactError::Corrupted(format!("invalid plan: {e}")))?;
         Ok(Artifact { ruleset_hash, plan })
     }
 }
@@ -129,7 +131,13 @@ mod tests {
             ruleset_hash: ruleset_hash([("a.allot", "const x = 1")]),
             plan: Plan {
                 currency: Some("USD".into()),
-                enums: Vec::new(),
+                enums: [("NodeKind", 6), ("Method", 3), ("Service", 3)]
+                    .iter()
+                    .map(|(name, n)| crate::EnumInfo {
+                        name: name.to_string(),
+                        variants: (0..*n).map(|v| format!("v{v}")).collect(),
+                    })
+                    .collect(),
                 attributes: Vec::new(),
                 tables: Vec::new(),
                 policies: Vec::new(),
@@ -174,6 +182,12 @@ mod tests {
                 "flip at {at}"
             );
         }
+        let mut unchecked = artifact();
+        unchecked.plan.enums.clear();
+        assert!(matches!(
+            Artifact::decode(&unchecked.encode()),
+            Err(ArtifactError::Corrupted(why)) if why.contains("built-in enum NodeKind")
+        ));
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(matches!(

@@ -6,6 +6,7 @@ mod artifact;
 mod display;
 mod plan;
 mod program;
+mod validate;
 
 pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION, MAGIC, ruleset_hash};
 pub use plan::*;

@@ -161,6 +161,7 @@ fn both(s: &Scenario) -> (Vec<Value>, Vec<Value>) {
         s.ruleset
     );
     let plan = allot_compile::compile(&analysis.model, &sources);
+    plan.validate().expect("compiled plans are well-formed");
     let network = Network::from_value(&s.network, &plan).expect("valid network");
     let mut reference = Reference::new(&analysis.model, &sources, &network);
     let mut engine = Engine::new(plan.clone(), network.clone());

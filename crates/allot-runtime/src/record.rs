@@ -141,6 +141,11 @@ impl<'a> Record<'a> {
         if n < min {
             return Err(self.error(field, format!("must be at least {min}, not {n}")));
         }
+        // Far beyond any real stock or quantity; keeps every sum of them exact and in range.
+        const LIMIT: i64 = 1_000_000_000_000;
+        if n.abs() > LIMIT {
+            return Err(self.error(field, format!("{n} is beyond the supported ±{LIMIT}")));
+        }
         Ok(n)
     }
 
