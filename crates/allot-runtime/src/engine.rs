@@ -10,7 +10,8 @@ use crate::value::V;
 use allot_plan::{
     CostBasis, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program, ShortageAction,
 };
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 struct PolicyCode {
     applies: Option<Code>,
@@ -259,6 +260,14 @@ struct Applied {
 struct NodeMemo {
     exclusions: HashMap<(usize, usize), bool>,
     stage: Option<Verdict>,
+}
+
+impl NodeMemo {
+    /// Forgets everything, keeping the memory for the next node.
+    fn clear(&mut self) {
+        self.exclusions.clear();
+        self.stage = None;
+    }
 }
 
 /// Why a node cannot take a line.
@@ -570,29 +579,34 @@ impl<'a> Router<'a> {
     ) -> (Decision, Commit) {
         let order = self.order;
         let network = self.world.network;
-        let mut stage_of: HashMap<u32, Option<usize>> = HashMap::new();
+        let mut stage_of: HashMap<u32, Option<usize>> = HashMap::default();
         let mut candidates: Vec<Vec<Candidate>> = vec![Vec::new(); order.lines.len()];
         let mut traces: Vec<Vec<CandidateTrace>> = vec![Vec::new(); order.lines.len()];
         // Node by node, so what depends on the node alone is computed once for all lines.
-        let mut by_node: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        let mut pairs: Vec<(u32, usize)> = Vec::new();
         for (l, line) in order.lines.iter().enumerate() {
-            for stock in &network.stock[line.item as usize] {
-                by_node.entry(stock.node).or_default().push(l);
-            }
+            pairs.extend(
+                network.stock[line.item as usize]
+                    .iter()
+                    .map(|stock| (stock.node, l)),
+            );
         }
-        for (node, line_indices) in by_node {
+        pairs.sort_unstable();
+        let mut memo = NodeMemo::default();
+        for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+            let node = group[0].0;
             // Far nodes a distance guard excludes need nothing else (traces list every rule, so
             // an explanation takes the long way).
             if !self.explain && self.guarded_out(&mut layers, node) {
                 continue;
             }
             let name = || network.nodes[node as usize].id.to_string();
-            let mut memo = NodeMemo::default();
+            memo.clear();
             for layer in layers.iter_mut() {
                 let lets = &self.engine.policies[layer.index].lets;
                 layer.cache.forget(lets, |level| level >= Level::Line);
             }
-            for l in line_indices {
+            for &(_, l) in group {
                 let line = &order.lines[l];
                 for layer in layers.iter_mut() {
                     let lets = &self.engine.policies[layer.index].lets;
@@ -736,7 +750,7 @@ impl<'a> Router<'a> {
         let mut outcome = None;
         for k in 0..stage_count.max(1) {
             // How many lines of the order each node can serve: consolidation for the heuristic.
-            let mut serves: HashMap<u32, usize> = HashMap::new();
+            let mut serves: HashMap<u32, usize> = HashMap::default();
             for l in &lines {
                 for c in &l.candidates {
                     *serves.entry(c.node).or_insert(0) += 1;
@@ -771,7 +785,7 @@ impl<'a> Router<'a> {
             let mut evaluator = ShipmentEvaluator {
                 router: &mut self,
                 layers: &mut layers,
-                memo: HashMap::new(),
+                memo: HashMap::default(),
             };
             let result = search::solve(&problem, &mut evaluator);
             let done = result.best.placed == total;

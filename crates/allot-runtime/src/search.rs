@@ -13,6 +13,7 @@
 //! keeps only [`HEURISTIC_CANDIDATES`] candidates: those that can take it whole, then
 //! those serving the most lines of the order, then the cheapest.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -131,18 +132,26 @@ fn quantize(x: f64) -> f64 {
 
 struct Search<'a, S: Shipments> {
     problem: &'a Problem,
-    order: Vec<usize>,
     env: &'a mut S,
-    /// Units taken per (item, node) in the current branch.
-    used: BTreeMap<(u32, u32), i64>,
+    /// Every candidate node of the order, by local index.
+    nodes: Vec<u32>,
+    local: HashMap<u32, usize>,
+    digital: Vec<bool>,
+    /// Per line: its item's local index (lines of one item share stock).
+    line_item: Vec<usize>,
+    /// Units taken per (local item, local node) in the current branch.
+    used: Vec<i64>,
     allocation: Allocation,
     best: Option<Scored>,
     alternative: Option<Scored>,
     explored: usize,
     /// Per line (in search order), the units still placeable by it at most.
     remaining_bound: Vec<i64>,
-    /// Allocations per node in the current branch.
-    in_use: BTreeMap<u32, u32>,
+    /// Allocations per local node in the current branch, and the nodes in use.
+    in_use: Vec<u32>,
+    in_use_list: Vec<usize>,
+    /// Per line: local node → index of its candidate there.
+    candidate_at: Vec<Vec<Option<usize>>>,
     /// Distinct non-digital nodes in the current branch.
     parcels: usize,
     /// Per line: its candidates, cheapest for the whole line first, then by node id.
@@ -150,13 +159,12 @@ struct Search<'a, S: Shipments> {
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
-    // Lines in order: what a line can take at a node depends on what earlier lines
-    // took there, so the order is part of the plan space's definition.
-    let order: Vec<usize> = (0..problem.lines.len()).collect();
-    let caps: Vec<i64> = order
+    // Lines are taken in order: what a line can take at a node depends on what earlier
+    // lines took there, so the order is part of the plan space's definition.
+    let caps: Vec<i64> = problem
+        .lines
         .iter()
-        .map(|&l| {
-            let line = &problem.lines[l];
+        .map(|line| {
             line.qty
                 .min(line.candidates.iter().map(|c| c.available).sum())
         })
@@ -180,17 +188,56 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
             indices
         })
         .collect();
+    let mut nodes: Vec<u32> = Vec::new();
+    let mut local: HashMap<u32, usize> = HashMap::default();
+    for line in &problem.lines {
+        for c in &line.candidates {
+            local.entry(c.node).or_insert_with(|| {
+                nodes.push(c.node);
+                nodes.len() - 1
+            });
+        }
+    }
+    let mut items: Vec<u32> = Vec::new();
+    let line_item: Vec<usize> = problem
+        .lines
+        .iter()
+        .map(|line| match items.iter().position(|&i| i == line.item) {
+            Some(i) => i,
+            None => {
+                items.push(line.item);
+                items.len() - 1
+            }
+        })
+        .collect();
+    let candidate_at = problem
+        .lines
+        .iter()
+        .map(|line| {
+            let mut at = vec![None; nodes.len()];
+            for (i, c) in line.candidates.iter().enumerate() {
+                at[local[&c.node]] = Some(i);
+            }
+            at
+        })
+        .collect();
+    let digital = nodes.iter().map(|&n| env.is_digital(n)).collect();
     let mut search = Search {
         problem,
-        order,
         env,
-        used: BTreeMap::new(),
+        used: vec![0; items.len() * nodes.len()],
+        in_use: vec![0; nodes.len()],
+        in_use_list: Vec::new(),
+        candidate_at,
+        line_item,
+        digital,
+        local,
+        nodes,
         allocation: vec![Vec::new(); problem.lines.len()],
         best: None,
         alternative: None,
         explored: 0,
         remaining_bound,
-        in_use: BTreeMap::new(),
         parcels: 0,
         preference,
     };
@@ -229,22 +276,32 @@ impl<S: Shipments> Search<'_, S> {
             && (parcels as f64) > best.values[0])
     }
 
+    fn room(&self, line_index: usize, candidate: &Candidate) -> i64 {
+        let node = self.local[&candidate.node];
+        candidate.available - self.used[self.line_item[line_index] * self.nodes.len() + node]
+    }
+
     fn take(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
-        let item = self.problem.lines[line_index].item;
+        let item = self.line_item[line_index];
         for &(node, units) in option {
-            *self.used.entry((item, node)).or_insert(0) += sign * units;
-            let count = self.in_use.entry(node).or_insert(0);
-            let before = *count;
-            *count = (*count as i64 + sign) as u32;
-            if !self.env.is_digital(node) {
-                match (before, *count) {
-                    (0, 1) => self.parcels += 1,
-                    (1, 0) => self.parcels -= 1,
-                    _ => {}
+            let node = self.local[&node];
+            self.used[item * self.nodes.len() + node] += sign * units;
+            let before = self.in_use[node];
+            self.in_use[node] = (before as i64 + sign) as u32;
+            match (before, self.in_use[node]) {
+                (0, 1) => {
+                    self.in_use_list.push(node);
+                    if !self.digital[node] {
+                        self.parcels += 1;
+                    }
                 }
-            }
-            if *count == 0 {
-                self.in_use.remove(&node);
+                (1, 0) => {
+                    self.in_use_list.retain(|&n| n != node);
+                    if !self.digital[node] {
+                        self.parcels -= 1;
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -257,16 +314,19 @@ impl<S: Shipments> Search<'_, S> {
         if !self.promising(depth, placed, self.parcels) {
             return;
         }
-        if depth == self.order.len() {
+        if depth == self.problem.lines.len() {
             self.leaf(placed);
             return;
         }
-        let line_index = self.order[depth];
+        let line_index = depth;
         for option in self.options(line_index, depth, placed) {
             let units: i64 = option.iter().map(|&(_, u)| u).sum();
             let added = option
                 .iter()
-                .filter(|(n, _)| !self.in_use.contains_key(n) && !self.env.is_digital(*n))
+                .filter(|(n, _)| {
+                    let n = self.local[n];
+                    self.in_use[n] == 0 && !self.digital[n]
+                })
                 .count();
             // Skip hopeless options before paying for the recursion.
             if !self.promising(depth + 1, placed + units, self.parcels + added) {
@@ -284,20 +344,36 @@ impl<S: Shipments> Search<'_, S> {
     /// that open a shipment the bounds already rule out are not even listed.
     fn options(&mut self, line_index: usize, depth: usize, placed: i64) -> Vec<LineAllocation> {
         let line = &self.problem.lines[line_index];
-        let room =
-            |c: &Candidate| c.available - self.used.get(&(line.item, c.node)).copied().unwrap_or(0);
-        // Nodes already in the plan first (no new shipment), then the rest; each by preference.
         let mut options: Vec<LineAllocation> = Vec::new();
-        for reuse in [true, false] {
-            for &i in &self.preference[line_index] {
-                let c = &line.candidates[i];
-                if self.in_use.contains_key(&c.node) != reuse {
+        // Nodes already in the plan first: they open no shipment.
+        let mut reused: Vec<(usize, usize)> = self
+            .in_use_list
+            .iter()
+            .filter_map(|&n| self.candidate_at[line_index][n].map(|c| (c, n)))
+            .collect();
+        let position = |c: usize| self.preference[line_index].iter().position(|&p| p == c);
+        reused.sort_by_key(|&(c, _)| position(c));
+        for (c, _) in reused {
+            let candidate = &line.candidates[c];
+            let take = line.qty.min(self.room(line_index, candidate));
+            if take > 0 {
+                options.push(vec![(candidate.node, take)]);
+            }
+        }
+        // New nodes, unless even the most a new shipment could place cannot compete.
+        if self.promising(depth + 1, placed + line.qty, self.parcels + 1)
+            || self.digital.iter().any(|&d| d)
+        {
+            for &c in &self.preference[line_index] {
+                let candidate = &line.candidates[c];
+                let n = self.local[&candidate.node];
+                if self.in_use[n] > 0 {
                     continue;
                 }
-                let take = line.qty.min(room(c));
-                let opens = usize::from(!reuse && !self.env.is_digital(c.node));
+                let take = line.qty.min(self.room(line_index, candidate));
+                let opens = usize::from(!self.digital[n]);
                 if take > 0 && self.promising(depth + 1, placed + take, self.parcels + opens) {
-                    options.push(vec![(c.node, take)]);
+                    options.push(vec![(candidate.node, take)]);
                 }
             }
         }
@@ -316,7 +392,7 @@ impl<S: Shipments> Search<'_, S> {
                 let mut left = line.qty;
                 let mut split = Vec::new();
                 for &i in &subset {
-                    let take = left.min(room(pool[i]));
+                    let take = left.min(self.room(line_index, pool[i]));
                     if take <= 0 {
                         break;
                     }

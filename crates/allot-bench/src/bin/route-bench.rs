@@ -1,4 +1,5 @@
 //! The routing benchmark: `cargo run --release -p allot-bench --bin route-bench`.
+//! `route-bench 3` measures 3-line orders only; ALLOT_BENCH_ORDERS sets orders per size.
 //! Prints compile time, network load time, per-order latency (p50/p99) by order size,
 //! throughput, and the large-order heuristic's gap to the exact search.
 
@@ -70,9 +71,13 @@ fn main() {
     println!("\nlines | orders | p50 µs | p99 µs | mean µs | decisions/s | routed | partial");
     // `route-bench 3` measures 3-line orders only (for profiling).
     let only: Option<usize> = std::env::args().nth(1).and_then(|a| a.parse().ok());
+    let per_size = std::env::var("ALLOT_BENCH_ORDERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ORDERS_PER_SIZE);
     for lines in (1..=8).filter(|l| only.is_none_or(|o| o == *l)) {
         let orders: Vec<Order> =
-            allot_bench::orders_json(ORDERS_PER_SIZE, lines, SKUS, 100 + lines as u64)
+            allot_bench::orders_json(per_size, lines, SKUS, 100 + lines as u64)
                 .iter()
                 .map(|text| {
                     Order::from_value(&serde_json::from_str(text).expect("json"), &plan, &network)
