@@ -331,44 +331,40 @@ impl<'a> Router<'a> {
         }
     }
 
+    /// The policy or profile `index` with a fresh `let` cache, if it applies to the order.
+    fn applied(&mut self, index: usize, order_env: &Env) -> Option<Applied> {
+        let mut applied = Applied {
+            index,
+            cache: LetCache::new(self.engine.policies[index].lets.len()),
+        };
+        let applies = match &self.engine.policies[index].applies {
+            None => true,
+            Some(c) => self.holds(order_env, c, &mut applied),
+        };
+        applies.then_some(applied)
+    }
+
     fn route(mut self) -> (Decision, Commit) {
         let order_env = self.env(None, None);
         let id = Some(self.order.id.to_string());
         // Selection: the highest-priority applicable policy; every applicable profile.
-        let mut chosen = None;
-        for &index in &self.engine.selection {
-            let mut applied = Applied {
-                index,
-                cache: LetCache::new(self.engine.policies[index].lets.len()),
-            };
-            let applies = match &self.engine.policies[index].applies {
-                None => true,
-                Some(c) => self.holds(&order_env, c, &mut applied),
-            };
-            if applies {
-                chosen = Some(applied);
-                break;
-            }
-        }
-        let Some(policy) = chosen else {
+        let engine = self.engine;
+        let Some(policy) = engine
+            .selection
+            .iter()
+            .find_map(|&index| self.applied(index, &order_env))
+        else {
             let mut decision = self.outcome(id, None, Vec::new(), Status::Rejected);
             decision.reason = Some("no policy applies".into());
             return (decision, Commit::default());
         };
         let mut layers = vec![policy];
-        for &index in &self.engine.profiles {
-            let mut applied = Applied {
-                index,
-                cache: LetCache::new(self.engine.policies[index].lets.len()),
-            };
-            let applies = match &self.engine.policies[index].applies {
-                None => true,
-                Some(c) => self.holds(&order_env, c, &mut applied),
-            };
-            if applies {
-                layers.push(applied);
-            }
-        }
+        layers.extend(
+            engine
+                .profiles
+                .iter()
+                .filter_map(|&index| self.applied(index, &order_env)),
+        );
         let policy_name = self.engine.plan.policies[layers[0].index].name.clone();
         let profile_names: Vec<String> = layers[1..]
             .iter()
