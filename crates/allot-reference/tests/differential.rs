@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 const EXCLUSIONS: &[&str] = &[
     r#"exclude when node.kind == store and line.item.fragile because "fragile""#,
     r#"exclude when d > 250 km because "far""#,
+    r#"exclude when node.kind == store and distance(node.location, order.ship_to) >= 120 km because "store too far""#,
     r#"exclude when node.utilization >= 60% because "busy""#,
     r#"exclude when node.priority > 2 because "low rank""#,
     r#"exclude when "blocked" in node.tags because "blocked""#,
