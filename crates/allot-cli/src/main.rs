@@ -1,6 +1,7 @@
 //! `allot`: the command line of the Allot policy language.
 
 mod check;
+mod fmt;
 mod route;
 mod ruleset;
 
@@ -25,6 +26,8 @@ enum Command {
     Compile(route::CompileArgs),
     /// Print a ruleset's evaluation plan: what runs, and how often.
     Plan(route::PlanArgs),
+    /// Rewrite files in the canonical layout (`--check` to only verify).
+    Fmt(fmt::FmtArgs),
 }
 
 /// Exit statuses shared by every command.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => return ExitCode::from(check::run(&args)),
+        Command::Fmt(args) => return ExitCode::from(fmt::run(&args)),
         Command::Route(args) => route::route(&args),
         Command::Compile(args) => route::compile(&args),
         Command::Plan(args) => route::plan(&args),

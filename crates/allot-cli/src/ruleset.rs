@@ -29,26 +29,48 @@ impl fmt::Display for LoadError {
     }
 }
 
-/// The files of each ruleset, keyed by the ruleset (a directory, or a lone file).
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<Sources>, LoadError> {
-    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+/// Every file the paths name: files as given, directories walked for `*.allot`.
+pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => LoadError::NotFound(path.clone()),
             _ => LoadError::Unreadable(path.clone(), e),
         })?;
         if metadata.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files)?;
-            if files.is_empty() {
+            let before = out.len();
+            walk(path, &mut out)?;
+            if out.len() == before {
                 return Err(LoadError::NoRulesetFiles(path.clone()));
             }
-            for file in files {
-                let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-                groups.entry(dir).or_default().push(file);
-            }
         } else {
-            groups.entry(path.clone()).or_default().push(path.clone());
+            out.push(path.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Reads a file as text.
+pub fn read(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable(path.to_path_buf(), e))?;
+    String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8(path.to_path_buf()))
+}
+
+/// The files of each ruleset, keyed by the ruleset (a directory, or a lone file).
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<Sources>, LoadError> {
+    let mut groups: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for path in paths {
+        let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+        for file in files(std::slice::from_ref(path))? {
+            // A file given by name is a ruleset by itself; below a directory, its folder is.
+            let key = if is_dir {
+                file.parent().map(Path::to_path_buf).unwrap_or_default()
+            } else {
+                file.clone()
+            };
+            groups.entry(key).or_default().push(file);
         }
     }
     let mut rulesets = Vec::new();
@@ -57,8 +79,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Sources>, LoadError> {
         files.dedup();
         let mut sources = Sources::new();
         for file in files {
-            let bytes = std::fs::read(&file).map_err(|e| LoadError::Unreadable(file.clone(), e))?;
-            let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8(file.clone()))?;
+            let text = read(&file)?;
             sources.add(file.to_string_lossy(), text);
         }
         rulesets.push(sources);

@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 pub(crate) struct Builder<'a> {
     pub file: FileId,
+    /// The file's tokens, to end spans at their last token.
+    pub tokens: &'a [crate::lexer::Token],
     /// Byte offset of the parsed piece within its file.
     pub base: usize,
     pub diagnostics: &'a mut Vec<Diagnostic>,
@@ -74,9 +76,19 @@ fn is_keyword(rule: Rule) -> bool {
 }
 
 impl Builder<'_> {
+    /// The pair's span without the white space and comments pest lets a rule swallow
+    /// at its end: a node ends with its last token.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.base + s.start()..self.base + s.end())
+        let (start, mut end) = (self.base + s.start(), self.base + s.end());
+        // The first token ending after `end`, then back over trivia.
+        let mut i = self.tokens.partition_point(|t| (t.end as usize) <= end);
+        while i > 0 && self.tokens[i - 1].is_trivia() && self.tokens[i - 1].start as usize >= start
+        {
+            i -= 1;
+            end = self.tokens[i].start as usize;
+        }
+        Span::new(self.file, start..end)
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {

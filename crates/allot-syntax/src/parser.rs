@@ -180,6 +180,7 @@ impl<'a> FileParser<'a> {
                 Ok(pair) => {
                     let mut builder = Builder {
                         file: self.file,
+                        tokens: self.tokens,
                         base: span.start as usize,
                         diagnostics: &mut self.diagnostics,
                     };
@@ -429,6 +430,7 @@ impl<'a> FileParser<'a> {
                 Ok(pair) => {
                     let mut builder = Builder {
                         file: self.file,
+                        tokens: self.tokens,
                         base: span.start as usize,
                         diagnostics: &mut self.diagnostics,
                     };
