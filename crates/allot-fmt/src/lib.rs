@@ -106,9 +106,11 @@ impl<'s> Printer<'s> {
     }
 
     fn has_comment_inside(&self, start: u32, end: u32) -> bool {
+        // Comments are in order: only those before `end` can be inside.
         self.comments[self.next_comment..]
             .iter()
-            .any(|c| c.start > start && c.start < end)
+            .take_while(|c| c.start < end)
+            .any(|c| c.start > start)
     }
 
     /// Prints the comments before `offset`, each on its own line.
