@@ -227,3 +227,58 @@ fn columns_count_characters_after_non_ascii_text() {
     let human = stdout(&allot(&["check", "u.allot"], &dir));
     assert!(human.contains("u.allot:1:49"), "{human}");
 }
+
+#[test]
+fn fmt_rewrites_checks_and_diffs() {
+    let dir = temp_dir("fmt");
+    std::fs::write(dir.join("a.allot"), "const  a=1   km\n").unwrap();
+    std::fs::write(dir.join("broken.allot"), "const a = \n").unwrap();
+    std::fs::write(dir.join("good.allot"), "const b = 2 km\n").unwrap();
+
+    let output = allot(&["fmt", "--check", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("would reformat ./a.allot") && !text.contains("good.allot"),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("broken.allot: not formatted: the file has 1 syntax error")
+    );
+
+    let output = allot(&["fmt", "--diff", "a.allot"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("-const  a=1   km\n+const a = 1 km\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.allot")).unwrap(),
+        "const  a=1   km\n",
+        "--diff changes nothing"
+    );
+
+    let output = allot(&["fmt", "a.allot", "broken.allot"], &dir);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the broken file fails the run"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.allot")).unwrap(),
+        "const a = 1 km\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("broken.allot")).unwrap(),
+        "const a = \n",
+        "left untouched"
+    );
+    assert_eq!(
+        allot(&["fmt", "--check", "a.allot", "good.allot"], &dir)
+            .status
+            .code(),
+        Some(0)
+    );
+}
