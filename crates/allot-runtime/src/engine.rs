@@ -1016,13 +1016,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         if let Some(&cost) = self.memo.get(&key) {
             return cost;
         }
-        let shipment = ShipmentTotals {
-            weight: totals.weight,
-            units: totals.units,
-            lines: totals.lines,
-            value: totals.value,
-        };
-        let env = self.env(node, &shipment);
+        let env = self.env(node, totals);
         let mut cost = 0.0;
         for layer in self.layers.iter_mut() {
             let lets = &self.router.engine.policies[layer.index].lets;
@@ -1053,13 +1047,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         if let Some(&value) = self.memo.get(&key) {
             return value;
         }
-        let shipment = ShipmentTotals {
-            weight: totals.weight,
-            units: totals.units,
-            lines: totals.lines,
-            value: totals.value,
-        };
-        let env = self.env(node, &shipment);
+        let env = self.env(node, totals);
         let layer = &mut self.layers[0];
         let compiled = &self.router.engine.policies[layer.index];
         let lets = &compiled.lets;

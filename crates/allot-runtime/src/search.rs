@@ -58,14 +58,8 @@ pub(crate) enum Criterion {
     },
 }
 
-/// The totals of a shipment in a plan.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct Totals {
-    pub weight: f64,
-    pub units: f64,
-    pub lines: f64,
-    pub value: f64,
-}
+/// The totals of a shipment in a plan, as `shipment.*` reads them.
+pub(crate) use crate::eval::ShipmentTotals as Totals;
 
 /// What the search asks of the policy: per-shipment costs and aggregate terms.
 pub(crate) trait Shipments {

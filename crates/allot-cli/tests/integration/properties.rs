@@ -126,24 +126,12 @@ fn corpus_texts() -> Vec<String> {
     texts
 }
 
-/// Splits text into pieces at spaces and punctuation, keeping separators.
+/// The text split into the language's tokens (white space and comments included).
 fn pieces(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for c in text.chars() {
-        if c.is_alphanumeric() || c == '_' || c == '.' {
-            current.push(c);
-        } else {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            out.push(c.to_string());
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+    allot_syntax::lexer::lex(text)
+        .iter()
+        .map(|t| t.text(text).to_string())
+        .collect()
 }
 
 #[derive(Clone, Debug)]
