@@ -58,6 +58,32 @@ fn example_explanations() {
         ],
         &repo_root(),
     );
+    // Explaining changes nothing but the trace.
+    let plain = allot(
+        &[
+            "route",
+            "--ruleset",
+            "rulesets/example",
+            "--network",
+            NETWORK,
+            "--orders",
+            ORDERS,
+        ],
+        &repo_root(),
+    );
+    let without_trace: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value.as_object_mut().unwrap().remove("trace");
+            value
+        })
+        .collect();
+    let decisions: Vec<serde_json::Value> = stdout(&plain)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(without_trace, decisions);
     let pretty: Vec<String> = stdout(&output)
         .lines()
         .map(|line| {
