@@ -6,7 +6,7 @@ use crate::eval::{Code, Env, LetCache, ShipmentTotals, TableCode, World};
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
-use crate::value::V;
+use crate::value::{EARTH_RADIUS_KM, V};
 use allot_plan::{
     CostBasis, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program, ShortageAction,
 };
@@ -19,6 +19,8 @@ struct PolicyCode {
     excludes: Vec<Code>,
     /// Distance guards of exclusions: (km, inclusive, node condition).
     guards: Vec<(f64, bool, Option<Code>)>,
+    /// For the first guard: who stocks each SKU, split for a latitude window.
+    near: Option<NearIndex>,
     rejects: Vec<Code>,
     holds: Vec<Code>,
     safety: Vec<(Code, Option<Code>)>,
@@ -177,6 +179,16 @@ impl Engine {
 }
 
 fn compile_policy(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> PolicyCode {
+    let mut compiled = compile_programs(p, world, tables);
+    compiled.near = compiled
+        .guards
+        .first()
+        .filter(|(_, _, condition)| condition.as_ref().is_none_or(|c| c.level == Level::Node))
+        .map(|(km, _, condition)| NearIndex::new(*km, condition.as_ref(), world.network));
+    compiled
+}
+
+fn compile_programs(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> PolicyCode {
     let mut lets: Vec<Code> = p.lets.iter().map(|l| code(&l.value)).collect();
     // Node-level lets first: other node-level programs read them.
     for i in 0..lets.len() {
@@ -202,6 +214,7 @@ fn compile_policy(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> Policy
             .filter_map(|r| r.guard.as_ref())
             .map(|g| (g.km, g.inclusive, g.node_condition.as_ref().map(node_level)))
             .collect(),
+        near: None,
         rejects: p.rejects.iter().map(|r| code(&r.condition)).collect(),
         holds: p.holds.iter().map(|r| code(&r.condition)).collect(),
         safety: p
@@ -228,6 +241,52 @@ fn compile_policy(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> Policy
             })
             .collect(),
         lets,
+    }
+}
+
+/// Per SKU, the stocking nodes a distance guard's node condition holds for, by
+/// latitude, and the others: nodes outside the latitude band of the guard's distance
+/// are excluded, so routing does not even visit them.
+struct NearIndex {
+    km: f64,
+    guarded: Vec<Vec<(f64, u32)>>,
+    others: Vec<Vec<u32>>,
+}
+
+impl NearIndex {
+    fn new(km: f64, condition: Option<&Code>, network: &Network) -> NearIndex {
+        let holds = |node: u32| condition.is_none_or(|c| c.value_at(node).is_some_and(V::as_bool));
+        let mut guarded = Vec::with_capacity(network.stock.len());
+        let mut others = Vec::with_capacity(network.stock.len());
+        for list in &network.stock {
+            let (near, rest): (Vec<_>, Vec<_>) =
+                list.iter().map(|s| s.node).partition(|&n| holds(n));
+            let mut near: Vec<(f64, u32)> = near
+                .into_iter()
+                .map(|n| (network.nodes[n as usize].geo.lat, n))
+                .collect();
+            near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            guarded.push(near);
+            others.push(rest);
+        }
+        NearIndex {
+            km,
+            guarded,
+            others,
+        }
+    }
+
+    /// The nodes stocking `item` that can be within `km` of a place at `lat`.
+    fn candidates(&self, item: u32, lat: f64) -> impl Iterator<Item = u32> + '_ {
+        // As in `Geo::beyond`: a great circle is at least as long as its latitude span.
+        let reach = ((self.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
+        let list = &self.guarded[item as usize];
+        let from = list.partition_point(|&(l, _)| l < lat - reach);
+        let to = list.partition_point(|&(l, _)| l <= lat + reach);
+        self.others[item as usize]
+            .iter()
+            .copied()
+            .chain(list[from..to].iter().map(|&(_, n)| n))
     }
 }
 
@@ -580,12 +639,24 @@ impl<'a> Router<'a> {
         let mut traces: Vec<Vec<CandidateTrace>> = vec![Vec::new(); order.lines.len()];
         // Node by node, so what depends on the node alone is computed once for all lines.
         let mut pairs: Vec<(u32, usize)> = Vec::new();
+        // Without an explanation to give, far nodes a guard excludes are not visited.
+        let near = layers
+            .iter()
+            .find_map(|l| self.engine.policies[l.index].near.as_ref())
+            .filter(|_| !self.explain);
         for (l, line) in order.lines.iter().enumerate() {
-            pairs.extend(
-                network.stock[line.item as usize]
-                    .iter()
-                    .map(|stock| (stock.node, l)),
-            );
+            match near {
+                Some(index) => pairs.extend(
+                    index
+                        .candidates(line.item, order.ship_to.lat)
+                        .map(|n| (n, l)),
+                ),
+                None => pairs.extend(
+                    network.stock[line.item as usize]
+                        .iter()
+                        .map(|stock| (stock.node, l)),
+                ),
+            }
         }
         pairs.sort_unstable();
         let mut memo = NodeMemo::default();

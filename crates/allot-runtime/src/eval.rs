@@ -58,6 +58,15 @@ impl Code {
     }
 }
 
+impl Code {
+    /// The value computed at load for a node-level program.
+    pub fn value_at(&self, node: u32) -> Option<&V> {
+        self.per_node
+            .as_ref()
+            .and_then(|values| values.get(node as usize))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct TableCode {
     pub params: usize,
