@@ -859,12 +859,12 @@ impl<'a> Router<'a> {
             if stage_count > 0 {
                 chosen_stage = Some(k);
             }
-            outcome = Some((problem, result));
+            outcome = Some(result);
             if done {
                 break;
             }
         }
-        let (problem, result) = outcome.expect("at least one search");
+        let result = outcome.expect("at least one search");
         let best = &result.best;
 
         // The decision.
@@ -950,8 +950,7 @@ impl<'a> Router<'a> {
         decision.shipments = Some(shipments);
         decision.cost = Some(round_cents(total_cost));
         if self.explain {
-            let values =
-                |scored: &Scored| self.plan_values(&problem, &criteria_names(main), scored);
+            let values = |scored: &Scored| self.plan_values(&criteria_names(main), scored);
             decision.trace = Some(Trace {
                 order_rule: None,
                 stage: chosen_stage.map(|k| {
@@ -968,7 +967,7 @@ impl<'a> Router<'a> {
         (decision, commit)
     }
 
-    fn plan_values(&self, _problem: &Problem, names: &[String], scored: &Scored) -> PlanValues {
+    fn plan_values(&self, names: &[String], scored: &Scored) -> PlanValues {
         let network = self.world.network;
         let mut plan = Vec::new();
         for (l, allocation) in scored.allocation.iter().enumerate() {
