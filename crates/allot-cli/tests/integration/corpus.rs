@@ -1,7 +1,7 @@
 //! The corpus under `tests/corpus`: every valid ruleset checks clean, and every invalid
 //! file reports the diagnostic its name starts with, rendered as snapshots.
 
-use crate::repo_root;
+use crate::{repo_root, snapshot_settings};
 use allot_diagnostics::{ALL_CODES, Sources, render_human, render_json};
 use std::path::{Path, PathBuf};
 
@@ -27,13 +27,6 @@ fn sources(files: &[PathBuf], base: &Path) -> Sources {
         sources.add(name, std::fs::read_to_string(file).expect("corpus file"));
     }
     sources
-}
-
-fn snapshot_settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(repo_root().join("tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings
 }
 
 #[test]

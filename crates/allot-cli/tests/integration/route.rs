@@ -1,32 +1,28 @@
 //! `allot route`, `allot compile` and `allot plan` on the example ruleset.
 
 use crate::cli::{allot, stdout, temp_dir};
-use crate::repo_root;
+use crate::{repo_root, snapshot_settings};
+use std::process::Output;
 
 const NETWORK: &str = "rulesets/example/network.json";
 const ORDERS: &str = "rulesets/example/orders.jsonl";
 
 fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(repo_root().join("tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!(name, text));
+    snapshot_settings().bind(|| insta::assert_snapshot!(name, text));
+}
+
+/// `allot route` on the example's network and orders, with the rules given by `rules`.
+fn route_example(rules: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec!["route"];
+    args.extend(rules);
+    args.extend(["--network", NETWORK, "--orders", ORDERS]);
+    args.extend(extra);
+    allot(&args, &repo_root())
 }
 
 #[test]
 fn example_decisions() {
-    let output = allot(
-        &[
-            "route",
-            "--ruleset",
-            "rulesets/example",
-            "--network",
-            NETWORK,
-            "--orders",
-            ORDERS,
-        ],
-        &repo_root(),
-    );
+    let output = route_example(&["--ruleset", "rulesets/example"], &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -45,32 +41,9 @@ fn example_decisions() {
 
 #[test]
 fn example_explanations() {
-    let output = allot(
-        &[
-            "route",
-            "--ruleset",
-            "rulesets/example",
-            "--network",
-            NETWORK,
-            "--orders",
-            ORDERS,
-            "--explain",
-        ],
-        &repo_root(),
-    );
+    let output = route_example(&["--ruleset", "rulesets/example"], &["--explain"]);
     // Explaining changes nothing but the trace.
-    let plain = allot(
-        &[
-            "route",
-            "--ruleset",
-            "rulesets/example",
-            "--network",
-            NETWORK,
-            "--orders",
-            ORDERS,
-        ],
-        &repo_root(),
-    );
+    let plain = route_example(&["--ruleset", "rulesets/example"], &[]);
     let without_trace: Vec<serde_json::Value> = stdout(&output)
         .lines()
         .map(|line| {
@@ -116,30 +89,8 @@ fn a_compiled_plan_routes_like_the_ruleset_and_refuses_damage() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let from_ruleset = allot(
-        &[
-            "route",
-            "--ruleset",
-            "rulesets/example",
-            "--network",
-            NETWORK,
-            "--orders",
-            ORDERS,
-        ],
-        &repo_root(),
-    );
-    let from_plan = allot(
-        &[
-            "route",
-            "--plan",
-            plan_arg,
-            "--network",
-            NETWORK,
-            "--orders",
-            ORDERS,
-        ],
-        &repo_root(),
-    );
+    let from_ruleset = route_example(&["--ruleset", "rulesets/example"], &[]);
+    let from_plan = route_example(&["--plan", plan_arg], &[]);
     assert_eq!(stdout(&from_plan), stdout(&from_ruleset));
 
     let bytes = std::fs::read(&plan).unwrap();
