@@ -162,6 +162,7 @@ impl Engine {
             explain,
             exact_lines,
             stack: Vec::new(),
+            memo: HashMap::default(),
         }
         .route()
     }
@@ -305,6 +306,8 @@ struct Router<'a> {
     /// Past this many lines, each line keeps only its cheapest candidates.
     exact_lines: usize,
     stack: Vec<V>,
+    /// Values of order- and line-level programs, by program and line.
+    memo: HashMap<(usize, usize), V>,
 }
 
 /// A policy or profile applied to the order, with its `let` cache.
@@ -358,14 +361,29 @@ impl<'a> Router<'a> {
     }
 
     fn holds(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
-        let lets = &self.engine.policies[applied.index].lets;
-        env.run(c, &mut applied.cache, lets, &[], &mut self.stack)
-            .as_bool()
+        self.value(env, c, applied).as_bool()
     }
 
+    /// Runs a program; one that depends on the order or the line alone runs once per
+    /// order or line, however many nodes ask.
     fn value(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> V {
         let lets = &self.engine.policies[applied.index].lets;
-        env.run(c, &mut applied.cache, lets, &[], &mut self.stack)
+        let key = match c.level {
+            Level::Constant | Level::Order => Some((c as *const Code as usize, 0)),
+            Level::Line => env
+                .line
+                .map(|line| (c as *const Code as usize, line as *const Line as usize)),
+            _ => None,
+        };
+        let Some(key) = key else {
+            return env.run(c, &mut applied.cache, lets, &[], &mut self.stack);
+        };
+        if let Some(value) = self.memo.get(&key) {
+            return value.clone();
+        }
+        let value = env.run(c, &mut applied.cache, lets, &[], &mut self.stack);
+        self.memo.insert(key, value.clone());
+        value
     }
 
     fn rule_ref(
