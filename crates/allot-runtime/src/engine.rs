@@ -890,7 +890,7 @@ impl<'a> Router<'a> {
         let mut shipments = Vec::new();
         let mut by_node: BTreeMap<u32, Vec<(usize, i64)>> = BTreeMap::new();
         for (l, allocation) in best.allocation.iter().enumerate() {
-            for &(node, units) in allocation {
+            for &(node, units) in allocation.parts() {
                 by_node.entry(node).or_default().push((l, units));
             }
         }
@@ -952,7 +952,7 @@ impl<'a> Router<'a> {
                     .iter()
                     .zip(&best.allocation)
                     .filter_map(|(line, allocation)| {
-                        let placed: i64 = allocation.iter().map(|&(_, u)| u).sum();
+                        let placed: i64 = allocation.parts().iter().map(|&(_, u)| u).sum();
                         (placed < line.qty).then(|| Unfilled {
                             line: line.id.to_string(),
                             sku: line.sku.to_string(),
@@ -989,7 +989,7 @@ impl<'a> Router<'a> {
         let network = self.world.network;
         let mut plan = Vec::new();
         for (l, allocation) in scored.allocation.iter().enumerate() {
-            for &(node, units) in allocation {
+            for &(node, units) in allocation.parts() {
                 plan.push(format!(
                     "{}: line {} × {units}",
                     network.nodes[node as usize].id, self.order.lines[l].id

@@ -80,8 +80,27 @@ pub(crate) struct Problem {
 
 /// A plan: for each line, (node, units) allocations.
 pub(crate) type Allocation = Vec<LineAllocation>;
-/// One line's (node, units) pairs.
-pub(crate) type LineAllocation = Vec<(u32, i64)>;
+
+/// One line's allocation; one node without a heap allocation, since the search
+/// tries thousands of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) enum LineAllocation {
+    #[default]
+    Unplaced,
+    One([(u32, i64); 1]),
+    Split(Vec<(u32, i64)>),
+}
+
+impl LineAllocation {
+    /// The (node, units) pairs.
+    pub fn parts(&self) -> &[(u32, i64)] {
+        match self {
+            LineAllocation::Unplaced => &[],
+            LineAllocation::One(one) => one,
+            LineAllocation::Split(many) => many,
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub(crate) struct Scored {
@@ -227,7 +246,7 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         digital,
         local,
         nodes,
-        allocation: vec![Vec::new(); problem.lines.len()],
+        allocation: vec![LineAllocation::Unplaced; problem.lines.len()],
         best: None,
         alternative: None,
         explored: 0,
@@ -314,8 +333,9 @@ impl<S: Shipments> Search<'_, S> {
         }
         let line_index = depth;
         for option in self.options(line_index, depth, placed) {
-            let units: i64 = option.iter().map(|&(_, u)| u).sum();
+            let units: i64 = option.parts().iter().map(|&(_, u)| u).sum();
             let added = option
+                .parts()
                 .iter()
                 .filter(|(n, _)| {
                     let n = self.local[n];
@@ -326,11 +346,11 @@ impl<S: Shipments> Search<'_, S> {
             if !self.promising(depth + 1, placed + units, self.parcels + added) {
                 continue;
             }
-            self.take(line_index, &option, 1);
+            self.take(line_index, option.parts(), 1);
             self.allocation[line_index] = option;
             self.descend(depth + 1, placed + units);
             let option = std::mem::take(&mut self.allocation[line_index]);
-            self.take(line_index, &option, -1);
+            self.take(line_index, option.parts(), -1);
         }
     }
 
@@ -351,7 +371,7 @@ impl<S: Shipments> Search<'_, S> {
             let candidate = &line.candidates[c];
             let take = line.qty.min(self.room(line_index, candidate));
             if take > 0 {
-                options.push(vec![(candidate.node, take)]);
+                options.push(LineAllocation::One([(candidate.node, take)]));
             }
         }
         // New nodes, unless even the most a new shipment could place cannot compete.
@@ -367,7 +387,7 @@ impl<S: Shipments> Search<'_, S> {
                 let take = line.qty.min(self.room(line_index, candidate));
                 let opens = usize::from(!self.digital[n]);
                 if take > 0 && self.promising(depth + 1, placed + take, self.parcels + opens) {
-                    options.push(vec![(candidate.node, take)]);
+                    options.push(LineAllocation::One([(candidate.node, take)]));
                 }
             }
         }
@@ -394,11 +414,11 @@ impl<S: Shipments> Search<'_, S> {
                     left -= take;
                 }
                 if split.len() == subset.len() {
-                    options.push(split);
+                    options.push(LineAllocation::Split(split));
                 }
             }
         }
-        options.push(Vec::new());
+        options.push(LineAllocation::Unplaced);
         options
     }
 
@@ -428,7 +448,7 @@ impl<S: Shipments> Search<'_, S> {
     fn score(&mut self, placed: i64) -> Scored {
         let mut shipments: BTreeMap<u32, (Totals, f64)> = BTreeMap::new();
         for (line, allocation) in self.problem.lines.iter().zip(&self.allocation) {
-            for &(node, units) in allocation {
+            for &(node, units) in allocation.parts() {
                 let candidate = line
                     .candidates
                     .iter()
@@ -488,7 +508,11 @@ impl<S: Shipments> Search<'_, S> {
         }
         let mut tie = Vec::new();
         for allocation in &self.allocation {
-            let mut ranks: Vec<u32> = allocation.iter().map(|&(n, _)| self.env.rank(n)).collect();
+            let mut ranks: Vec<u32> = allocation
+                .parts()
+                .iter()
+                .map(|&(n, _)| self.env.rank(n))
+                .collect();
             ranks.sort_unstable();
             tie.extend(ranks);
             tie.push(u32::MAX);
