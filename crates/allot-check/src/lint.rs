@@ -66,7 +66,7 @@ fn constant_condition(value: Option<Value>, span: Span, what: &str, out: &mut Ve
 fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnostic>) {
     let fold = |e: &Expr| fold_in_policy(model, &policy.lets, e);
     let check =
-        |e: &Option<Expr>, true_means: &str, false_means: &str, out: &mut Vec<Diagnostic>| {
+        |e: Option<&Expr>, true_means: &str, false_means: &str, out: &mut Vec<Diagnostic>| {
             if let Some(e) = e {
                 let value = fold(e);
                 let what = if value == Some(Value::Bool(true)) {
@@ -78,14 +78,14 @@ fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnost
             }
         };
     check(
-        &policy.applies,
+        policy.applies.as_ref(),
         "the policy applies to every order",
         "the policy never applies",
         out,
     );
     for rule in &policy.excludes {
         check(
-            &Some(rule.condition.clone()),
+            Some(&rule.condition),
             "every node is excluded",
             "the exclusion never applies",
             out,
@@ -93,7 +93,7 @@ fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnost
     }
     for rule in &policy.rejects {
         check(
-            &Some(rule.condition.clone()),
+            Some(&rule.condition),
             "every order is rejected",
             "the rejection never applies",
             out,
@@ -101,7 +101,7 @@ fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnost
     }
     for rule in &policy.holds {
         check(
-            &Some(rule.condition.clone()),
+            Some(&rule.condition),
             "every order is held",
             "the hold never applies",
             out,
@@ -109,7 +109,7 @@ fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnost
     }
     for stage in &policy.stages {
         check(
-            &stage.condition,
+            stage.condition.as_ref(),
             "the stage holds every node",
             "the stage holds no node",
             out,
@@ -117,7 +117,7 @@ fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnost
     }
     for cost in &policy.costs {
         check(
-            &cost.condition,
+            cost.condition.as_ref(),
             "`when` can be removed",
             "the cost is never charged",
             out,
@@ -125,7 +125,7 @@ fn constant_conditions(model: &Model, policy: &PolicyDef, out: &mut Vec<Diagnost
     }
     for safety in &policy.safety_stock {
         check(
-            &safety.condition,
+            safety.condition.as_ref(),
             "`when` can be removed",
             "no stock is ever held back",
             out,

@@ -40,6 +40,17 @@ struct Ctx<'o> {
     safety: i64,
 }
 
+/// What a per-shipment program sees: the order, the node, the shipment's totals.
+fn shipment_ctx(order: &Order, node: u32, totals: Totals) -> Ctx<'_> {
+    Ctx {
+        order,
+        line: None,
+        node: Some(node),
+        shipment: Some(totals),
+        safety: 0,
+    }
+}
+
 /// One candidate (node) of a line.
 #[derive(Clone)]
 struct Cand {
@@ -569,13 +580,7 @@ impl<'a> Reference<'a> {
             return None;
         }
         for &node in &parcels {
-            let ctx = Ctx {
-                order,
-                line: None,
-                node: Some(node),
-                shipment: Some(nodes[&node].0),
-                safety: 0,
-            };
+            let ctx = shipment_ctx(order, node, nodes[&node].0);
             let mut cost = 0.0;
             for layer in layers {
                 for c in layer
@@ -608,14 +613,13 @@ impl<'a> Reference<'a> {
                     let terms: Vec<f64> = parcels
                         .iter()
                         .map(|&node| {
-                            let ctx = Ctx {
-                                order,
-                                line: None,
-                                node: Some(node),
-                                shipment: Some(nodes[&node].0),
-                                safety: 0,
-                            };
-                            self.eval(e, ctx, &policy.lets, &[]).as_num()
+                            self.eval(
+                                e,
+                                shipment_ctx(order, node, nodes[&node].0),
+                                &policy.lets,
+                                &[],
+                            )
+                            .as_num()
                         })
                         .collect();
                     match aggregator {

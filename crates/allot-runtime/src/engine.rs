@@ -833,14 +833,16 @@ impl<'a> Router<'a> {
         let total: i64 = order.lines.iter().map(|l| l.qty).sum();
         let mut chosen_stage = None;
         let mut outcome = None;
-        for k in 0..stage_count.max(1) {
-            // How many lines of the order each node can serve: consolidation for the heuristic.
-            let mut serves: HashMap<u32, usize> = HashMap::default();
+        // How many lines of the order each node can serve: consolidation for the heuristic.
+        let mut serves: HashMap<u32, usize> = HashMap::default();
+        if order.lines.len() > self.exact_lines {
             for l in &lines {
                 for c in &l.candidates {
                     *serves.entry(c.node).or_insert(0) += 1;
                 }
             }
+        }
+        for k in 0..stage_count.max(1) {
             let restricted: Vec<LineProblem> = lines
                 .iter()
                 .map(|l| {

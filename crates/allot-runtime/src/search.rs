@@ -150,6 +150,10 @@ struct Search<'a, S: Shipments> {
     nodes: Vec<u32>,
     local: HashMap<u32, usize>,
     digital: Vec<bool>,
+    /// Whether any candidate is digital (a new digital node opens no shipment).
+    any_digital: bool,
+    /// Units the order asks for.
+    total_units: i64,
     /// Per line: its item's local index (lines of one item share stock).
     line_item: Vec<usize>,
     /// Units taken per (local item, local node) in the current branch.
@@ -234,7 +238,9 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
             at
         })
         .collect();
-    let digital = nodes.iter().map(|&n| env.is_digital(n)).collect();
+    let digital: Vec<bool> = nodes.iter().map(|&n| env.is_digital(n)).collect();
+    let any_digital = digital.iter().any(|&d| d);
+    let total_units = problem.lines.iter().map(|l| l.qty).sum();
     let mut search = Search {
         problem,
         env,
@@ -244,6 +250,8 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         candidate_at,
         line_item,
         digital,
+        any_digital,
+        total_units,
         local,
         nodes,
         allocation: vec![LineAllocation::Unplaced; problem.lines.len()],
@@ -375,9 +383,7 @@ impl<S: Shipments> Search<'_, S> {
             }
         }
         // New nodes, unless even the most a new shipment could place cannot compete.
-        if self.promising(depth + 1, placed + line.qty, self.parcels + 1)
-            || self.digital.iter().any(|&d| d)
-        {
+        if self.promising(depth + 1, placed + line.qty, self.parcels + 1) || self.any_digital {
             for &c in &self.preference[line_index] {
                 let candidate = &line.candidates[c];
                 let n = self.local[&candidate.node];
@@ -423,11 +429,9 @@ impl<S: Shipments> Search<'_, S> {
     }
 
     fn leaf(&mut self, placed: i64) {
-        if self.problem.ship_complete && placed > 0 {
-            let total: i64 = self.problem.lines.iter().map(|l| l.qty).sum();
-            if placed < total {
-                return;
-            }
+        // Under `ship complete`, a plan places everything or nothing.
+        if self.problem.ship_complete && placed > 0 && placed < self.total_units {
+            return;
         }
         let scored = self.score(placed);
         let better = |candidate: &Scored, incumbent: &Option<Scored>| {
