@@ -416,6 +416,7 @@ impl Compiler<'_> {
                     ast::ShortageAction::Reject => p::ShortageAction::Reject,
                 },
                 because: s.because.clone(),
+                origin: self.origin(s.span),
             }),
         }
     }

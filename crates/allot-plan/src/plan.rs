@@ -80,7 +80,7 @@ pub struct TablePlan {
 }
 
 /// Where an item is written: file index, 1-based line and column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Origin {
     pub file: u32,
     pub line: u32,
@@ -186,6 +186,7 @@ pub struct StagePlan {
 pub struct ShortagePlan {
     pub action: ShortageAction,
     pub because: Option<String>,
+    pub origin: Origin,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -146,6 +146,14 @@ pub struct PlanValues {
     pub criteria: Vec<(String, f64)>,
 }
 
+/// The per-shipment cost terms of one shipment of the chosen plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShipmentCosts {
+    pub node: String,
+    #[serde(serialize_with = "as_map")]
+    pub costs: Vec<(String, f64)>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Trace {
     /// Rules of the policy and profiles that rejected or held the order, if any.
@@ -159,6 +167,15 @@ pub struct Trace {
     /// The best plan the search evaluated that differs from the chosen one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alternative: Option<PlanValues>,
+    /// Per shipment of the chosen plan: its per-shipment cost terms, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shipment_costs: Vec<ShipmentCosts>,
     /// True when the search stopped at its budget: the plan is the best found.
     pub search_complete: bool,
+    /// Where the rules that had an effect on this decision are written: the policy and
+    /// profiles that applied, exclusions that removed a candidate, safety stock held
+    /// back, non-zero costs, the stage used, order rules and shortage handling that fired.
+    /// For test coverage; not part of the JSON.
+    #[serde(skip)]
+    pub exercised: Vec<allot_plan::Origin>,
 }

@@ -8,7 +8,8 @@ use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
 use crate::value::{EARTH_RADIUS_KM, V};
 use allot_plan::{
-    CostBasis, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program, ShortageAction,
+    CostBasis, CostPlan, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program,
+    ShortageAction,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
@@ -163,6 +164,7 @@ impl Engine {
             exact_lines,
             stack: Vec::new(),
             memo: HashMap::default(),
+            exercised: Vec::new(),
         }
         .route()
     }
@@ -308,6 +310,8 @@ struct Router<'a> {
     stack: Vec<V>,
     /// Values of order- and line-level programs, by program and line.
     memo: HashMap<(usize, usize), V>,
+    /// When explaining: where the rules that had an effect on the decision are written.
+    exercised: Vec<Origin>,
 }
 
 /// A policy or profile applied to the order, with its `let` cache.
@@ -408,6 +412,21 @@ impl<'a> Router<'a> {
         }
     }
 
+    /// Records, when explaining, that the rule written at `origin` had an effect.
+    fn exercise(&mut self, origin: Origin) {
+        if self.explain {
+            self.exercised.push(origin);
+        }
+    }
+
+    /// The rules that had an effect, each once, in source order.
+    fn take_exercised(&mut self) -> Vec<Origin> {
+        let mut exercised = std::mem::take(&mut self.exercised);
+        exercised.sort_unstable();
+        exercised.dedup();
+        exercised
+    }
+
     /// The policy or profile `index` with a fresh `let` cache, if it applies to the order.
     fn applied(&mut self, index: usize, order_env: &Env) -> Option<Applied> {
         let mut applied = Applied {
@@ -418,6 +437,9 @@ impl<'a> Router<'a> {
             None => true,
             Some(c) => self.holds(order_env, c, &mut applied),
         };
+        if applies {
+            self.exercise(self.engine.plan.policies[index].origin);
+        }
         applies.then_some(applied)
     }
 
@@ -461,6 +483,7 @@ impl<'a> Router<'a> {
                 };
                 for (rule, c) in rules.iter().zip(codes) {
                     if self.holds(&order_env, c, layer) {
+                        self.exercise(rule.origin);
                         let reference = self.rule_ref(
                             layer.index,
                             &rule.origin,
@@ -482,7 +505,9 @@ impl<'a> Router<'a> {
                                 lines: Vec::new(),
                                 chosen: None,
                                 alternative: None,
+                                shipment_costs: Vec::new(),
                                 search_complete: true,
+                                exercised: self.take_exercised(),
                             });
                         }
                         return (decision, Commit::default());
@@ -592,13 +617,18 @@ impl<'a> Router<'a> {
         let env = self.env(Some(line), Some(node));
         let mut safety = 0i64;
         for layer in layers.iter_mut() {
+            let plan = &self.engine.plan.policies[layer.index];
             let compiled = &self.engine.policies[layer.index];
-            for (amount, condition) in &compiled.safety {
+            for (rule, (amount, condition)) in plan.safety_stock.iter().zip(&compiled.safety) {
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
                 if applies {
-                    safety = safety.max(self.value(&env, amount, layer).as_num() as i64);
+                    let amount = self.value(&env, amount, layer).as_num() as i64;
+                    if amount > 0 {
+                        self.exercise(rule.origin);
+                    }
+                    safety = safety.max(amount);
                 }
             }
         }
@@ -635,6 +665,9 @@ impl<'a> Router<'a> {
                         per_line += amount;
                     }
                     if self.explain {
+                        if amount != 0.0 {
+                            self.exercised.push(cost.origin);
+                        }
                         terms.push((cost.name.clone(), round_cents(amount)));
                     }
                 }
@@ -713,6 +746,7 @@ impl<'a> Router<'a> {
                     Verdict::Excluded { policy, rule } => {
                         if self.explain {
                             let r = &self.engine.plan.policies[policy].excludes[rule];
+                            self.exercised.push(r.origin);
                             traces[l].push(CandidateTrace::Excluded {
                                 node: name(),
                                 excluded_by: self.rule_ref(
@@ -923,6 +957,9 @@ impl<'a> Router<'a> {
         }
         let mut decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);
         if best.placed < total {
+            if let Some(shortage) = &shortage {
+                self.exercise(shortage.origin);
+            }
             let action = shortage
                 .as_ref()
                 .map_or(ShortageAction::Backorder, |s| s.action);
@@ -970,18 +1007,51 @@ impl<'a> Router<'a> {
         decision.shipments = Some(shipments);
         decision.cost = Some(round_cents(total_cost));
         if self.explain {
+            let stage = chosen_stage.map(|k| &self.engine.plan.policies[layers[0].index].stages[k]);
+            if let Some(stage) = stage {
+                self.exercise(stage.origin);
+            }
+            let mut shipment_costs = Vec::new();
+            let mut evaluator = ShipmentEvaluator {
+                router: &mut self,
+                layers: &mut layers,
+                memo: HashMap::default(),
+            };
+            for (&node, (totals, _)) in &best.shipments {
+                // Digital deliveries are not parcels: no per-shipment cost.
+                if network.nodes[node as usize].is_digital() {
+                    continue;
+                }
+                let mut costs = Vec::new();
+                evaluator.shipment_terms(node, totals, |cost, amount| {
+                    costs.push((cost, amount));
+                });
+                let router = &mut *evaluator.router;
+                for &(cost, amount) in &costs {
+                    if amount != 0.0 {
+                        router.exercised.push(cost.origin);
+                    }
+                }
+                if !costs.is_empty() {
+                    shipment_costs.push(ShipmentCosts {
+                        node: network.nodes[node as usize].id.to_string(),
+                        costs: costs
+                            .iter()
+                            .map(|(cost, amount)| (cost.name.clone(), round_cents(*amount)))
+                            .collect(),
+                    });
+                }
+            }
             let values = |scored: &Scored| self.plan_values(&criteria_names(main), scored);
             decision.trace = Some(Trace {
                 order_rule: None,
-                stage: chosen_stage.map(|k| {
-                    self.engine.plan.policies[layers[0].index].stages[k]
-                        .name
-                        .clone()
-                }),
+                stage: stage.map(|s| s.name.clone()),
                 lines: line_traces,
                 chosen: Some(values(best)),
                 alternative: result.alternative.as_ref().map(values),
+                shipment_costs,
                 search_complete: result.complete,
+                exercised: self.take_exercised(),
             });
         }
         (decision, commit)
@@ -1067,7 +1137,38 @@ struct ShipmentEvaluator<'r, 'a> {
     memo: HashMap<(u32, usize, [u64; 4]), f64>,
 }
 
-impl ShipmentEvaluator<'_, '_> {
+impl<'a> ShipmentEvaluator<'_, 'a> {
+    /// Each per-shipment cost term that applies to a shipment from `node`, with its amount.
+    fn shipment_terms(
+        &mut self,
+        node: u32,
+        totals: &Totals,
+        mut each: impl FnMut(&'a CostPlan, f64),
+    ) {
+        let env = self.env(node, totals);
+        for layer in self.layers.iter_mut() {
+            let lets = &self.router.engine.policies[layer.index].lets;
+            layer.cache.forget(lets, |level| level >= Level::Line);
+            let plan = &self.router.engine.plan.policies[layer.index];
+            let compiled = &self.router.engine.policies[layer.index];
+            for (term, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
+                if term.basis != CostBasis::Shipment {
+                    continue;
+                }
+                let applies = condition.as_ref().is_none_or(|c| {
+                    env.run(c, &mut layer.cache, lets, &[], &mut self.router.stack)
+                        .as_bool()
+                });
+                if applies {
+                    let amount = env
+                        .run(value, &mut layer.cache, lets, &[], &mut self.router.stack)
+                        .as_num();
+                    each(term, amount);
+                }
+            }
+        }
+    }
+
     fn key(node: u32, what: usize, totals: &Totals) -> (u32, usize, [u64; 4]) {
         (
             node,
@@ -1106,28 +1207,8 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         if let Some(&cost) = self.memo.get(&key) {
             return cost;
         }
-        let env = self.env(node, totals);
         let mut cost = 0.0;
-        for layer in self.layers.iter_mut() {
-            let lets = &self.router.engine.policies[layer.index].lets;
-            layer.cache.forget(lets, |level| level >= Level::Line);
-            let plan = &self.router.engine.plan.policies[layer.index];
-            let compiled = &self.router.engine.policies[layer.index];
-            for (term, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
-                if term.basis != CostBasis::Shipment {
-                    continue;
-                }
-                let applies = condition.as_ref().is_none_or(|c| {
-                    env.run(c, &mut layer.cache, lets, &[], &mut self.router.stack)
-                        .as_bool()
-                });
-                if applies {
-                    cost += env
-                        .run(value, &mut layer.cache, lets, &[], &mut self.router.stack)
-                        .as_num();
-                }
-            }
-        }
+        self.shipment_terms(node, totals, |_, amount| cost += amount);
         self.memo.insert(key, cost);
         cost
     }
