@@ -5,8 +5,8 @@
 use crate::clause::Clause;
 use crate::fold::fold;
 use crate::model::*;
-use crate::suggest::closest;
 use crate::types::{Dim, EnumId, Type, TypeDisplay};
+use allot_diagnostics::closest;
 use allot_diagnostics::{Code, Diagnostic, Span, sort_diagnostics};
 use allot_syntax::ParsedFile;
 use allot_syntax::ast::{self, CostBasis, DeclKind, ItemKind, PolicyKind};

@@ -2,8 +2,8 @@
 
 use crate::check::{Checker, Scope};
 use crate::model::*;
-use crate::suggest::closest;
 use crate::types::{CURRENCIES, Dim, EnumId, Type, UNIT_NAMES, is_currency, unit_named};
+use allot_diagnostics::closest;
 use allot_diagnostics::{Code, Diagnostic, Span};
 use allot_syntax::ast::{self, BinaryOp, ExprKind as A, UnaryOp};
 use rust_decimal::Decimal;

@@ -9,7 +9,6 @@ pub mod fold;
 mod lint;
 pub mod model;
 mod overlap;
-mod suggest;
 pub mod types;
 
 pub use check::{CheckResult, check};

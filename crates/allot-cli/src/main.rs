@@ -4,6 +4,7 @@ mod check;
 mod fmt;
 mod route;
 mod ruleset;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     Plan(route::PlanArgs),
     /// Rewrite files in the canonical layout (`--check` to only verify).
     Fmt(fmt::FmtArgs),
+    /// Run policy tests: the scenarios of `*.test.toml` files.
+    Test(test::TestArgs),
 }
 
 /// Exit statuses shared by every command.
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => return ExitCode::from(check::run(&args)),
         Command::Fmt(args) => return ExitCode::from(fmt::run(&args)),
+        Command::Test(args) => return ExitCode::from(test::run(&args)),
         Command::Route(args) => route::route(&args),
         Command::Compile(args) => route::compile(&args),
         Command::Plan(args) => route::plan(&args),

@@ -6,10 +6,12 @@
 mod codes;
 mod render;
 mod source;
+mod suggest;
 
 pub use codes::{ALL_CODES, Code};
 pub use render::{JsonDiagnostic, render_human, render_json};
 pub use source::{FileId, LineCol, LineIndex, SourceFile, Sources, Span};
+pub use suggest::closest;
 
 use serde::Serialize;
 

@@ -17,6 +17,19 @@ pub enum Status {
     Error,
 }
 
+impl Status {
+    /// The name the JSON gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Routed => "routed",
+            Status::Partial => "partial",
+            Status::Rejected => "rejected",
+            Status::Held => "held",
+            Status::Error => "error",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ShippedLine {
     pub line: String,
@@ -37,6 +50,15 @@ pub struct Shipment {
 pub enum UnfilledAction {
     Backorder,
     Cancel,
+}
+
+impl UnfilledAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            UnfilledAction::Backorder => "backorder",
+            UnfilledAction::Cancel => "cancel",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -127,6 +149,17 @@ pub enum CandidateTrace {
         #[serde(serialize_with = "as_map")]
         costs: Vec<(String, f64)>,
     },
+}
+
+impl CandidateTrace {
+    pub fn node(&self) -> &str {
+        match self {
+            CandidateTrace::Excluded { node, .. }
+            | CandidateTrace::NotStaged { node, .. }
+            | CandidateTrace::NoStock { node, .. }
+            | CandidateTrace::Candidate { node, .. } => node,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
