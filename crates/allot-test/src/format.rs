@@ -234,10 +234,11 @@ impl TestFile {
         let dir = path.parent().unwrap_or(Path::new(""));
         let file = TestFile {
             path: path.to_path_buf(),
-            ruleset: raw
-                .ruleset
-                .as_ref()
-                .map_or_else(|| dir.to_path_buf(), |r| dir.join(r.get_ref())),
+            ruleset: normalize(
+                &raw.ruleset
+                    .as_ref()
+                    .map_or_else(|| dir.to_path_buf(), |r| dir.join(r.get_ref())),
+            ),
             network: raw.network,
             scenarios: raw.scenario,
             text,
@@ -281,6 +282,28 @@ impl TestFile {
             message: message.into(),
         }
     }
+}
+
+/// `tests/x/../../rulesets/a` as `rulesets/a`, so that traces name files as people
+/// would. Lexical: a `..` after a symbolic link undoes the link, not its target.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn position(lines: &LineIndex, text: &str, offset: usize) -> (usize, usize) {

@@ -662,6 +662,14 @@ impl Check<'_> {
         if seen {
             return Ok(None);
         }
+        if trace.is_none_or(|t| t.lines.is_empty()) {
+            return Ok(Some(format!(
+                "expected {} excluded{}; no line was routed: the order is {}",
+                expected.node,
+                describe_rule(expected),
+                self.routed.decision.status.name()
+            )));
+        }
         let what = match &expected.line {
             Some(line) => format!("line {line}"),
             None => "any line".to_string(),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpus;
+mod policy_tests;
 mod properties;
 mod route;
 
