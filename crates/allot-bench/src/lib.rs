@@ -246,37 +246,84 @@ pub fn network_json(skus: usize, seed: u64) -> String {
 
 /// Web orders of `lines` lines each, SKUs drawn by Zipf demand, shipped to ZIP centroids.
 pub fn orders_json(count: usize, lines: usize, skus: usize, seed: u64) -> Vec<String> {
-    let mut rng = Rng::new(seed);
-    let zips = zip_centroids();
-    let zipf = Zipf::new(skus);
+    let mut orders = OrderMaker::new(skus, seed);
+    (0..count).map(|i| orders.order(i, lines)).collect()
+}
+
+/// Lines per order in a web shop's day: most orders are small (mean 2.2 lines).
+const LINES_PER_ORDER: [(usize, u32); 8] = [
+    (1, 45),
+    (2, 25),
+    (3, 13),
+    (4, 7),
+    (5, 4),
+    (6, 3),
+    (7, 2),
+    (8, 1),
+];
+
+/// Web orders of 1–8 lines, sized as in [`LINES_PER_ORDER`].
+pub fn mixed_orders_json(count: usize, skus: usize, seed: u64) -> Vec<String> {
+    let mut orders = OrderMaker::new(skus, seed);
+    let total: u32 = LINES_PER_ORDER.iter().map(|&(_, w)| w).sum();
     (0..count)
         .map(|i| {
-            let (lat, lon, state) = &zips[rng.below(zips.len())];
-            let mut chosen = Vec::new();
-            while chosen.len() < lines {
-                let s = zipf.sample(&mut rng);
-                if !chosen.contains(&s) {
-                    chosen.push(s);
-                }
-            }
-            let body: Vec<String> = chosen
+            let mut pick = orders.rng.below(total as usize) as u32;
+            let lines = LINES_PER_ORDER
                 .iter()
-                .enumerate()
-                .map(|(l, s)| {
-                    format!(
-                        "{{\"id\": \"{}\", \"sku\": \"SKU-{s:05}\", \"qty\": {}, \"price\": {:.2}}}",
-                        l + 1,
-                        1 + rng.below(2),
-                        5.0 + rng.unit() * 80.0
-                    )
+                .find(|&&(_, w)| {
+                    let hit = pick < w;
+                    pick = pick.saturating_sub(w);
+                    hit
                 })
-                .collect();
-            format!(
-                "{{\"id\": \"B-{i}\", \"channel\": \"web\", \"method\": \"ship\", \"ship_to\": {{\"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\"}}, \"lines\": [{}]}}",
-                body.join(", ")
-            )
+                .map_or(1, |&(lines, _)| lines);
+            orders.order(i, lines)
         })
         .collect()
+}
+
+struct OrderMaker {
+    rng: Rng,
+    zips: Vec<(f64, f64, String)>,
+    zipf: Zipf,
+}
+
+impl OrderMaker {
+    fn new(skus: usize, seed: u64) -> OrderMaker {
+        OrderMaker {
+            rng: Rng::new(seed),
+            zips: zip_centroids(),
+            zipf: Zipf::new(skus),
+        }
+    }
+
+    fn order(&mut self, i: usize, lines: usize) -> String {
+        let rng = &mut self.rng;
+        let (lat, lon, state) = &self.zips[rng.below(self.zips.len())];
+        let mut chosen = Vec::new();
+        while chosen.len() < lines {
+            let s = self.zipf.sample(rng);
+            if !chosen.contains(&s) {
+                chosen.push(s);
+            }
+        }
+        let body: Vec<String> = chosen
+            .iter()
+            .enumerate()
+            .map(|(l, s)| {
+                format!(
+                    "{{\"id\": \"{}\", \"sku\": \"SKU-{s:05}\", \"qty\": {}, \"price\": {:.2}}}",
+                    l + 1,
+                    1 + rng.below(2),
+                    5.0 + rng.unit() * 80.0
+                )
+            })
+            .collect();
+        format!(
+            "{{\"id\": \"B-{i}\", \"channel\": \"web\", \"method\": \"ship\", \"ship_to\": {{\"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\"}}, \"lines\": [{}]}}",
+            body.join(", ")
+        )
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod check;
 mod fmt;
 mod route;
 mod ruleset;
+mod simulate;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Command {
     Fmt(fmt::FmtArgs),
     /// Run policy tests: the scenarios of `*.test.toml` files.
     Test(test::TestArgs),
+    /// Route one batch with two rulesets and report what changed.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Exit statuses shared by every command.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Route(args) => route::route(&args),
         Command::Compile(args) => route::compile(&args),
         Command::Plan(args) => route::plan(&args),
+        Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -136,23 +136,41 @@ fn orders(text: &str) -> Result<Vec<Result<serde_json::Value, String>>, Failure>
         .collect())
 }
 
-pub fn route(args: &RouteArgs) -> Result<(), Failure> {
-    let plan = match (&args.ruleset, &args.plan) {
-        (Some(path), _) => compile_ruleset(path)?.0,
-        (None, Some(path)) => {
-            Artifact::decode(&read(path)?)
-                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?
-                .plan
-        }
-        (None, None) => return Err(Failure::usage("give --ruleset or --plan")),
-    };
-    let network_text = String::from_utf8(read(&args.network)?)
-        .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", args.network.display())))?;
-    let network = Network::from_json(&network_text, &plan)
-        .map_err(|e| Failure::usage(format!("{}: {e}", args.network.display())))?;
-    let text = match &args.orders {
-        Some(path) => String::from_utf8(read(path)?)
-            .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", path.display())))?,
+/// A plan from a file compiled with `allot compile` (known by its magic bytes), or
+/// from a ruleset (a directory of `.allot` files or one file), checked and compiled.
+pub fn load_plan(path: &Path) -> Result<Plan, Failure> {
+    let mut magic = [0u8; 8];
+    let is_artifact = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == allot_plan::MAGIC;
+    if is_artifact {
+        read_artifact(path)
+    } else {
+        Ok(compile_ruleset(path)?.0)
+    }
+}
+
+fn read_artifact(path: &Path) -> Result<Plan, Failure> {
+    Ok(Artifact::decode(&read(path)?)
+        .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?
+        .plan)
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    String::from_utf8(read(path)?)
+        .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", path.display())))
+}
+
+/// A network snapshot for a plan; a bad one ends the command.
+pub fn load_network(text: &str, path: &Path, plan: &Plan) -> Result<Network, Failure> {
+    Network::from_json(text, plan).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+}
+
+/// The orders of a batch, from a file or standard input.
+pub fn read_orders(path: Option<&Path>) -> Result<Vec<Result<serde_json::Value, String>>, Failure> {
+    let text = match path {
+        Some(path) => read_text(path)?,
         None => {
             let mut text = String::new();
             std::io::stdin()
@@ -162,7 +180,17 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
             text
         }
     };
-    let orders = orders(&text)?;
+    orders(&text)
+}
+
+pub fn route(args: &RouteArgs) -> Result<(), Failure> {
+    let plan = match (&args.ruleset, &args.plan) {
+        (Some(path), _) => compile_ruleset(path)?.0,
+        (None, Some(path)) => read_artifact(path)?,
+        (None, None) => return Err(Failure::usage("give --ruleset or --plan")),
+    };
+    let network = load_network(&read_text(&args.network)?, &args.network, &plan)?;
+    let orders = read_orders(args.orders.as_deref())?;
     let mut engine = Engine::new(plan, network);
     let progress = progress_bar(orders.len());
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -188,7 +216,7 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
 }
 
 /// A progress bar on stderr for large batches, only when a person is watching.
-fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
+pub fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
     (total >= 1000 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(

@@ -1,0 +1,108 @@
+//! `allot simulate`: route one batch with a baseline and a candidate ruleset, each on
+//! its own copy of the network, and report what changed.
+
+use crate::route::{Failure, load_network, load_plan, progress_bar, read_orders};
+use allot_runtime::{Decision, Engine};
+use allot_simulate::Report;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The ruleset in force: a ruleset directory or file, or a compiled plan.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The ruleset proposed: a ruleset directory or file, or a compiled plan.
+    #[arg(long)]
+    candidate: PathBuf,
+    /// The network snapshot (JSON); each ruleset routes on its own copy.
+    #[arg(long)]
+    network: PathBuf,
+    /// Orders as a JSON array or JSON Lines; standard input when absent.
+    #[arg(long)]
+    orders: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// How many changed orders the table lists (JSON lists all).
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+/// Decisions in flight between a routing thread and the comparison.
+const CHANNEL_DEPTH: usize = 1024;
+
+pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
+    let baseline = load_plan(&args.baseline)?;
+    let candidate = load_plan(&args.candidate)?;
+    let network_text = std::fs::read_to_string(&args.network).map_err(|e| Failure {
+        message: format!("{}: cannot read: {e}", args.network.display()),
+        status: crate::exit::USAGE,
+    })?;
+    let network = load_network(&network_text, &args.network, &baseline)?;
+    let baseline = Engine::new(baseline, network);
+    let network = load_network(&network_text, &args.network, &candidate)?;
+    let candidate = Engine::new(candidate, network);
+    drop(network_text);
+    let digital: HashSet<String> = baseline
+        .network()
+        .nodes
+        .iter()
+        .filter(|n| n.is_digital())
+        .map(|n| n.id.to_string())
+        .collect();
+    let parcels = |d: &Decision| {
+        d.shipments
+            .iter()
+            .flatten()
+            .filter(|s| !digital.contains(&s.node))
+            .count()
+    };
+    let orders = read_orders(args.orders.as_deref())?;
+    let progress = progress_bar(orders.len());
+    let mut report = Report::default();
+    // The two rulesets route on their own thread each; decisions meet here in order.
+    std::thread::scope(|scope| {
+        let route_all = |mut engine: Engine, sender: mpsc::SyncSender<Decision>| {
+            let orders = &orders;
+            move || {
+                for order in orders {
+                    let decision = match order {
+                        Ok(value) => engine.route_json(value, false),
+                        Err(message) => Decision::error(None, message.clone()),
+                    };
+                    if sender.send(decision).is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        let (old_sender, old_decisions) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (new_sender, new_decisions) = mpsc::sync_channel(CHANNEL_DEPTH);
+        scope.spawn(route_all(baseline, old_sender));
+        scope.spawn(route_all(candidate, new_sender));
+        for (old, new) in old_decisions.iter().zip(new_decisions.iter()) {
+            report.add(old, new, parcels);
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+        }
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let text = match args.format {
+        Format::Human => report.table(args.limit),
+        Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
+    };
+    // A reader that went away (a closed pipe) is not an error.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}

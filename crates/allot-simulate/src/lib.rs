@@ -1,0 +1,439 @@
+//! Simulation: the decisions of a baseline and a candidate ruleset on the same batch of
+//! orders, compared. Decisions are fed in pairs as they are made, so a batch of any size
+//! keeps only the orders that changed.
+
+use allot_runtime::{Decision, Status};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+const STATUSES: [Status; 5] = [
+    Status::Routed,
+    Status::Partial,
+    Status::Rejected,
+    Status::Held,
+    Status::Error,
+];
+
+/// Totals of one side of the simulation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// Orders by status, in the order routed, partial, rejected, held, error.
+    #[serde(serialize_with = "by_status")]
+    pub statuses: [usize; 5],
+    #[serde(serialize_with = "cents")]
+    pub cost: f64,
+    /// Parcels: shipments from non-digital nodes.
+    pub shipments: usize,
+}
+
+fn by_status<S: serde::Serializer>(counts: &[usize; 5], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(STATUSES.iter().map(|s| s.name()).zip(counts))
+}
+
+fn cents<S: serde::Serializer>(x: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(round_cents(*x))
+}
+
+impl Totals {
+    fn add(&mut self, decision: &Decision, parcels: usize) {
+        self.statuses[status_index(decision.status)] += 1;
+        self.cost += decision.cost.unwrap_or(0.0);
+        self.shipments += parcels;
+    }
+}
+
+fn status_index(status: Status) -> usize {
+    STATUSES.iter().position(|s| *s == status).unwrap_or(4)
+}
+
+/// What differs between the two decisions of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Status,
+    Nodes,
+    Allocation,
+    Unfilled,
+    Cost,
+}
+
+/// An order whose decision changed, with both decisions.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangedOrder {
+    pub order: Option<String>,
+    pub changes: Vec<Change>,
+    pub cost_delta: f64,
+    pub shipments_delta: i64,
+    pub baseline: Decision,
+    pub candidate: Decision,
+}
+
+/// The comparison, built one order at a time.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub orders: usize,
+    pub baseline: Totals,
+    pub candidate: Totals,
+    /// Orders whose set of shipping nodes changed.
+    pub node_set_changed: usize,
+    pub changed: Vec<ChangedOrder>,
+}
+
+/// Candidate less baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Delta {
+    #[serde(serialize_with = "cents")]
+    pub cost: f64,
+    #[serde(serialize_with = "cents")]
+    pub cost_per_order: f64,
+    pub shipments: i64,
+    pub shipments_per_order: f64,
+}
+
+/// The report as JSON: totals, their deltas, and every changed order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    orders: usize,
+    baseline: &'a Totals,
+    candidate: &'a Totals,
+    delta: Delta,
+    changed_orders: usize,
+    node_set_changed: usize,
+    changed: &'a [ChangedOrder],
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReportJson {
+            orders: self.orders,
+            baseline: &self.baseline,
+            candidate: &self.candidate,
+            delta: self.delta(),
+            changed_orders: self.changed.len(),
+            node_set_changed: self.node_set_changed,
+            changed: &self.changed,
+        }
+        .serialize(serializer)
+    }
+}
+
+fn nodes(decision: &Decision) -> BTreeSet<&str> {
+    decision
+        .shipments
+        .iter()
+        .flatten()
+        .map(|s| s.node.as_str())
+        .collect()
+}
+
+/// (node, line, units) of every allocation, sorted.
+fn allocation(decision: &Decision) -> Vec<(&str, &str, i64)> {
+    let mut parts: Vec<_> = decision
+        .shipments
+        .iter()
+        .flatten()
+        .flat_map(|s| {
+            s.lines
+                .iter()
+                .map(|l| (s.node.as_str(), l.line.as_str(), l.qty))
+        })
+        .collect();
+    parts.sort_unstable();
+    parts
+}
+
+impl Report {
+    pub fn delta(&self) -> Delta {
+        let per_order = |x: f64| x / self.orders.max(1) as f64;
+        let (old, new) = (&self.baseline, &self.candidate);
+        Delta {
+            cost: new.cost - old.cost,
+            cost_per_order: per_order(new.cost) - per_order(old.cost),
+            shipments: new.shipments as i64 - old.shipments as i64,
+            shipments_per_order: (per_order(new.shipments as f64)
+                - per_order(old.shipments as f64)),
+        }
+    }
+
+    /// Adds one order's two decisions; `parcels` counts a decision's non-digital
+    /// shipments (the caller knows the network).
+    pub fn add(
+        &mut self,
+        baseline: Decision,
+        candidate: Decision,
+        parcels: impl Fn(&Decision) -> usize,
+    ) {
+        let (old_parcels, new_parcels) = (parcels(&baseline), parcels(&candidate));
+        self.orders += 1;
+        self.baseline.add(&baseline, old_parcels);
+        self.candidate.add(&candidate, new_parcels);
+        let mut changes = Vec::new();
+        if baseline.status != candidate.status {
+            changes.push(Change::Status);
+        }
+        if nodes(&baseline) != nodes(&candidate) {
+            changes.push(Change::Nodes);
+            self.node_set_changed += 1;
+        } else if allocation(&baseline) != allocation(&candidate) {
+            changes.push(Change::Allocation);
+        }
+        if baseline.unfilled != candidate.unfilled {
+            changes.push(Change::Unfilled);
+        }
+        let cost_delta = candidate.cost.unwrap_or(0.0) - baseline.cost.unwrap_or(0.0);
+        if cost_delta.abs() >= 0.005 {
+            changes.push(Change::Cost);
+        }
+        if !changes.is_empty() {
+            self.changed.push(ChangedOrder {
+                order: candidate.order.clone().or_else(|| baseline.order.clone()),
+                changes,
+                cost_delta: round_cents(cost_delta),
+                shipments_delta: new_parcels as i64 - old_parcels as i64,
+                baseline,
+                candidate,
+            });
+        }
+    }
+
+    /// The report as a table for people; at most `limit` changed orders are listed.
+    pub fn table(&self, limit: usize) -> String {
+        let mut out = String::new();
+        let (old, new) = (&self.baseline, &self.candidate);
+        let _ = writeln!(out, "{} orders", self.orders);
+        let _ = writeln!(
+            out,
+            "\n{:<22} {:>14} {:>14} {:>14}",
+            "", "baseline", "candidate", "change"
+        );
+        for (i, status) in STATUSES.iter().enumerate() {
+            let (a, b) = (old.statuses[i], new.statuses[i]);
+            let _ = writeln!(
+                out,
+                "{:<22} {a:>14} {b:>14} {:>14}",
+                status.name(),
+                signed_count(b as i64 - a as i64)
+            );
+        }
+        let per_order = |x: f64| x / self.orders.max(1) as f64;
+        let delta = self.delta();
+        let _ = writeln!(
+            out,
+            "{:<22} {:>14.2} {:>14.2} {:>14}",
+            "cost",
+            old.cost,
+            new.cost,
+            signed_money(delta.cost)
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>14.2} {:>14.2} {:>14}",
+            "cost per order",
+            per_order(old.cost),
+            per_order(new.cost),
+            signed_money(delta.cost_per_order)
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>14} {:>14} {:>14}",
+            "shipments",
+            old.shipments,
+            new.shipments,
+            signed_count(delta.shipments)
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>14.3} {:>14.3} {:>14}",
+            "shipments per order",
+            per_order(old.shipments as f64),
+            per_order(new.shipments as f64),
+            if delta.shipments_per_order.abs() < 0.0005 {
+                "0".to_string()
+            } else {
+                format!("{:+.3}", delta.shipments_per_order)
+            }
+        );
+        let _ = writeln!(
+            out,
+            "\n{} orders changed; {} ship from a different set of nodes",
+            self.changed.len(),
+            self.node_set_changed
+        );
+        if self.changed.is_empty() {
+            return out;
+        }
+        let _ = writeln!(out);
+        for changed in self.changed.iter().take(limit) {
+            let _ = writeln!(
+                out,
+                "{}: {} → {}",
+                changed.order.as_deref().unwrap_or("(no id)"),
+                summary(&changed.baseline),
+                summary(&changed.candidate),
+            );
+            let _ = writeln!(
+                out,
+                "    cost {}, shipments {}",
+                signed_money(changed.cost_delta),
+                signed_count(changed.shipments_delta)
+            );
+        }
+        if self.changed.len() > limit {
+            let _ = writeln!(
+                out,
+                "… and {} more (--limit, or --format json for all)",
+                self.changed.len() - limit
+            );
+        }
+        out
+    }
+}
+
+/// `routed DC-NJ[1×2] STORE-NYC[2×1] 12.40` or `rejected (domestic only)`.
+fn summary(decision: &Decision) -> String {
+    let mut out = decision.status.name().to_string();
+    for shipment in decision.shipments.iter().flatten() {
+        let lines: Vec<String> = shipment
+            .lines
+            .iter()
+            .map(|l| format!("{}×{}", l.line, l.qty))
+            .collect();
+        let _ = write!(out, " {}[{}]", shipment.node, lines.join(" "));
+    }
+    if let Some(reason) = decision.reason.as_ref().or(decision.message.as_ref()) {
+        let _ = write!(out, " ({reason})");
+    }
+    if let Some(cost) = decision.cost {
+        let _ = write!(out, " {cost:.2}");
+    }
+    out
+}
+
+fn signed_money(x: f64) -> String {
+    let x = round_cents(x);
+    if x == 0.0 {
+        "0.00".into()
+    } else {
+        format!("{x:+.2}")
+    }
+}
+
+fn signed_count(x: i64) -> String {
+    if x == 0 { "0".into() } else { format!("{x:+}") }
+}
+
+fn round_cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allot_runtime::decision::{Shipment, ShippedLine};
+
+    fn decision(status: Status, parts: &[(&str, &str, i64)], cost: f64) -> Decision {
+        let mut d = Decision::error(Some("A-1".into()), "");
+        d.message = None;
+        d.status = status;
+        d.cost = Some(cost);
+        d.unfilled = Some(Vec::new());
+        let mut shipments: Vec<Shipment> = Vec::new();
+        for &(node, line, qty) in parts {
+            let shipped = ShippedLine {
+                line: line.into(),
+                sku: "SKU".into(),
+                qty,
+            };
+            match shipments.iter_mut().find(|s| s.node == node) {
+                Some(s) => s.lines.push(shipped),
+                None => shipments.push(Shipment {
+                    node: node.into(),
+                    lines: vec![shipped],
+                    cost: 0.0,
+                }),
+            }
+        }
+        d.shipments = Some(shipments);
+        d
+    }
+
+    fn parcels(d: &Decision) -> usize {
+        d.shipments.as_ref().map_or(0, Vec::len)
+    }
+
+    #[test]
+    fn an_order_is_changed_by_status_nodes_allocation_or_cost() {
+        let mut report = Report::default();
+        let same = decision(Status::Routed, &[("DC-1", "1", 2)], 10.0);
+        report.add(same.clone(), same.clone(), parcels);
+        report.add(
+            same.clone(),
+            decision(Status::Routed, &[("DC-2", "1", 2)], 10.0),
+            parcels,
+        );
+        report.add(
+            decision(Status::Routed, &[("DC-1", "1", 1), ("DC-2", "1", 1)], 10.0),
+            decision(Status::Routed, &[("DC-1", "1", 2), ("DC-2", "2", 1)], 10.0),
+            parcels,
+        );
+        report.add(
+            same.clone(),
+            decision(Status::Routed, &[("DC-1", "1", 2)], 10.004),
+            parcels,
+        );
+        report.add(same.clone(), decision(Status::Held, &[], 0.0), parcels);
+        let changes: Vec<Vec<Change>> = report.changed.iter().map(|c| c.changes.clone()).collect();
+        assert_eq!(
+            changes,
+            vec![
+                vec![Change::Nodes],
+                vec![Change::Allocation],
+                vec![Change::Status, Change::Nodes, Change::Cost],
+            ]
+        );
+        assert_eq!(report.orders, 5);
+        assert_eq!(report.node_set_changed, 2);
+        assert_eq!(report.baseline.statuses, [5, 0, 0, 0, 0]);
+        assert_eq!(report.candidate.statuses, [4, 0, 0, 1, 0]);
+        assert_eq!(report.changed[2].cost_delta, -10.0);
+        assert_eq!(report.changed[2].shipments_delta, -1);
+        let delta = report.delta();
+        assert_eq!(delta.shipments, -1);
+        assert!((delta.cost - -9.996).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_table_lists_at_most_the_limit() {
+        let mut report = Report::default();
+        for _ in 0..3 {
+            report.add(
+                decision(Status::Routed, &[("DC-1", "1", 2)], 10.0),
+                decision(Status::Partial, &[("DC-2", "1", 1)], 12.5),
+                parcels,
+            );
+        }
+        insta::assert_snapshot!(report.table(2), @r"
+        3 orders
+
+                                     baseline      candidate         change
+        routed                              3              0             -3
+        partial                             0              3             +3
+        rejected                            0              0              0
+        held                                0              0              0
+        error                               0              0              0
+        cost                            30.00          37.50          +7.50
+        cost per order                  10.00          12.50          +2.50
+        shipments                           3              3              0
+        shipments per order             1.000          1.000              0
+
+        3 orders changed; 3 ship from a different set of nodes
+
+        A-1: routed DC-1[1×2] 10.00 → partial DC-2[1×1] 12.50
+            cost +2.50, shipments 0
+        A-1: routed DC-1[1×2] 10.00 → partial DC-2[1×1] 12.50
+            cost +2.50, shipments 0
+        … and 1 more (--limit, or --format json for all)
+        ");
+    }
+}
