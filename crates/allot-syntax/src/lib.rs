@@ -7,5 +7,6 @@ mod build;
 pub mod grammar;
 pub mod lexer;
 mod parser;
+pub mod relocate;
 
-pub use parser::{ParsedFile, parse};
+pub use parser::{ParsedFile, declaration_chunks, parse};

@@ -37,6 +37,55 @@ pub fn parse(file: FileId, source: &str) -> ParsedFile {
     stacker::grow(PARSE_STACK, || parse_on_this_stack(file, source))
 }
 
+/// Byte ranges that cut a file into pieces that parse independently: each declaration
+/// with the comments and blank lines before it (its doc comment among them). The
+/// first piece also holds anything before the first declaration. Parsing each piece on
+/// its own and relocating it ([`ParsedFile::append`]) gives what [`parse`] gives for the
+/// whole file.
+pub fn declaration_chunks(source: &str) -> Vec<std::ops::Range<usize>> {
+    let tokens = lex(source);
+    let mut starts = vec![0usize];
+    let mut last_significant_end = None;
+    for token in &tokens {
+        if token.kind == TokenKind::Ident
+            && DECLARATION_KEYWORDS.contains(&token.text(source))
+            && let Some(end) = last_significant_end
+        {
+            starts.push(end);
+        }
+        if !token.is_trivia() {
+            last_significant_end = Some(token.end as usize);
+        }
+    }
+    starts.dedup();
+    let mut chunks: Vec<std::ops::Range<usize>> = starts.windows(2).map(|w| w[0]..w[1]).collect();
+    chunks.push(*starts.last().expect("one start")..source.len());
+    chunks
+}
+
+impl ParsedFile {
+    /// Adds a piece parsed on its own, moved to `base` in `file`.
+    pub fn append(&mut self, mut piece: ParsedFile, file: FileId, base: u32) {
+        use crate::relocate::Relocate;
+        piece.file.decls.relocate(file, base);
+        piece.tokens.relocate(file, base);
+        piece.diagnostics.relocate(file, base);
+        self.file.decls.extend(piece.file.decls);
+        self.tokens.extend(piece.tokens);
+        self.diagnostics.extend(piece.diagnostics);
+        self.unparsed_names.extend(piece.unparsed_names);
+    }
+
+    pub fn empty() -> ParsedFile {
+        ParsedFile {
+            file: File::default(),
+            tokens: Vec::new(),
+            diagnostics: Vec::new(),
+            unparsed_names: Vec::new(),
+        }
+    }
+}
+
 fn parse_on_this_stack(file: FileId, source: &str) -> ParsedFile {
     let tokens = lex(source);
     let mut parser = FileParser {
@@ -616,7 +665,9 @@ impl<'a> FileParser<'a> {
             )
         };
         let diagnostic = Diagnostic::new(Code::SYNTAX, span, message);
+        // Only a word inside the piece: what follows it belongs to the next piece.
         let reserved = found
+            .filter(|&i| self.tokens[i].end <= piece_span.end)
             .map(|i| self.text(&self.tokens[i]))
             .filter(|word| KEYWORDS.contains(word));
         match reserved {

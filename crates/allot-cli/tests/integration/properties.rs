@@ -5,12 +5,29 @@ use allot_diagnostics::Sources;
 use proptest::prelude::*;
 
 fn check_text(text: &str) {
+    parses_the_same_in_pieces(text);
     let mut sources = Sources::new();
     sources.add("fuzz.allot", text);
     let analysis = allot_check::analyze(&sources);
     // Rendering must cope with every span the front end produces.
     allot_diagnostics::render_human(&analysis.diagnostics, &sources, false);
     allot_diagnostics::render_json(&analysis.diagnostics, &sources);
+}
+
+/// The language server parses each declaration on its own and reuses it while edits
+/// move it: the pieces, relocated, must be exactly the parse of the whole file.
+fn parses_the_same_in_pieces(text: &str) {
+    use allot_diagnostics::FileId;
+    let file = FileId(3);
+    let mut whole = allot_syntax::parse(file, text);
+    let mut pieces = allot_syntax::ParsedFile::empty();
+    for chunk in allot_syntax::declaration_chunks(text) {
+        let piece = allot_syntax::parse(FileId(0), &text[chunk.clone()]);
+        pieces.append(piece, file, chunk.start as u32);
+    }
+    allot_diagnostics::sort_diagnostics(&mut whole.diagnostics);
+    allot_diagnostics::sort_diagnostics(&mut pieces.diagnostics);
+    assert_eq!(pieces, whole, "parsed in pieces: {text:?}");
 }
 
 /// Tokens of the language, to build inputs that get far into the parser.
