@@ -37,22 +37,28 @@ pub fn run(args: &CheckArgs) -> u8 {
     let (mut errors, mut warnings, mut files) = (0, 0, 0);
     let mut human = String::new();
     let mut json = Vec::new();
+    // The language server's database and queries, so that CI and editors agree.
+    let mut db = allot_db::Database::default();
     for sources in &rulesets {
-        let analysis = allot_check::analyze(sources);
+        let ruleset = db.ruleset(
+            sources
+                .iter()
+                .map(|(_, file)| (file.path.clone(), file.text.clone()))
+                .collect(),
+        );
+        let diagnostics = allot_db::diagnostics(&db, ruleset);
         files += sources.len();
-        errors += analysis
-            .diagnostics
+        errors += diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error)
             .count();
-        warnings += analysis
-            .diagnostics
+        warnings += diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Warning)
             .count();
         match args.format {
-            Format::Human => human.push_str(&render_human(&analysis.diagnostics, sources, color)),
-            Format::Json => json.extend(render_json(&analysis.diagnostics, sources)),
+            Format::Human => human.push_str(&render_human(diagnostics, sources, color)),
+            Format::Json => json.extend(render_json(diagnostics, sources)),
         }
     }
     let mut stdout = std::io::stdout().lock();
