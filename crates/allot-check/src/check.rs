@@ -739,6 +739,7 @@ impl<'a> Checker<'a> {
                 name: slot.name.name.clone(),
                 value: slot.checked.unwrap_or_else(|| Expr::error(slot.value.span)),
                 span: slot.span,
+                name_span: slot.name.span,
             });
         }
         self.model.policies.push(def);

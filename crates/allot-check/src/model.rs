@@ -368,7 +368,10 @@ pub struct TableDef {
 pub struct LetDef {
     pub name: String,
     pub value: Expr,
+    /// The whole `let` item.
     pub span: Span,
+    /// The name where it is declared.
+    pub name_span: Span,
 }
 
 /// An `exclude`, `reject` or `hold` rule.

@@ -34,6 +34,8 @@ enum Command {
     Test(test::TestArgs),
     /// Route one batch with two rulesets and report what changed.
     Simulate(simulate::SimulateArgs),
+    /// Run the language server on standard input and output.
+    Lsp,
 }
 
 /// Exit statuses shared by every command.
@@ -49,6 +51,15 @@ fn main() -> ExitCode {
         Command::Check(args) => return ExitCode::from(check::run(&args)),
         Command::Fmt(args) => return ExitCode::from(fmt::run(&args)),
         Command::Test(args) => return ExitCode::from(test::run(&args)),
+        Command::Lsp => {
+            return match allot_lsp::serve_stdio() {
+                Ok(()) => ExitCode::from(exit::OK),
+                Err(error) => {
+                    eprintln!("error: the language server could not start: {error}");
+                    ExitCode::from(exit::USAGE)
+                }
+            };
+        }
         Command::Route(args) => route::route(&args),
         Command::Compile(args) => route::compile(&args),
         Command::Plan(args) => route::plan(&args),

@@ -47,14 +47,17 @@ fn parse_piece<'db>(db: &'db dyn salsa::Database, piece: Piece<'db>) -> ParsedFi
 pub fn parsed_file(db: &dyn salsa::Database, file: SourceFile) -> ParsedFile {
     let text = file.text(db);
     let mut parsed = ParsedFile::empty();
-    for range in allot_syntax::declaration_chunks(text) {
-        let piece = Piece::new(db, text[range.clone()].to_string());
-        parsed.append(
-            parse_piece(db, piece).clone(),
-            file.id(db),
-            range.start as u32,
-        );
-    }
+    // One deep stack for all the pieces, not one each.
+    allot_syntax::with_parse_stack(|| {
+        for range in allot_syntax::declaration_chunks(text) {
+            let piece = Piece::new(db, text[range.clone()].to_string());
+            parsed.append(
+                parse_piece(db, piece).clone(),
+                file.id(db),
+                range.start as u32,
+            );
+        }
+    });
     parsed
 }
 

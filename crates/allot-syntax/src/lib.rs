@@ -9,4 +9,4 @@ pub mod lexer;
 mod parser;
 pub mod relocate;
 
-pub use parser::{ParsedFile, declaration_chunks, parse};
+pub use parser::{ParsedFile, declaration_chunks, parse, with_parse_stack};

@@ -34,7 +34,13 @@ const MAX_EXPRESSION_DEPTH: usize = 200;
 const PARSE_STACK: usize = 64 << 20;
 
 pub fn parse(file: FileId, source: &str) -> ParsedFile {
-    stacker::grow(PARSE_STACK, || parse_on_this_stack(file, source))
+    with_parse_stack(|| parse_on_this_stack(file, source))
+}
+
+/// Runs `f` on a stack deep enough for parsing. Already on one (parsing piece after
+/// piece inside one call), no new stack is made: making one costs a fresh mapping.
+pub fn with_parse_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(PARSE_STACK / 2, PARSE_STACK, f)
 }
 
 /// Byte ranges that cut a file into pieces that parse independently: each declaration
