@@ -114,23 +114,6 @@ pub(crate) struct Scored {
     pub shipments: BTreeMap<u32, (Totals, f64)>,
 }
 
-impl Scored {
-    fn compare(&self, other: &Scored) -> Ordering {
-        other
-            .placed
-            .cmp(&self.placed)
-            .then_with(|| {
-                self.key
-                    .iter()
-                    .zip(&other.key)
-                    .map(|(a, b)| a.total_cmp(b))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(Ordering::Equal)
-            })
-            .then_with(|| self.tie.cmp(&other.tie))
-    }
-}
-
 pub(crate) struct Outcome {
     pub best: Scored,
     pub alternative: Option<Scored>,
@@ -173,6 +156,13 @@ struct Search<'a, S: Shipments> {
     parcels: usize,
     /// Per line: its candidates, cheapest for the whole line first, then by node id.
     preference: Vec<Vec<usize>>,
+    /// Scratch of the plan being scored, so that a plan that is not better than the
+    /// ones kept costs no allocation: per local node, its totals and cost; the nodes
+    /// used, by node id; the criterion values and their sort keys.
+    leaf_totals: Vec<(Totals, f64)>,
+    leaf_nodes: Vec<usize>,
+    leaf_values: Vec<f64>,
+    leaf_key: Vec<f64>,
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
@@ -239,6 +229,7 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         })
         .collect();
     let digital: Vec<bool> = nodes.iter().map(|&n| env.is_digital(n)).collect();
+    let node_count = nodes.len();
     let any_digital = digital.iter().any(|&d| d);
     let total_units = problem.lines.iter().map(|l| l.qty).sum();
     let mut search = Search {
@@ -261,6 +252,10 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         remaining_bound,
         parcels: 0,
         preference,
+        leaf_totals: vec![(Totals::default(), 0.0); node_count],
+        leaf_nodes: Vec::new(),
+        leaf_values: Vec::new(),
+        leaf_key: Vec::new(),
     };
     search.descend(0, 0);
     let complete = search.explored <= BUDGET;
@@ -433,32 +428,37 @@ impl<S: Shipments> Search<'_, S> {
         if self.problem.ship_complete && placed > 0 && placed < self.total_units {
             return;
         }
-        let scored = self.score(placed);
-        let better = |candidate: &Scored, incumbent: &Option<Scored>| {
-            incumbent
-                .as_ref()
-                .is_none_or(|i| candidate.compare(i) == Ordering::Less)
-        };
-        if better(&scored, &self.best) {
+        self.evaluate();
+        if self.beats(placed, self.best.as_ref()) {
+            let scored = self.scored(placed);
             if let Some(previous) = self.best.take() {
                 self.alternative = Some(previous);
             }
             self.best = Some(scored);
-        } else if better(&scored, &self.alternative) {
-            self.alternative = Some(scored);
+        } else if self.beats(placed, self.alternative.as_ref()) {
+            self.alternative = Some(self.scored(placed));
         }
     }
 
-    fn score(&mut self, placed: i64) -> Scored {
-        let mut shipments: BTreeMap<u32, (Totals, f64)> = BTreeMap::new();
-        for (line, allocation) in self.problem.lines.iter().zip(&self.allocation) {
+    /// Scores the current allocation into the scratch: each node's totals and cost,
+    /// the criterion values and their sort keys.
+    fn evaluate(&mut self) {
+        self.leaf_nodes.clear();
+        self.leaf_nodes.extend(self.in_use_list.iter().copied());
+        // Node id order, so that sums are always added in the same order.
+        let nodes = &self.nodes;
+        self.leaf_nodes.sort_unstable_by_key(|&l| nodes[l]);
+        for &l in &self.leaf_nodes {
+            self.leaf_totals[l] = (Totals::default(), 0.0);
+        }
+        for (line_index, (line, allocation)) in
+            self.problem.lines.iter().zip(&self.allocation).enumerate()
+        {
             for &(node, units) in allocation.parts() {
-                let candidate = line
-                    .candidates
-                    .iter()
-                    .find(|c| c.node == node)
-                    .expect("a candidate");
-                let entry = shipments.entry(node).or_default();
+                let l = self.local[&node];
+                let candidate = &line.candidates
+                    [self.candidate_at[line_index][l].expect("a candidate at the node")];
+                let entry = &mut self.leaf_totals[l];
                 let u = units as f64;
                 entry.0.weight += u * line.weight;
                 entry.0.units += u;
@@ -467,67 +467,94 @@ impl<S: Shipments> Search<'_, S> {
                 entry.1 += candidate.unit_cost * u + candidate.line_cost;
             }
         }
-        let nodes: Vec<u32> = shipments.keys().copied().collect();
-        for &node in &nodes {
-            if !self.env.is_digital(node) {
-                let totals = shipments[&node].0;
-                let cost = self.env.shipment_cost(node, &totals);
-                shipments.get_mut(&node).expect("node").1 += cost;
+        for &l in &self.leaf_nodes {
+            if !self.digital[l] {
+                let totals = self.leaf_totals[l].0;
+                let cost = self.env.shipment_cost(self.nodes[l], &totals);
+                self.leaf_totals[l].1 += cost;
             }
         }
-        let parcels: Vec<u32> = nodes
-            .iter()
-            .copied()
-            .filter(|&n| !self.env.is_digital(n))
-            .collect();
-        let mut values = Vec::with_capacity(self.problem.criteria.len());
-        let mut key = Vec::with_capacity(self.problem.criteria.len());
+        self.leaf_values.clear();
+        self.leaf_key.clear();
         for criterion in &self.problem.criteria {
+            let parcels = self.leaf_nodes.iter().filter(|&&l| !self.digital[l]);
             let (value, maximize) = match *criterion {
-                Criterion::Shipments => (parcels.len() as f64, false),
-                Criterion::Cost => (shipments.values().map(|s| s.1).sum(), false),
+                Criterion::Shipments => (self.parcels as f64, false),
+                Criterion::Cost => (
+                    self.leaf_nodes.iter().map(|&l| self.leaf_totals[l].1).sum(),
+                    false,
+                ),
                 Criterion::Aggregate {
                     index,
                     sum,
                     maximize,
                 } => {
-                    let terms: Vec<f64> = parcels
-                        .iter()
-                        .map(|&n| self.env.aggregate(index, n, &shipments[&n].0))
-                        .collect();
-                    let value = if sum {
-                        terms.iter().sum()
-                    } else {
-                        terms.iter().copied().reduce(f64::max).unwrap_or(0.0)
-                    };
-                    (value, maximize)
+                    let mut value: Option<f64> = None;
+                    for &l in parcels {
+                        let term = self
+                            .env
+                            .aggregate(index, self.nodes[l], &self.leaf_totals[l].0);
+                        value = Some(match value {
+                            None => term,
+                            Some(v) if sum => v + term,
+                            Some(v) => v.max(term),
+                        });
+                    }
+                    (value.unwrap_or(0.0), maximize)
                 }
             };
-            values.push(value);
-            key.push(if maximize {
+            self.leaf_values.push(value);
+            self.leaf_key.push(if maximize {
                 -quantize(value)
             } else {
                 quantize(value)
             });
         }
+    }
+
+    /// The tie-break of the current allocation: node ranks, line by line.
+    fn tie(&self) -> Vec<u32> {
         let mut tie = Vec::new();
         for allocation in &self.allocation {
-            let mut ranks: Vec<u32> = allocation
-                .parts()
-                .iter()
-                .map(|&(n, _)| self.env.rank(n))
-                .collect();
-            ranks.sort_unstable();
-            tie.extend(ranks);
+            let start = tie.len();
+            tie.extend(allocation.parts().iter().map(|&(n, _)| self.env.rank(n)));
+            tie[start..].sort_unstable();
             tie.push(u32::MAX);
         }
+        tie
+    }
+
+    /// Whether the plan in the scratch ranks before `other` (or there is no other).
+    fn beats(&self, placed: i64, other: Option<&Scored>) -> bool {
+        let Some(other) = other else { return true };
+        let order = other
+            .placed
+            .cmp(&placed)
+            .then_with(|| {
+                self.leaf_key
+                    .iter()
+                    .zip(&other.key)
+                    .map(|(a, b)| a.total_cmp(b))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            })
+            .then_with(|| self.tie().cmp(&other.tie));
+        order == Ordering::Less
+    }
+
+    /// The plan in the scratch, kept.
+    fn scored(&self, placed: i64) -> Scored {
         Scored {
             allocation: self.allocation.clone(),
             placed,
-            values,
-            key,
-            tie,
-            shipments,
+            values: self.leaf_values.clone(),
+            key: self.leaf_key.clone(),
+            tie: self.tie(),
+            shipments: self
+                .leaf_nodes
+                .iter()
+                .map(|&l| (self.nodes[l], self.leaf_totals[l]))
+                .collect(),
         }
     }
 }

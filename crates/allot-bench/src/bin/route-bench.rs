@@ -7,6 +7,10 @@ use allot_diagnostics::Sources;
 use allot_runtime::{Engine, Network, Order, Status};
 use std::time::{Duration, Instant};
 
+/// The allocator of the `allot` binary, so that figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SKUS: usize = 50_000;
 const ORDERS_PER_SIZE: usize = 300;
 
