@@ -621,3 +621,31 @@ impl LanguageServer for Backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_inside_a_request_is_answered_with_an_error_and_the_server_goes_on() {
+        let (service, _socket) = LspService::new(Backend::new);
+        let backend = service.inner();
+        let uri = Uri::from_file_path("/nowhere/a.allot").expect("a file URI");
+        backend
+            .did_open(DidOpenTextDocumentParams {
+                text_document: TextDocumentItem {
+                    uri: uri.clone(),
+                    language_id: "allot".into(),
+                    version: 1,
+                    text: "const a = 1 km\n".into(),
+                },
+            })
+            .await;
+        let failed = backend
+            .read(&uri, |_, _| -> u32 { panic!("a bug in a feature") })
+            .await;
+        assert_eq!(failed, Err(Error::internal_error()));
+        let answered = backend.read(&uri, |ide, s| ide.text(s.file).len()).await;
+        assert_eq!(answered, Ok(Some(15)));
+    }
+}
