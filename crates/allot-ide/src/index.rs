@@ -17,6 +17,7 @@ pub enum Symbol {
     Variant(EnumId, u32),
     Enum(EnumId),
     Policy(usize),
+    Function(Builtin),
 }
 
 /// A name in the source and the symbol it means.
@@ -171,7 +172,17 @@ impl Index {
                 }
             }
             ExprKind::LocationField(inner, _) => self.expr(model, policy, inner),
-            ExprKind::Builtin(_, args) | ExprKind::List(args) => {
+            ExprKind::Builtin(function, args) => {
+                let name = Builtin::ALL
+                    .iter()
+                    .find(|(b, _, _)| b == function)
+                    .map_or("", |(_, name, _)| name);
+                self.refer(head(name.len()), Symbol::Function(*function));
+                for a in args {
+                    self.expr(model, policy, a);
+                }
+            }
+            ExprKind::List(args) => {
                 for a in args {
                     self.expr(model, policy, a);
                 }

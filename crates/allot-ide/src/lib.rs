@@ -212,6 +212,13 @@ impl<'db> Ide<'db> {
                     def.doc.as_deref(),
                 )
             }
+            Symbol::Function(function) => {
+                let (_, name, doc) = allot_check::model::Builtin::ALL
+                    .iter()
+                    .find(|(b, _, _)| *b == function)
+                    .expect("every built-in is listed");
+                code(format!("fn {name}"), Some(doc))
+            }
             Symbol::Policy(p) => {
                 let def = &model.policies[p];
                 code(
@@ -261,7 +268,9 @@ impl<'db> Ide<'db> {
             .ok_or("there is no name here to rename")?
             .symbol;
         match symbol {
-            Symbol::Builtin(_) => return Err("built-in attributes cannot be renamed".into()),
+            Symbol::Builtin(_) | Symbol::Function(_) => {
+                return Err("built-in names cannot be renamed".into());
+            }
             Symbol::Policy(_) => return Err("rename a policy by editing its name".into()),
             Symbol::Enum(e) | Symbol::Variant(e, _)
                 if self.model().enums[e.0 as usize].span.is_none() =>

@@ -160,6 +160,12 @@ fn hover_shows_types_units_and_docs() {
         hover(&policy("  safe$0ty stock 2 when node.kind == store"))
     );
     insta::assert_snapshot!("hover-unit", hover(&policy("  exclude when d > 10 k$0m")));
+    insta::assert_snapshot!(
+        "hover-function",
+        hover(&policy(
+            "  exclude when dist$0ance(node, order.ship_to) > 10 km"
+        ))
+    );
 }
 
 fn definition(text: &str) -> String {
