@@ -50,8 +50,9 @@ pub fn run(args: &FmtArgs) -> u8 {
             continue;
         }
         if args.check || args.diff {
-            let diff = similar::TextDiff::from_lines(&text, &formatted);
+            // The diff only when it is shown: on a large file it costs more than formatting.
             let shown = if args.diff {
+                let diff = similar::TextDiff::from_lines(&text, &formatted);
                 write!(stdout, "{}", diff.unified_diff().header(&name, &name))
             } else {
                 writeln!(stdout, "would reformat {name}")

@@ -34,7 +34,71 @@ const MAX_EXPRESSION_DEPTH: usize = 200;
 const PARSE_STACK: usize = 64 << 20;
 
 pub fn parse(file: FileId, source: &str) -> ParsedFile {
-    with_parse_stack(|| parse_on_this_stack(file, source))
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if source.len() < PARALLEL_FROM || threads < 2 {
+        return with_parse_stack(|| parse_on_this_stack(file, source, true));
+    }
+    parse_in_parallel(file, source, threads)
+}
+
+/// Files this large are parsed on several threads, declaration pieces divided among them.
+const PARALLEL_FROM: usize = 64 << 10;
+
+/// Parses the declaration pieces on `threads` threads. The threads parse without pest's
+/// error detail, a switch global to the process; a piece with a diagnostic is parsed
+/// again here, with detail, so messages are the same as from one thread.
+fn parse_in_parallel(file: FileId, source: &str, threads: usize) -> ParsedFile {
+    let chunks = declaration_chunks(source);
+    let per_thread = source.len().div_ceil(threads);
+    let mut groups: Vec<Vec<std::ops::Range<usize>>> = vec![Vec::new()];
+    let mut size = 0;
+    for chunk in chunks {
+        if size >= per_thread && groups.len() < threads {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += chunk.len();
+        groups.last_mut().expect("a group").push(chunk);
+    }
+    let parse_group = |group: &[std::ops::Range<usize>]| -> Vec<ParsedFile> {
+        group
+            .iter()
+            .map(|chunk| parse_on_this_stack(FileId(0), &source[chunk.clone()], false))
+            .collect()
+    };
+    let parsed: Vec<Vec<ParsedFile>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| {
+                std::thread::Builder::new()
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(scope, || parse_group(group))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&groups)
+            .map(|(handle, group)| match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: parse here.
+                Err(_) => with_parse_stack(|| parse_group(group)),
+            })
+            .collect()
+    });
+    let mut whole = ParsedFile::empty();
+    with_parse_stack(|| {
+        for (chunk, piece) in groups.iter().flatten().zip(parsed.into_iter().flatten()) {
+            let piece = if piece.diagnostics.is_empty() {
+                piece
+            } else {
+                parse_on_this_stack(FileId(0), &source[chunk.clone()], true)
+            };
+            whole.append(piece, file, chunk.start as u32);
+        }
+    });
+    whole
 }
 
 /// Runs `f` on a stack deep enough for parsing. Already on one (parsing piece after
@@ -92,7 +156,9 @@ impl ParsedFile {
     }
 }
 
-fn parse_on_this_stack(file: FileId, source: &str) -> ParsedFile {
+/// Parses on the current stack; `detail`: re-parse a failing piece with pest's error
+/// detail for a better message.
+fn parse_on_this_stack(file: FileId, source: &str, detail: bool) -> ParsedFile {
     let tokens = lex(source);
     let mut parser = FileParser {
         file,
@@ -100,6 +166,7 @@ fn parse_on_this_stack(file: FileId, source: &str) -> ParsedFile {
         tokens: &tokens,
         diagnostics: Vec::new(),
         unparsed_names: Vec::new(),
+        detail,
     };
     let decls = parser.declarations();
     let FileParser {
@@ -129,6 +196,7 @@ struct FileParser<'a> {
     tokens: &'a [Token],
     diagnostics: Vec<Diagnostic>,
     unparsed_names: Vec<String>,
+    detail: bool,
 }
 
 impl<'a> FileParser<'a> {
@@ -275,9 +343,13 @@ impl<'a> FileParser<'a> {
     ) -> Result<Pair<'a, Rule>, Box<Diagnostic>> {
         let source: &'a str = self.source;
         let text = &source[span.range()];
-        match AllotParser::parse(rule, text)
-            .map_err(|first| detailed_error(rule, text).unwrap_or(first))
-        {
+        match AllotParser::parse(rule, text).map_err(|first| {
+            if self.detail {
+                detailed_error(rule, text).unwrap_or(first)
+            } else {
+                first
+            }
+        }) {
             Ok(mut pairs) => {
                 let pair = pairs
                     .next()

@@ -202,6 +202,27 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Large files are parsed on several threads: the result is the one-thread parse,
+    /// messages of broken declarations included.
+    #[test]
+    fn large_files_parse_the_same_on_several_threads(
+        edits in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut tokens = pieces(&corpus_texts().join("\n"));
+        while tokens.concat().len() < 200 << 10 {
+            tokens.extend_from_within(..);
+        }
+        for edit in edits {
+            let i = edit.index(tokens.len());
+            tokens.remove(i);
+        }
+        parses_the_same_in_pieces(&tokens.concat());
+    }
+}
+
 /// Deeply nested input must not overflow the stack.
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
