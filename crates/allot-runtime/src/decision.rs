@@ -1,13 +1,14 @@
 //! What routing returns for an order, in the JSON shape of the design (§5).
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
 
 /// Named values as a JSON object, in their order.
 fn as_map<S: Serializer>(pairs: &[(String, f64)], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Routed,
@@ -45,7 +46,7 @@ pub struct Shipment {
     pub cost: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UnfilledAction {
     Backorder,
@@ -94,6 +95,14 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Every shipped line with the node that ships it, in decision order.
+    pub fn shipped(&self) -> impl Iterator<Item = (&str, &ShippedLine)> {
+        self.shipments
+            .iter()
+            .flatten()
+            .flat_map(|s| s.lines.iter().map(move |l| (s.node.as_str(), l)))
+    }
+
     pub fn error(order: Option<String>, message: impl Into<String>) -> Decision {
         Decision {
             order,
@@ -120,6 +129,17 @@ pub struct RuleRef {
     pub because: Option<String>,
     /// `file:line:column`.
     pub at: String,
+}
+
+/// `POLICY: RULE because "REASON" at FILE:LINE:COLUMN`.
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.policy, self.rule)?;
+        if let Some(because) = &self.because {
+            write!(f, " because \"{because}\"")?;
+        }
+        write!(f, " at {}", self.at)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -130,14 +130,8 @@ fn nodes(decision: &Decision) -> BTreeSet<&str> {
 /// (node, line, units) of every allocation, sorted.
 fn allocation(decision: &Decision) -> Vec<(&str, &str, i64)> {
     let mut parts: Vec<_> = decision
-        .shipments
-        .iter()
-        .flatten()
-        .flat_map(|s| {
-            s.lines
-                .iter()
-                .map(|l| (s.node.as_str(), l.line.as_str(), l.qty))
-        })
+        .shipped()
+        .map(|(node, l)| (node, l.line.as_str(), l.qty))
         .collect();
     parts.sort_unstable();
     parts

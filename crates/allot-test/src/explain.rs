@@ -101,15 +101,7 @@ pub fn explain(decision: &Decision) -> String {
             let node = candidate.node();
             let what = match candidate {
                 CandidateTrace::Excluded { excluded_by, .. } => {
-                    let because = excluded_by
-                        .because
-                        .as_ref()
-                        .map(|b| format!(" because \"{b}\""))
-                        .unwrap_or_default();
-                    format!(
-                        "excluded by {}: {}{because} at {}",
-                        excluded_by.policy, excluded_by.rule, excluded_by.at
-                    )
+                    format!("excluded by {excluded_by}")
                 }
                 CandidateTrace::NotStaged { excluded_by, .. } => excluded_by.clone(),
                 CandidateTrace::NoStock {

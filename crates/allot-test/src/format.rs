@@ -2,6 +2,7 @@
 //! mistake is reported where it is written.
 
 use allot_diagnostics::LineIndex;
+use allot_runtime::decision::{Status, UnfilledAction};
 use serde::Deserialize;
 use std::fmt;
 use std::ops::Range;
@@ -41,29 +42,6 @@ impl fmt::Display for TestFileError {
 pub enum NetworkSource {
     File(String),
     Inline(toml::Table),
-}
-
-/// The outcome an expectation names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExpectedStatus {
-    Routed,
-    Partial,
-    Rejected,
-    Held,
-    Error,
-}
-
-impl ExpectedStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            ExpectedStatus::Routed => "routed",
-            ExpectedStatus::Partial => "partial",
-            ExpectedStatus::Rejected => "rejected",
-            ExpectedStatus::Held => "held",
-            ExpectedStatus::Error => "error",
-        }
-    }
 }
 
 /// A number as TOML writes it: `12` or `12.5`.
@@ -116,22 +94,6 @@ pub struct UnfilledExpectation {
     pub action: Option<UnfilledAction>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UnfilledAction {
-    Backorder,
-    Cancel,
-}
-
-impl UnfilledAction {
-    pub fn name(self) -> &'static str {
-        match self {
-            UnfilledAction::Backorder => "backorder",
-            UnfilledAction::Cancel => "cancel",
-        }
-    }
-}
-
 /// `{ node = "STORE-NYC", line = "1", because = "…" }`: a rule kept the node from the
 /// line (from every line it could serve, without `line`). The rule is named by its
 /// `because` text, by where it is written (`rule = "policies.allot:12"`), or by the
@@ -151,7 +113,7 @@ pub struct ExclusionExpectation {
 pub struct Expectation {
     /// The order's id; may be left out when the scenario has one order.
     pub order: Option<Spanned<String>>,
-    pub status: Option<ExpectedStatus>,
+    pub status: Option<Status>,
     pub policy: Option<Spanned<String>>,
     pub profiles: Option<Spanned<Vec<String>>>,
     pub reason: Option<String>,

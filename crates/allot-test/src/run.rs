@@ -506,7 +506,7 @@ impl Check<'_> {
                 .find(|u| u.line == expected.line);
             let holds = found.is_some_and(|u| {
                 expected.qty.is_none_or(|q| q == u.qty)
-                    && expected.action.is_none_or(|a| a.name() == u.action.name())
+                    && expected.action.is_none_or(|a| a == u.action)
             });
             if !holds {
                 let qty = expected.qty.map(|q| format!(" × {q}")).unwrap_or_default();
@@ -537,15 +537,9 @@ impl Check<'_> {
         let parts: Vec<String> = self
             .routed
             .decision
-            .shipments
-            .iter()
-            .flatten()
-            .flat_map(|s| {
-                s.lines
-                    .iter()
-                    .filter(move |l| line.is_none_or(|id| id == l.line))
-                    .map(move |l| format!("{} ships line {} × {}", s.node, l.line, l.qty))
-            })
+            .shipped()
+            .filter(|(_, l)| line.is_none_or(|id| id == l.line))
+            .map(|(node, l)| format!("{node} ships line {} × {}", l.line, l.qty))
             .collect();
         if parts.is_empty() {
             "nothing ships it".to_string()
@@ -634,15 +628,7 @@ impl Check<'_> {
                     if matches {
                         continue;
                     }
-                    let because = excluded_by
-                        .because
-                        .as_ref()
-                        .map(|b| format!(" because \"{b}\""))
-                        .unwrap_or_default();
-                    format!(
-                        "it is excluded by {}: {}{because} at {}",
-                        excluded_by.policy, excluded_by.rule, excluded_by.at
-                    )
+                    format!("it is excluded by {excluded_by}")
                 }
                 CandidateTrace::NotStaged { .. } => "it is in no stage of the policy".into(),
                 CandidateTrace::NoStock { available, .. } => {

@@ -61,13 +61,7 @@ pub fn route(engine: &mut Engine, order: Value) -> Decision {
 /// `node:line×qty` for each shipment line, in decision order.
 pub fn placements(decision: &Decision) -> Vec<String> {
     decision
-        .shipments
-        .iter()
-        .flatten()
-        .flat_map(|s| {
-            s.lines
-                .iter()
-                .map(move |l| format!("{}:{}×{}", s.node, l.line, l.qty))
-        })
+        .shipped()
+        .map(|(node, l)| format!("{node}:{}×{}", l.line, l.qty))
         .collect()
 }
