@@ -648,4 +648,52 @@ mod tests {
         let answered = backend.read(&uri, |ide, s| ide.text(s.file).len()).await;
         assert_eq!(answered, Ok(Some(15)));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_edit_cancels_a_read_in_flight_which_answers_content_modified() {
+        let (service, _socket) = LspService::new(Backend::new);
+        let backend = service.inner();
+        let uri = Uri::from_file_path("/nowhere/b.allot").expect("a file URI");
+        backend
+            .did_open(DidOpenTextDocumentParams {
+                text_document: TextDocumentItem {
+                    uri: uri.clone(),
+                    language_id: "allot".into(),
+                    version: 1,
+                    text: "const a = 1 km\n".into(),
+                },
+            })
+            .await;
+        // The read signals that it runs, then keeps asking the database until an
+        // edit cancels it (salsa unwinds a query of an outdated revision).
+        let (started, running) = std::sync::mpsc::channel();
+        let read = backend.read(&uri, move |ide, _| {
+            started.send(()).expect("the test waits");
+            loop {
+                allot_db::diagnostics(ide.db, ide.ruleset);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        let edit = async {
+            tokio::task::spawn_blocking(move || running.recv().expect("the read starts"))
+                .await
+                .expect("waited");
+            let state = backend.state.clone();
+            let uri = uri.clone();
+            // Setting an input waits until the reads of the old revision let go.
+            tokio::task::spawn_blocking(move || {
+                let mut state = state.lock().expect("the state");
+                state.change(&uri, 2, "const a = 2 km\n".into())
+            })
+            .await
+            .expect("edited")
+        };
+        let (answer, applied) = tokio::join!(read, edit);
+        assert!(applied);
+        assert_eq!(answer, Err::<Option<()>, _>(Error::content_modified()));
+        let text = backend
+            .read(&uri, |ide, s| ide.text(s.file).to_string())
+            .await;
+        assert_eq!(text, Ok(Some("const a = 2 km\n".to_string())));
+    }
 }
