@@ -152,6 +152,13 @@ struct Search<'a, S: Shipments> {
     in_use_list: Vec<usize>,
     /// Per line: local node → index of its candidate there.
     candidate_at: Vec<Vec<Option<usize>>>,
+    /// Per line: candidate → its local node.
+    candidate_local: Vec<Vec<usize>>,
+    /// Per line: candidate → its place in `preference`.
+    preference_rank: Vec<Vec<usize>>,
+    /// Per line that may be split (no candidate takes it whole): the subsets of its
+    /// split pool (the candidates with the most stock, in node order) to try.
+    splits: Vec<Vec<Vec<usize>>>,
     /// Distinct non-digital nodes in the current branch.
     parcels: usize,
     /// Per line: its candidates, cheapest for the whole line first, then by node id.
@@ -180,7 +187,7 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
     for i in (0..caps.len()).rev() {
         remaining_bound[i] = remaining_bound[i + 1] + caps[i];
     }
-    let preference = problem
+    let preference: Vec<Vec<usize>> = problem
         .lines
         .iter()
         .map(|line| {
@@ -228,6 +235,48 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
             at
         })
         .collect();
+    let candidate_local: Vec<Vec<usize>> = problem
+        .lines
+        .iter()
+        .map(|line| line.candidates.iter().map(|c| local[&c.node]).collect())
+        .collect();
+    let preference_rank: Vec<Vec<usize>> = preference
+        .iter()
+        .map(|order: &Vec<usize>| {
+            let mut rank = vec![0; order.len()];
+            for (place, &c) in order.iter().enumerate() {
+                rank[c] = place;
+            }
+            rank
+        })
+        .collect();
+    let splittable = !problem.no_line_split && !problem.ship_complete;
+    let split_cap = problem
+        .max_shipments
+        .map_or(MAX_SPLIT_NODES, |m| (m as usize).min(MAX_SPLIT_NODES));
+    let splits: Vec<Vec<Vec<usize>>> = problem
+        .lines
+        .iter()
+        .map(|line| {
+            let whole_somewhere = line.candidates.iter().any(|c| c.available >= line.qty);
+            if !splittable || whole_somewhere {
+                return Vec::new();
+            }
+            let mut pool: Vec<usize> = (0..line.candidates.len()).collect();
+            let c = &line.candidates;
+            pool.sort_by(|&a, &b| {
+                c[b].available
+                    .cmp(&c[a].available)
+                    .then(c[a].node.cmp(&c[b].node))
+            });
+            pool.truncate(SPLIT_CANDIDATES);
+            pool.sort_by_key(|&i| c[i].node);
+            subsets(pool.len(), split_cap)
+                .into_iter()
+                .map(|subset| subset.into_iter().map(|i| pool[i]).collect())
+                .collect()
+        })
+        .collect();
     let digital: Vec<bool> = nodes.iter().map(|&n| env.is_digital(n)).collect();
     let node_count = nodes.len();
     let any_digital = digital.iter().any(|&d| d);
@@ -239,6 +288,9 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         in_use: vec![0; nodes.len()],
         in_use_list: Vec::new(),
         candidate_at,
+        candidate_local,
+        preference_rank,
+        splits,
         line_item,
         digital,
         any_digital,
@@ -292,9 +344,11 @@ impl<S: Shipments> Search<'_, S> {
             && (parcels as f64) > best.values[0])
     }
 
-    fn room(&self, line_index: usize, candidate: &Candidate) -> i64 {
-        let node = self.local[&candidate.node];
-        candidate.available - self.used[self.line_item[line_index] * self.nodes.len() + node]
+    /// Units candidate `c` of a line can still give in the current branch.
+    fn room(&self, line_index: usize, c: usize) -> i64 {
+        let node = self.candidate_local[line_index][c];
+        self.problem.lines[line_index].candidates[c].available
+            - self.used[self.line_item[line_index] * self.nodes.len() + node]
     }
 
     fn take(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
@@ -363,60 +417,45 @@ impl<S: Shipments> Search<'_, S> {
         let line = &self.problem.lines[line_index];
         let mut options: Vec<LineAllocation> = Vec::new();
         // Nodes already in the plan first: they open no shipment.
-        let mut reused: Vec<(usize, usize)> = self
+        let mut reused: Vec<usize> = self
             .in_use_list
             .iter()
-            .filter_map(|&n| self.candidate_at[line_index][n].map(|c| (c, n)))
+            .filter_map(|&n| self.candidate_at[line_index][n])
             .collect();
-        let position = |c: usize| self.preference[line_index].iter().position(|&p| p == c);
-        reused.sort_by_key(|&(c, _)| position(c));
-        for (c, _) in reused {
-            let candidate = &line.candidates[c];
-            let take = line.qty.min(self.room(line_index, candidate));
+        reused.sort_unstable_by_key(|&c| self.preference_rank[line_index][c]);
+        for c in reused {
+            let take = line.qty.min(self.room(line_index, c));
             if take > 0 {
-                options.push(LineAllocation::One([(candidate.node, take)]));
+                options.push(LineAllocation::One([(line.candidates[c].node, take)]));
             }
         }
         // New nodes, unless even the most a new shipment could place cannot compete.
         if self.promising(depth + 1, placed + line.qty, self.parcels + 1) || self.any_digital {
             for &c in &self.preference[line_index] {
-                let candidate = &line.candidates[c];
-                let n = self.local[&candidate.node];
+                let n = self.candidate_local[line_index][c];
                 if self.in_use[n] > 0 {
                     continue;
                 }
-                let take = line.qty.min(self.room(line_index, candidate));
+                let take = line.qty.min(self.room(line_index, c));
                 let opens = usize::from(!self.digital[n]);
                 if take > 0 && self.promising(depth + 1, placed + take, self.parcels + opens) {
-                    options.push(LineAllocation::One([(candidate.node, take)]));
+                    options.push(LineAllocation::One([(line.candidates[c].node, take)]));
                 }
             }
         }
-        let splittable = !self.problem.no_line_split && !self.problem.ship_complete;
-        let whole_somewhere = line.candidates.iter().any(|c| c.available >= line.qty);
-        if splittable && !whole_somewhere {
-            let cap = self
-                .problem
-                .max_shipments
-                .map_or(MAX_SPLIT_NODES, |m| (m as usize).min(MAX_SPLIT_NODES));
-            let mut pool: Vec<&Candidate> = line.candidates.iter().collect();
-            pool.sort_by(|a, b| b.available.cmp(&a.available).then(a.node.cmp(&b.node)));
-            pool.truncate(SPLIT_CANDIDATES);
-            pool.sort_by_key(|c| c.node);
-            for subset in subsets(pool.len(), cap) {
-                let mut left = line.qty;
-                let mut split = Vec::new();
-                for &i in &subset {
-                    let take = left.min(self.room(line_index, pool[i]));
-                    if take <= 0 {
-                        break;
-                    }
-                    split.push((pool[i].node, take));
-                    left -= take;
+        for subset in &self.splits[line_index] {
+            let mut left = line.qty;
+            let mut split = Vec::with_capacity(subset.len());
+            for &c in subset {
+                let take = left.min(self.room(line_index, c));
+                if take <= 0 {
+                    break;
                 }
-                if split.len() == subset.len() {
-                    options.push(LineAllocation::Split(split));
-                }
+                split.push((line.candidates[c].node, take));
+                left -= take;
+            }
+            if split.len() == subset.len() {
+                options.push(LineAllocation::Split(split));
             }
         }
         options.push(LineAllocation::Unplaced);
