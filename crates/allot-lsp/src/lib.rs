@@ -626,21 +626,25 @@ impl LanguageServer for Backend {
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_panic_inside_a_request_is_answered_with_an_error_and_the_server_goes_on() {
-        let (service, _socket) = LspService::new(Backend::new);
-        let backend = service.inner();
-        let uri = Uri::from_file_path("/nowhere/a.allot").expect("a file URI");
+    async fn open(backend: &Backend, uri: &Uri, text: &str) {
         backend
             .did_open(DidOpenTextDocumentParams {
                 text_document: TextDocumentItem {
                     uri: uri.clone(),
                     language_id: "allot".into(),
                     version: 1,
-                    text: "const a = 1 km\n".into(),
+                    text: text.into(),
                 },
             })
             .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_inside_a_request_is_answered_with_an_error_and_the_server_goes_on() {
+        let (service, _socket) = LspService::new(Backend::new);
+        let backend = service.inner();
+        let uri = Uri::from_file_path("/nowhere/a.allot").expect("a file URI");
+        open(backend, &uri, "const a = 1 km\n").await;
         let failed = backend
             .read(&uri, |_, _| -> u32 { panic!("a bug in a feature") })
             .await;
@@ -654,16 +658,7 @@ mod tests {
         let (service, _socket) = LspService::new(Backend::new);
         let backend = service.inner();
         let uri = Uri::from_file_path("/nowhere/b.allot").expect("a file URI");
-        backend
-            .did_open(DidOpenTextDocumentParams {
-                text_document: TextDocumentItem {
-                    uri: uri.clone(),
-                    language_id: "allot".into(),
-                    version: 1,
-                    text: "const a = 1 km\n".into(),
-                },
-            })
-            .await;
+        open(backend, &uri, "const a = 1 km\n").await;
         // The read signals that it runs, then keeps asking the database until an
         // edit cancels it (salsa unwinds a query of an outdated revision).
         let (started, running) = std::sync::mpsc::channel();
