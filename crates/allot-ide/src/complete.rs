@@ -332,14 +332,14 @@ fn open_blocks(before: &[&Token], text: &str) -> Vec<String> {
 /// a comparison or `in`.
 fn expected_enum(ide: &Ide, before: &[&Token], text: &str) -> Option<EnumId> {
     let mut i = before.len().checked_sub(1)?;
-    // Inside `in [a, b, |`: go back to the `[`.
-    while matches!(before[i].kind, TokenKind::Comma | TokenKind::Ident)
-        && before[i].kind != TokenKind::LBracket
-    {
-        if before[i].kind == TokenKind::Ident && before[i].text(text) == "in" {
-            break;
+    // Inside `in [a, b, |`: go back over the list to its `[`.
+    if before[i].kind == TokenKind::Comma {
+        while before[i].kind != TokenKind::LBracket {
+            if !matches!(before[i].kind, TokenKind::Comma | TokenKind::Ident) {
+                return None;
+            }
+            i = i.checked_sub(1)?;
         }
-        i = i.checked_sub(1)?;
     }
     if before[i].kind == TokenKind::LBracket {
         i = i.checked_sub(1)?;
