@@ -408,7 +408,6 @@ impl Check<'_> {
                 decision
                     .reason
                     .as_ref()
-                    .or(decision.message.as_ref())
                     .map_or("none".into(), |r| format!("\"{r}\"")),
             );
         }
