@@ -11,7 +11,7 @@ mod convert;
 mod state;
 
 use allot_ide::{CompletionKind, Ide, OutlineKind, SemanticKind};
-use convert::{offset, position, range};
+use convert::Lines;
 use state::State;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -122,22 +122,14 @@ impl Backend {
                 for (i, _) in snapshot.uris.iter().enumerate() {
                     by_file.insert(i as u32, Vec::new());
                 }
+                let mut locator = Locator::new(ide, snapshot);
                 for d in allot_db::diagnostics(ide.db, ide.ruleset) {
-                    let text = ide.text(d.span.file);
                     let related = d
                         .labels
                         .iter()
                         .filter_map(|label| {
-                            let uri = snapshot.uris.get(label.span.file.0 as usize)?;
                             Some(DiagnosticRelatedInformation {
-                                location: Location {
-                                    uri: uri.clone(),
-                                    range: range(
-                                        ide.text(label.span.file),
-                                        label.span.start,
-                                        label.span.end,
-                                    ),
-                                },
+                                location: locator.location(label.span)?,
                                 message: label.message.clone(),
                             })
                         })
@@ -147,7 +139,7 @@ impl Backend {
                         None => d.message.clone(),
                     };
                     by_file.entry(d.span.file.0).or_default().push(Diagnostic {
-                        range: range(text, d.span.start, d.span.end),
+                        range: locator.range(d.span),
                         severity: Some(if d.is_error() {
                             DiagnosticSeverity::ERROR
                         } else {
@@ -207,21 +199,46 @@ pub fn semantic_legend() -> SemanticTokensLegend {
     }
 }
 
-fn location(snapshot: &Snapshot, ide: &Ide, span: allot_diagnostics::Span) -> Option<Location> {
-    Some(Location {
-        uri: snapshot.uris.get(span.file.0 as usize)?.clone(),
-        range: range(ide.text(span.file), span.start, span.end),
-    })
+/// Spans of any file of the ruleset as LSP locations; each file's lines are indexed once.
+struct Locator<'a> {
+    ide: &'a Ide<'a>,
+    uris: &'a [Uri],
+    lines: HashMap<u32, Lines<'a>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(ide: &'a Ide<'a>, snapshot: &'a Snapshot) -> Locator<'a> {
+        Locator {
+            ide,
+            uris: &snapshot.uris,
+            lines: HashMap::new(),
+        }
+    }
+
+    fn range(&mut self, span: allot_diagnostics::Span) -> Range {
+        let ide = self.ide;
+        self.lines
+            .entry(span.file.0)
+            .or_insert_with(|| Lines::new(ide.text(span.file)))
+            .range(span.start, span.end)
+    }
+
+    fn location(&mut self, span: allot_diagnostics::Span) -> Option<Location> {
+        let uri = self.uris.get(span.file.0 as usize)?.clone();
+        Some(Location {
+            uri,
+            range: self.range(span),
+        })
+    }
 }
 
 fn edits_by_uri(
-    snapshot: &Snapshot,
-    ide: &Ide,
+    locator: &mut Locator,
     edits: &[(allot_diagnostics::Span, String)],
 ) -> HashMap<Uri, Vec<TextEdit>> {
     let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
     for (span, new_text) in edits {
-        if let Some(l) = location(snapshot, ide, *span) {
+        if let Some(l) = locator.location(*span) {
             changes.entry(l.uri).or_default().push(TextEdit {
                 range: l.range,
                 new_text: new_text.clone(),
@@ -246,20 +263,20 @@ fn symbol_kind(kind: OutlineKind) -> SymbolKind {
 }
 
 #[allow(deprecated)] // `DocumentSymbol::deprecated` must still be written.
-fn document_symbol(text: &str, outline: allot_ide::Outline) -> DocumentSymbol {
+fn document_symbol(lines: &Lines, outline: allot_ide::Outline) -> DocumentSymbol {
     DocumentSymbol {
         name: outline.name,
         detail: None,
         kind: symbol_kind(outline.kind),
         tags: None,
         deprecated: None,
-        range: range(text, outline.span.start, outline.span.end),
-        selection_range: range(text, outline.name_span.start, outline.name_span.end),
+        range: lines.range(outline.span.start, outline.span.end),
+        selection_range: lines.range(outline.name_span.start, outline.name_span.end),
         children: Some(
             outline
                 .children
                 .into_iter()
-                .map(|c| document_symbol(text, c))
+                .map(|c| document_symbol(lines, c))
                 .collect(),
         ),
     }
@@ -341,14 +358,14 @@ impl LanguageServer for Backend {
         let uri = at.text_document.uri;
         let found = self
             .read(&uri, move |ide, s| {
-                let text = ide.text(s.file);
-                let hover = ide.hover(s.file, offset(text, at.position))?;
+                let lines = Lines::new(ide.text(s.file));
+                let hover = ide.hover(s.file, lines.offset(at.position))?;
                 Some(Hover {
                     contents: HoverContents::Markup(MarkupContent {
                         kind: MarkupKind::Markdown,
                         value: hover.text,
                     }),
-                    range: Some(range(text, hover.span.start, hover.span.end)),
+                    range: Some(lines.range(hover.span.start, hover.span.end)),
                 })
             })
             .await?;
@@ -363,8 +380,11 @@ impl LanguageServer for Backend {
         let uri = at.text_document.uri;
         let found = self
             .read(&uri, move |ide, s| {
-                let span = ide.definition(s.file, offset(ide.text(s.file), at.position))?;
-                location(s, ide, span).map(GotoDefinitionResponse::Scalar)
+                let at = Lines::new(ide.text(s.file)).offset(at.position);
+                let span = ide.definition(s.file, at)?;
+                Locator::new(ide, s)
+                    .location(span)
+                    .map(GotoDefinitionResponse::Scalar)
             })
             .await?;
         Ok(found.flatten())
@@ -375,14 +395,12 @@ impl LanguageServer for Backend {
         let uri = at.text_document.uri;
         let with_declaration = params.context.include_declaration;
         self.read(&uri, move |ide, s| {
-            ide.references(
-                s.file,
-                offset(ide.text(s.file), at.position),
-                with_declaration,
-            )
-            .into_iter()
-            .filter_map(|span| location(s, ide, span))
-            .collect()
+            let offset = Lines::new(ide.text(s.file)).offset(at.position);
+            let mut locator = Locator::new(ide, s);
+            ide.references(s.file, offset, with_declaration)
+                .into_iter()
+                .filter_map(|span| locator.location(span))
+                .collect()
         })
         .await
     }
@@ -393,9 +411,10 @@ impl LanguageServer for Backend {
         let new_name = params.new_name;
         let result = self
             .read(&uri, move |ide, s| {
-                ide.rename(s.file, offset(ide.text(s.file), at.position), &new_name)
+                let offset = Lines::new(ide.text(s.file)).offset(at.position);
+                ide.rename(s.file, offset, &new_name)
                     .map(|edits| WorkspaceEdit {
-                        changes: Some(edits_by_uri(s, ide, &edits)),
+                        changes: Some(edits_by_uri(&mut Locator::new(ide, s), &edits)),
                         ..WorkspaceEdit::default()
                     })
             })
@@ -413,11 +432,11 @@ impl LanguageServer for Backend {
     ) -> Result<Option<DocumentSymbolResponse>> {
         let uri = params.text_document.uri;
         self.read(&uri, |ide, s| {
-            let text = ide.text(s.file);
+            let lines = Lines::new(ide.text(s.file));
             DocumentSymbolResponse::Nested(
                 ide.outline(s.file)
                     .into_iter()
-                    .map(|o| document_symbol(text, o))
+                    .map(|o| document_symbol(&lines, o))
                     .collect(),
             )
         })
@@ -435,6 +454,7 @@ impl LanguageServer for Backend {
             #[allow(deprecated)] // `SymbolInformation::deprecated` must still be written.
             let symbols = self
                 .read(&uri, move |ide, s| {
+                    let mut locator = Locator::new(ide, s);
                     ide.workspace_symbols(&query)
                         .into_iter()
                         .filter_map(|o| {
@@ -443,7 +463,7 @@ impl LanguageServer for Backend {
                                 kind: symbol_kind(o.kind),
                                 tags: None,
                                 deprecated: None,
-                                location: location(s, ide, o.name_span)?,
+                                location: locator.location(o.name_span)?,
                                 container_name: None,
                             })
                         })
@@ -460,7 +480,8 @@ impl LanguageServer for Backend {
         let uri = at.text_document.uri;
         let items = self
             .read(&uri, move |ide, s| {
-                allot_ide::completions(ide, s.file, offset(ide.text(s.file), at.position))
+                let offset = Lines::new(ide.text(s.file)).offset(at.position);
+                allot_ide::completions(ide, s.file, offset)
                     .into_iter()
                     .map(|c| CompletionItem {
                         label: c.label,
@@ -499,10 +520,11 @@ impl LanguageServer for Backend {
         let tokens = self
             .read(&uri, |ide, s| {
                 let text = ide.text(s.file);
+                let lines = Lines::new(text);
                 let mut data = Vec::new();
                 let (mut line, mut column) = (0, 0);
                 for (start, end, kind) in allot_ide::semantic_tokens(text) {
-                    let at = position(text, start);
+                    let at = lines.position(start);
                     let length: u32 = text[start as usize..end as usize]
                         .chars()
                         .map(|c| c.len_utf16() as u32)
@@ -538,17 +560,18 @@ impl LanguageServer for Backend {
         let uri = params.text_document.uri;
         let requested = params.range;
         self.read(&uri, move |ide, s| {
-            let text = ide.text(s.file);
+            let lines = Lines::new(ide.text(s.file));
             let span = allot_diagnostics::Span {
                 file: s.file,
-                start: offset(text, requested.start),
-                end: offset(text, requested.end),
+                start: lines.offset(requested.start),
+                end: lines.offset(requested.end),
             };
+            let mut locator = Locator::new(ide, s);
             ide.quick_fixes(span)
                 .into_iter()
                 .map(|fix| {
                     let diagnostic = Diagnostic {
-                        range: range(text, fix.diagnostic.span.start, fix.diagnostic.span.end),
+                        range: lines.range(fix.diagnostic.span.start, fix.diagnostic.span.end),
                         code: Some(NumberOrString::String(fix.diagnostic.code.as_str().into())),
                         source: Some("allot".into()),
                         message: fix.diagnostic.message.clone(),
@@ -559,7 +582,7 @@ impl LanguageServer for Backend {
                         kind: Some(CodeActionKind::QUICKFIX),
                         diagnostics: Some(vec![diagnostic]),
                         edit: Some(WorkspaceEdit {
-                            changes: Some(edits_by_uri(s, ide, &fix.edits)),
+                            changes: Some(edits_by_uri(&mut locator, &fix.edits)),
                             ..WorkspaceEdit::default()
                         }),
                         is_preferred: Some(true),
@@ -574,11 +597,11 @@ impl LanguageServer for Backend {
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let uri = params.text_document.uri;
         self.read(&uri, |ide, s| {
-            let text = ide.text(s.file);
+            let lines = Lines::new(ide.text(s.file));
             ide.inlay_hints(s.file)
                 .into_iter()
                 .map(|(at, label)| InlayHint {
-                    position: position(text, at),
+                    position: lines.position(at),
                     label: InlayHintLabel::String(label),
                     kind: Some(InlayHintKind::TYPE),
                     text_edits: None,
@@ -602,7 +625,7 @@ impl LanguageServer for Backend {
                         Vec::new()
                     } else {
                         vec![TextEdit {
-                            range: range(text, 0, text.len() as u32),
+                            range: Lines::new(text).range(0, text.len() as u32),
                             new_text: formatted,
                         }]
                     }
