@@ -2,7 +2,7 @@
 //! in the half-typed text an editor holds, where the current item does not parse.
 
 use crate::Ide;
-use allot_check::model::{Builtin, BuiltinAttr, Context, LocationField, NODE_KIND};
+use allot_check::model::{Builtin, BuiltinAttr, Context, LocationField};
 use allot_check::types::{CURRENCIES, EnumId, Type, UNIT_NAMES};
 use allot_diagnostics::FileId;
 use allot_syntax::ast::DeclKind;
@@ -397,7 +397,6 @@ fn expected_enum(ide: &Ide, before: &[&Token], text: &str) -> Option<EnumId> {
             Type::Enum(e) => Some(e),
             _ => None,
         },
-        _ if last == "kind" => Some(NODE_KIND),
         _ => None,
     }
 }
