@@ -6,7 +6,7 @@ use allot_check::model::{Builtin, BuiltinAttr, Context, LocationField};
 use allot_check::types::{CURRENCIES, EnumId, Type, UNIT_NAMES};
 use allot_diagnostics::FileId;
 use allot_syntax::ast::DeclKind;
-use allot_syntax::lexer::{Token, TokenKind, lex};
+use allot_syntax::lexer::{Token, TokenKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CompletionKind {
@@ -138,7 +138,7 @@ const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
 pub fn completions(ide: &Ide, file: FileId, offset: u32) -> Vec<Completion> {
     let text = ide.text(file);
     let offset = offset.min(text.len() as u32);
-    let tokens = lex(text);
+    let tokens = ide.tokens(file);
     // The word being typed is replaced; the context is what comes before it.
     let typing = tokens
         .iter()

@@ -83,6 +83,13 @@ impl<'db> Ide<'db> {
         self.ruleset.files(self.db)
     }
 
+    /// The file's tokens, from its (remembered) parse.
+    pub fn tokens(&self, file: FileId) -> &'db [allot_syntax::lexer::Token] {
+        self.files().get(file.0 as usize).map_or(&[], |&source| {
+            allot_db::parsed_file(self.db, source).tokens.as_slice()
+        })
+    }
+
     pub fn text(&self, file: FileId) -> &'db str {
         self.files()
             .get(file.0 as usize)
@@ -120,8 +127,9 @@ impl<'db> Ide<'db> {
             });
         }
         let text = self.text(file);
-        let token = allot_syntax::lexer::lex(text)
-            .into_iter()
+        let token = *self
+            .tokens(file)
+            .iter()
             .find(|t| t.start <= offset && offset < t.end)?;
         let word = token.text(text);
         let doc = docs::keyword(word)

@@ -664,10 +664,10 @@ impl<'a> Router<'a> {
                     } else {
                         per_line += amount;
                     }
+                    if amount != 0.0 {
+                        self.exercise(cost.origin);
+                    }
                     if self.explain {
-                        if amount != 0.0 {
-                            self.exercised.push(cost.origin);
-                        }
                         terms.push((cost.name.clone(), round_cents(amount)));
                     }
                 }
@@ -746,7 +746,7 @@ impl<'a> Router<'a> {
                     Verdict::Excluded { policy, rule } => {
                         if self.explain {
                             let r = &self.engine.plan.policies[policy].excludes[rule];
-                            self.exercised.push(r.origin);
+                            self.exercise(r.origin);
                             traces[l].push(CandidateTrace::Excluded {
                                 node: name(),
                                 excluded_by: self.rule_ref(
@@ -1026,10 +1026,9 @@ impl<'a> Router<'a> {
                 evaluator.shipment_terms(node, totals, |cost, amount| {
                     costs.push((cost, amount));
                 });
-                let router = &mut *evaluator.router;
                 for &(cost, amount) in &costs {
                     if amount != 0.0 {
-                        router.exercised.push(cost.origin);
+                        evaluator.router.exercise(cost.origin);
                     }
                 }
                 if !costs.is_empty() {
