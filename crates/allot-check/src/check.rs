@@ -10,6 +10,7 @@ use allot_diagnostics::closest;
 use allot_diagnostics::{Code, Diagnostic, Span, sort_diagnostics};
 use allot_syntax::ParsedFile;
 use allot_syntax::ast::{self, CostBasis, DeclKind, ItemKind, PolicyKind};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// A checked ruleset and everything found wrong with it, sorted by position.
@@ -27,28 +28,188 @@ impl CheckResult {
 
 /// Checks the files of one ruleset together: declarations in one file see those of all.
 pub fn check(files: &[&ParsedFile]) -> CheckResult {
-    let mut checker = Checker {
-        // Uses may hide in what did not parse: then "never used" would be a guess.
-        report_unused: !files
-            .iter()
-            .any(|f| f.diagnostics.iter().any(Diagnostic::is_error)),
-        ..Checker::default()
-    };
-    for file in files {
-        checker.unparsed.extend(file.unparsed_names.iter().cloned());
-    }
+    let unparsed: HashSet<String> = files
+        .iter()
+        .flat_map(|f| f.unparsed_names.iter().cloned())
+        .collect();
     let decls: Vec<&ast::Decl> = files.iter().flat_map(|f| f.file.decls.iter()).collect();
-    checker.declare_enums(&decls);
-    checker.declare_consts_and_tables(&decls);
-    checker.declare_attrs(&decls);
+    let environment = check_environment(&decls, &unparsed);
+    let policies = decls
+        .iter()
+        .filter_map(|decl| check_policy(&environment, &unparsed, decl))
+        .collect();
+    // Uses may hide in what did not parse: then "never used" would be a guess.
+    let report_unused = !files
+        .iter()
+        .any(|f| f.diagnostics.iter().any(Diagnostic::is_error));
+    assemble(environment, policies, report_unused)
+}
+
+/// What every policy is checked against: the schema, the consts and the tables, checked
+/// once. A policy's check depends on this and its own declaration only, so that the
+/// language server re-checks just the policy being edited.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    /// The model without policies; consts folded.
+    pub model: Model,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) attr_index: HashMap<(Context, String), AttrId>,
+    pub(crate) enum_index: HashMap<String, EnumId>,
+    pub(crate) const_index: HashMap<String, ConstId>,
+    pub(crate) table_index: HashMap<String, TableId>,
+    /// Consts and tables used by other consts, tables and schema defaults.
+    consts_used: Vec<bool>,
+    tables_used: Vec<bool>,
+    /// Every money literal's currency, in checking order.
+    pub(crate) currency_uses: Vec<(String, Span)>,
+}
+
+/// One policy or profile, checked against an [`Environment`].
+#[derive(Clone, Debug)]
+pub struct CheckedPolicy {
+    pub def: PolicyDef,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    consts_used: Vec<bool>,
+    tables_used: Vec<bool>,
+    pub(crate) currency_uses: Vec<(String, Span)>,
+}
+
+/// Checks the schema, consts and tables among `decls` (policies are skipped).
+/// `unparsed`: names declared in text that did not parse, which are not reported unknown.
+pub fn check_environment(decls: &[&ast::Decl], unparsed: &HashSet<String>) -> Environment {
+    let mut checker = Checker::new(Cow::Owned(Environment::default()), unparsed);
+    checker.declare_enums(decls);
+    checker.declare_consts_and_tables(decls);
+    checker.declare_attrs(decls);
     checker.check_consts();
     checker.check_tables();
-    for decl in &decls {
-        if let DeclKind::Policy(policy) = &decl.kind {
-            checker.policy(policy, decl);
-        }
+    let Checker {
+        env,
+        mut diagnostics,
+        consts_used,
+        tables_used,
+        currency_uses,
+        ..
+    } = checker;
+    let mut env = env.into_owned();
+    for index in 0..env.model.consts.len() {
+        env.model.consts[index].folded = fold(&env.model, &env.model.consts[index].value);
     }
-    checker.finish()
+    diagnostics.extend(crate::lint::lint_environment(&env.model));
+    Environment {
+        diagnostics,
+        consts_used,
+        tables_used,
+        currency_uses,
+        ..env
+    }
+}
+
+/// Checks one policy or profile declaration; `None` for any other declaration.
+pub fn check_policy(
+    env: &Environment,
+    unparsed: &HashSet<String>,
+    decl: &ast::Decl,
+) -> Option<CheckedPolicy> {
+    let DeclKind::Policy(policy) = &decl.kind else {
+        return None;
+    };
+    let mut checker = Checker::new(Cow::Borrowed(env), unparsed);
+    checker.currency = env.currency_uses.first().cloned();
+    let def = checker.policy(policy, decl);
+    let mut diagnostics = checker.diagnostics;
+    diagnostics.extend(crate::lint::lint_policy(&env.model, &def));
+    Some(CheckedPolicy {
+        def,
+        diagnostics,
+        consts_used: checker.consts_used,
+        tables_used: checker.tables_used,
+        currency_uses: checker.currency_uses,
+    })
+}
+
+/// The ruleset from its environment and its checked policies, in declaration order:
+/// what needs them all (duplicate names, the one currency, unused declarations,
+/// priority ties, looser profiles). `report_unused` is false when some text did not
+/// parse, since uses may hide in it.
+pub fn assemble(
+    env: Environment,
+    policies: Vec<CheckedPolicy>,
+    report_unused: bool,
+) -> CheckResult {
+    let Environment {
+        mut model,
+        mut diagnostics,
+        mut consts_used,
+        mut tables_used,
+        mut currency_uses,
+        ..
+    } = env;
+    let mut policy_names: HashMap<String, Span> = HashMap::new();
+    for policy in policies {
+        let name = &policy.def.name;
+        if let Some(&first) = policy_names.get(name) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::DUPLICATE_DECLARATION,
+                    policy.def.span,
+                    format!("a policy or profile named \"{name}\" is declared twice"),
+                )
+                .with_label(first, "first declared here"),
+            );
+            continue;
+        }
+        policy_names.insert(name.clone(), policy.def.span);
+        diagnostics.extend(
+            policy
+                .diagnostics
+                .into_iter()
+                .filter(|d| report_unused || d.code != Code::UNUSED_LET),
+        );
+        for (all, used) in [
+            (&mut consts_used, policy.consts_used),
+            (&mut tables_used, policy.tables_used),
+        ] {
+            for (all, used) in all.iter_mut().zip(used) {
+                *all |= used;
+            }
+        }
+        currency_uses.extend(policy.currency_uses);
+        model.policies.push(policy.def);
+    }
+    model.currency = currency_uses.first().map(|(code, _)| code.clone());
+    diagnostics.extend(mixed_currencies(&currency_uses));
+    if !report_unused {
+        consts_used.fill(true);
+        tables_used.fill(true);
+    }
+    diagnostics.extend(crate::lint::lint_ruleset(
+        &model,
+        &consts_used,
+        &tables_used,
+    ));
+    sort_diagnostics(&mut diagnostics);
+    diagnostics.dedup();
+    CheckResult { model, diagnostics }
+}
+
+/// One currency per ruleset: the first money literal sets it.
+fn mixed_currencies(uses: &[(String, Span)]) -> Vec<Diagnostic> {
+    let Some((first, first_span)) = uses.first() else {
+        return Vec::new();
+    };
+    uses.iter()
+        .filter(|(code, _)| code != first)
+        .map(|(code, span)| {
+            Diagnostic::new(
+                Code::MIXED_CURRENCY,
+                *span,
+                format!("this ruleset uses {first}; a money amount in {code} cannot mix with it"),
+            )
+            .with_label(*first_span, format!("{first} first used here"))
+            .with_help("a ruleset uses one currency, the one its network data declares")
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,38 +243,61 @@ struct LetSlot<'a> {
     used: bool,
 }
 
-#[derive(Default)]
 pub(crate) struct Checker<'a> {
-    pub model: Model,
+    /// Owned while the environment is being built; borrowed to check a policy.
+    pub env: Cow<'a, Environment>,
     diagnostics: Vec<Diagnostic>,
-    pub attr_index: HashMap<(Context, String), AttrId>,
-    enum_index: HashMap<String, EnumId>,
-    pub const_index: HashMap<String, ConstId>,
     const_asts: Vec<&'a ast::Const>,
     const_state: Vec<State>,
     pub consts_used: Vec<bool>,
-    pub table_index: HashMap<String, TableId>,
     table_asts: Vec<&'a ast::Table>,
     pub tables_used: Vec<bool>,
     /// For each table, the tables its rows call (to find recursion).
     pub table_calls: Vec<Vec<(TableId, Span)>>,
     pub current_table: Option<TableId>,
-    pub unparsed: HashSet<String>,
-    /// The ruleset's currency and where it was first used.
+    pub unparsed: &'a HashSet<String>,
+    /// The currency of the first money literal seen (for suggestions), and every use.
     pub currency: Option<(String, Span)>,
+    pub currency_uses: Vec<(String, Span)>,
     lets: Vec<LetSlot<'a>>,
-    /// Policy and profile names → where first declared.
-    policy_names: HashMap<String, Span>,
-    report_unused: bool,
 }
 
 impl<'a> Checker<'a> {
+    fn new(env: Cow<'a, Environment>, unparsed: &'a HashSet<String>) -> Checker<'a> {
+        Checker {
+            consts_used: vec![false; env.model.consts.len()],
+            tables_used: vec![false; env.model.tables.len()],
+            env,
+            diagnostics: Vec::new(),
+            const_asts: Vec::new(),
+            const_state: Vec::new(),
+            table_asts: Vec::new(),
+            table_calls: Vec::new(),
+            current_table: None,
+            unparsed,
+            currency: None,
+            currency_uses: Vec::new(),
+            lets: Vec::new(),
+        }
+    }
+
+    /// The environment being built (never called while checking a policy).
+    fn env_mut(&mut self) -> &mut Environment {
+        self.env.to_mut()
+    }
+
     pub(crate) fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
 
     pub(crate) fn show(&self, ty: &Type) -> String {
-        let names: Vec<String> = self.model.enums.iter().map(|e| e.name.clone()).collect();
+        let names: Vec<String> = self
+            .env
+            .model
+            .enums
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
         TypeDisplay {
             ty,
             enum_names: &names,
@@ -136,9 +320,9 @@ impl<'a> Checker<'a> {
 
     fn declare_enums(&mut self, decls: &[&'a ast::Decl]) {
         for (name, variants, doc) in BUILTIN_ENUMS {
-            self.enum_index
-                .insert(name.to_string(), EnumId(self.model.enums.len() as u32));
-            self.model.enums.push(EnumDef {
+            let id = EnumId(self.env.model.enums.len() as u32);
+            self.env_mut().enum_index.insert(name.to_string(), id);
+            self.env_mut().model.enums.push(EnumDef {
                 name: name.to_string(),
                 variants: variants.iter().map(|v| v.to_string()).collect(),
                 span: None,
@@ -151,8 +335,8 @@ impl<'a> Checker<'a> {
                 continue;
             };
             for e in &schema.enums {
-                if let Some(&existing) = self.enum_index.get(&e.name.name) {
-                    match self.model.enums[existing.0 as usize].span {
+                if let Some(&existing) = self.env.enum_index.get(&e.name.name) {
+                    match self.env.model.enums[existing.0 as usize].span {
                         Some(first) => {
                             self.duplicate(Code::DUPLICATE_SCHEMA_ENTRY, "enum", &e.name, first)
                         }
@@ -178,9 +362,9 @@ impl<'a> Checker<'a> {
                     variants.push(v.name.clone());
                     variant_spans.push(v.span);
                 }
-                self.enum_index
-                    .insert(e.name.name.clone(), EnumId(self.model.enums.len() as u32));
-                self.model.enums.push(EnumDef {
+                let id = EnumId(self.env.model.enums.len() as u32);
+                self.env_mut().enum_index.insert(e.name.name.clone(), id);
+                self.env_mut().model.enums.push(EnumDef {
                     name: e.name.name.clone(),
                     variants,
                     span: Some(e.name.span),
@@ -206,10 +390,10 @@ impl<'a> Checker<'a> {
             first_spans.insert(name.name.clone(), name.span);
             match &decl.kind {
                 DeclKind::Const(c) => {
-                    self.const_index
-                        .insert(c.name.name.clone(), ConstId(self.const_asts.len() as u32));
+                    let id = ConstId(self.const_asts.len() as u32);
+                    self.env_mut().const_index.insert(c.name.name.clone(), id);
                     self.const_asts.push(c);
-                    self.model.consts.push(ConstDef {
+                    self.env_mut().model.consts.push(ConstDef {
                         name: c.name.name.clone(),
                         ty: Type::Error,
                         value: Expr::error(c.value.span),
@@ -219,8 +403,8 @@ impl<'a> Checker<'a> {
                     });
                 }
                 DeclKind::Table(t) => {
-                    self.table_index
-                        .insert(t.name.name.clone(), TableId(self.table_asts.len() as u32));
+                    let id = TableId(self.table_asts.len() as u32);
+                    self.env_mut().table_index.insert(t.name.name.clone(), id);
                     self.table_asts.push(t);
                     // Signatures first: bodies may call tables declared later.
                     let mut params: Vec<(String, Type)> = Vec::new();
@@ -236,7 +420,7 @@ impl<'a> Checker<'a> {
                         params.push((p.name.name.clone(), ty));
                     }
                     let result = self.resolve_type(&t.result);
-                    self.model.tables.push(TableDef {
+                    self.env_mut().model.tables.push(TableDef {
                         name: t.name.name.clone(),
                         params,
                         result,
@@ -268,14 +452,14 @@ impl<'a> Checker<'a> {
                 "weight" => Type::Quantity(Dim::Weight),
                 "duration" => Type::Quantity(Dim::Duration),
                 "percent" => Type::Quantity(Dim::Percent),
-                name => match self.enum_index.get(name) {
+                name => match self.env.enum_index.get(name) {
                     Some(&id) => Type::Enum(id),
                     None => {
                         let mut candidates: Vec<&str> = vec![
                             "bool", "int", "number", "string", "location", "money", "distance",
                             "weight", "duration", "percent", "set",
                         ];
-                        candidates.extend(self.enum_index.keys().map(String::as_str));
+                        candidates.extend(self.env.enum_index.keys().map(String::as_str));
                         let mut diagnostic = Diagnostic::new(
                             Code::UNKNOWN_TYPE,
                             ident.span,
@@ -346,15 +530,15 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 let key = (context, name.clone());
-                if let Some(&id) = self.attr_index.get(&key) {
-                    let first = self.model.attrs[id.0 as usize].span;
+                if let Some(&id) = self.env.attr_index.get(&key) {
+                    let first = self.env.model.attrs[id.0 as usize].span;
                     self.duplicate(Code::DUPLICATE_SCHEMA_ENTRY, "attribute", &attr.name, first);
                     continue;
                 }
                 let ty = self.resolve_type(&attr.ty);
-                let id = AttrId(self.model.attrs.len() as u32);
-                self.attr_index.insert(key, id);
-                self.model.attrs.push(AttrDef {
+                let id = AttrId(self.env.model.attrs.len() as u32);
+                self.env_mut().attr_index.insert(key, id);
+                self.env_mut().model.attrs.push(AttrDef {
                     context,
                     name: name.clone(),
                     ty,
@@ -366,10 +550,11 @@ impl<'a> Checker<'a> {
             }
         }
         for (id, default) in defaults {
-            let ty = self.model.attrs[id.0 as usize].ty.clone();
+            let ty = self.env.model.attrs[id.0 as usize].ty.clone();
             let checked = self.expr(default, &Scope::of(Clause::SchemaDefault), Some(&ty));
             if self.expect_type(&checked, &ty, "this attribute is declared as") {
-                self.model.attrs[id.0 as usize].default = fold(&self.model, &checked);
+                let default = fold(&self.env.model, &checked);
+                self.env_mut().model.attrs[id.0 as usize].default = default;
             }
         }
     }
@@ -400,12 +585,13 @@ impl<'a> Checker<'a> {
     /// that asked (for the cycle message).
     pub(crate) fn const_type(&mut self, id: ConstId, used_at: impl Into<Option<Span>>) -> Type {
         let index = id.0 as usize;
-        match self.const_state[index] {
-            State::Done => return self.model.consts[index].ty.clone(),
+        // While a policy is checked, every const of its environment is done.
+        match self.const_state.get(index).copied().unwrap_or(State::Done) {
+            State::Done => return self.env.model.consts[index].ty.clone(),
             State::InProgress => {
-                let name = self.model.consts[index].name.clone();
-                let at = used_at.into().unwrap_or(self.model.consts[index].span);
-                let definition = self.model.consts[index].span;
+                let name = self.env.model.consts[index].name.clone();
+                let at = used_at.into().unwrap_or(self.env.model.consts[index].span);
+                let definition = self.env.model.consts[index].span;
                 self.error(
                     Diagnostic::new(
                         Code::CYCLE,
@@ -434,7 +620,7 @@ impl<'a> Checker<'a> {
             }
             None => value.ty.clone(),
         };
-        let def = &mut self.model.consts[index];
+        let def = &mut self.env_mut().model.consts[index];
         def.ty = ty.clone();
         def.value = value;
         self.const_state[index] = State::Done;
@@ -448,8 +634,8 @@ impl<'a> Checker<'a> {
             let ast = self.table_asts[index];
             let id = TableId(index as u32);
             self.current_table = Some(id);
-            let params = self.model.tables[index].params.clone();
-            let result = self.model.tables[index].result.clone();
+            let params = self.env.model.tables[index].params.clone();
+            let result = self.env.model.tables[index].result.clone();
             let scope = Scope {
                 clause: Clause::Table,
                 params: &params,
@@ -482,7 +668,7 @@ impl<'a> Checker<'a> {
                     span: row.span,
                 });
             }
-            self.model.tables[index].rows = rows;
+            self.env_mut().model.tables[index].rows = rows;
         }
         self.current_table = None;
         self.table_cycles();
@@ -493,7 +679,7 @@ impl<'a> Checker<'a> {
         let pattern = match (&condition.kind, scope.params.first()) {
             (ast::ExprKind::Name(ident), Some((_, Type::Enum(_))))
                 if !scope.params.iter().any(|(p, _)| *p == ident.name)
-                    && !self.const_index.contains_key(&ident.name) =>
+                    && !self.env.const_index.contains_key(&ident.name) =>
             {
                 Some(ast::BinaryOp::Eq)
             }
@@ -547,8 +733,8 @@ impl<'a> Checker<'a> {
                 *next += 1;
                 let callee = callee.0 as usize;
                 if callee == start {
-                    let name = self.model.tables[start].name.clone();
-                    let definition = self.model.tables[start].span;
+                    let name = self.env.model.tables[start].name.clone();
+                    let definition = self.env.model.tables[start].span;
                     // Point at `start`'s own call on the path that came back.
                     let (_, taken) = stack[0];
                     let span = self.table_calls[start][taken - 1].1;
@@ -615,23 +801,8 @@ impl<'a> Checker<'a> {
         result
     }
 
-    fn policy(&mut self, policy: &'a ast::Policy, decl: &ast::Decl) {
+    fn policy(&mut self, policy: &'a ast::Policy, decl: &ast::Decl) -> PolicyDef {
         let name = &policy.name;
-        if let Some(&first) = self.policy_names.get(&name.value) {
-            self.error(
-                Diagnostic::new(
-                    Code::DUPLICATE_DECLARATION,
-                    name.span,
-                    format!(
-                        "a policy or profile named \"{}\" is declared twice",
-                        name.value
-                    ),
-                )
-                .with_label(first, "first declared here"),
-            );
-            return;
-        }
-        self.policy_names.insert(name.value.clone(), name.span);
         let profile = policy.kind == PolicyKind::Compliance;
         let mut def = PolicyDef {
             kind: policy.kind,
@@ -725,7 +896,7 @@ impl<'a> Checker<'a> {
         }
         let lets = std::mem::take(&mut self.lets);
         for slot in lets {
-            if self.report_unused && !slot.used && !slot.name.name.starts_with('_') {
+            if !slot.used && !slot.name.name.starts_with('_') {
                 self.error(
                     Diagnostic::new(
                         Code::UNUSED_LET,
@@ -742,7 +913,7 @@ impl<'a> Checker<'a> {
                 name_span: slot.name.span,
             });
         }
-        self.model.policies.push(def);
+        def
     }
 
     fn because(text: &Option<ast::StrLit>) -> Option<String> {
@@ -794,7 +965,7 @@ impl<'a> Checker<'a> {
                         self.show(&amount.ty)
                     );
                     self.error(Diagnostic::new(Code::TYPE_MISMATCH, amount.span, message));
-                } else if let Some(Value::Int(n)) = fold(&self.model, &amount)
+                } else if let Some(Value::Int(n)) = fold(&self.env.model, &amount)
                     && n < 0
                 {
                     self.error(Diagnostic::new(
@@ -927,30 +1098,6 @@ impl<'a> Checker<'a> {
                     span,
                 })
             }
-        }
-    }
-
-    fn finish(mut self) -> CheckResult {
-        for index in 0..self.model.consts.len() {
-            let folded = fold(&self.model, &self.model.consts[index].value);
-            self.model.consts[index].folded = folded;
-        }
-        self.model.currency = self.currency.as_ref().map(|(c, _)| c.clone());
-        let mut diagnostics = self.diagnostics;
-        if !self.report_unused {
-            self.consts_used.fill(true);
-            self.tables_used.fill(true);
-        }
-        diagnostics.extend(crate::lint::lint(
-            &self.model,
-            &self.consts_used,
-            &self.tables_used,
-        ));
-        sort_diagnostics(&mut diagnostics);
-        diagnostics.dedup();
-        CheckResult {
-            model: self.model,
-            diagnostics,
         }
     }
 }

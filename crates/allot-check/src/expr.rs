@@ -156,26 +156,13 @@ impl Checker<'_> {
         self.error(diagnostic);
     }
 
-    /// One currency per ruleset: the first money literal sets it.
+    /// Records a money literal's currency; the ruleset's first sets it, and mixing is
+    /// reported once the whole ruleset is known.
     fn note_currency(&mut self, code: &str, span: Span) {
-        match &self.currency {
-            None => self.currency = Some((code.to_string(), span)),
-            Some((first, first_span)) if first != code => {
-                let message = format!(
-                    "this ruleset uses {first}; a money amount in {code} cannot mix with it"
-                );
-                let label = format!("{first} first used here");
-                let first_span = *first_span;
-                self.error(
-                    Diagnostic::new(Code::MIXED_CURRENCY, span, message)
-                        .with_label(first_span, label)
-                        .with_help(
-                            "a ruleset uses one currency, the one its network data declares",
-                        ),
-                );
-            }
-            Some(_) => {}
+        if self.currency.is_none() {
+            self.currency = Some((code.to_string(), span));
         }
+        self.currency_uses.push((code.to_string(), span));
     }
 
     fn list(
@@ -241,7 +228,7 @@ impl Checker<'_> {
                 span,
             };
         }
-        if let Some(&id) = self.const_index.get(name) {
+        if let Some(&id) = self.env.const_index.get(name) {
             let ty = self.const_type(id, span);
             self.consts_used[id.0 as usize] = true;
             return Expr {
@@ -276,9 +263,10 @@ impl Checker<'_> {
         }
         let mut candidates: Vec<String> = scope.params.iter().map(|(p, _)| p.clone()).collect();
         candidates.extend(self.let_names());
-        candidates.extend(self.const_index.keys().cloned());
+        candidates.extend(self.env.const_index.keys().cloned());
         candidates.extend(
-            self.model
+            self.env
+                .model
                 .enums
                 .iter()
                 .flat_map(|e| e.variants.iter().cloned()),
@@ -288,7 +276,7 @@ impl Checker<'_> {
             Diagnostic::new(Code::UNKNOWN_NAME, span, format!("unknown name `{name}`"));
         if let Some(s) = closest(name, candidates.iter().map(String::as_str)) {
             diagnostic = diagnostic.with_fix(span, s, format!("did you mean `{s}`?"));
-        } else if self.table_index.contains_key(name) || Builtin::named(name).is_some() {
+        } else if self.env.table_index.contains_key(name) || Builtin::named(name).is_some() {
             diagnostic =
                 diagnostic.with_help(format!("`{name}` is a function: call it, like `{name}(…)`"));
         }
@@ -315,9 +303,9 @@ impl Checker<'_> {
         };
         let hit = match expected_enum {
             Some(id) => {
-                let hit = found(&self.model.enums, id);
+                let hit = found(&self.env.model.enums, id);
                 if hit.is_none() {
-                    let def = &self.model.enums[id.0 as usize];
+                    let def = &self.env.model.enums[id.0 as usize];
                     let mut diagnostic = Diagnostic::new(
                         Code::UNKNOWN_VARIANT,
                         ident.span,
@@ -340,13 +328,13 @@ impl Checker<'_> {
                 hit
             }
             None => {
-                let hits: Vec<(EnumId, u32)> = (0..self.model.enums.len())
-                    .filter_map(|i| found(&self.model.enums, EnumId(i as u32)))
+                let hits: Vec<(EnumId, u32)> = (0..self.env.model.enums.len())
+                    .filter_map(|i| found(&self.env.model.enums, EnumId(i as u32)))
                     .collect();
                 if hits.len() > 1 {
                     let owners: Vec<&str> = hits
                         .iter()
-                        .map(|(id, _)| self.model.enums[id.0 as usize].name.as_str())
+                        .map(|(id, _)| self.env.model.enums[id.0 as usize].name.as_str())
                         .collect();
                     let message = format!(
                         "`{}` is a variant of {}: which one is meant here is unclear",
@@ -440,10 +428,10 @@ impl Checker<'_> {
             .find(|a| a.context() == context && a.name() == name);
         let (attr, ty) = match builtin {
             Some(a) => (AttrRef::Builtin(*a), a.ty()),
-            None => match self.attr_index.get(&(context, name.to_string())) {
+            None => match self.env.attr_index.get(&(context, name.to_string())) {
                 Some(&id) => (
                     AttrRef::Custom(id),
-                    self.model.attrs[id.0 as usize].ty.clone(),
+                    self.env.model.attrs[id.0 as usize].ty.clone(),
                 ),
                 None => {
                     let deps = context.deps();
@@ -480,7 +468,8 @@ impl Checker<'_> {
             names.push("item".to_string());
         }
         names.extend(
-            self.model
+            self.env
+                .model
                 .attrs
                 .iter()
                 .filter(|a| a.context == context)
@@ -544,7 +533,7 @@ impl Checker<'_> {
     }
 
     fn call(&mut self, callee: &ast::Ident, args: &[ast::Expr], scope: &Scope, span: Span) -> Expr {
-        if let Some(&id) = self.table_index.get(&callee.name) {
+        if let Some(&id) = self.env.table_index.get(&callee.name) {
             return self.table_call(id, callee, args, scope, span);
         }
         let Some(builtin) = Builtin::named(&callee.name) else {
@@ -553,7 +542,7 @@ impl Checker<'_> {
             }
             if !self.unparsed.contains(&callee.name) {
                 let mut candidates: Vec<&str> =
-                    self.table_index.keys().map(String::as_str).collect();
+                    self.env.table_index.keys().map(String::as_str).collect();
                 candidates.extend(Builtin::ALL.iter().map(|(_, n, _)| *n));
                 let mut diagnostic = Diagnostic::new(
                     Code::UNKNOWN_FUNCTION,
@@ -683,8 +672,8 @@ impl Checker<'_> {
         if let Some(caller) = self.current_table {
             self.table_calls[caller.0 as usize].push((id, callee.span));
         }
-        let params = self.model.tables[id.0 as usize].params.clone();
-        let result = self.model.tables[id.0 as usize].result.clone();
+        let params = self.env.model.tables[id.0 as usize].params.clone();
+        let result = self.env.model.tables[id.0 as usize].result.clone();
         let checked: Vec<Expr> = args
             .iter()
             .enumerate()
@@ -803,9 +792,10 @@ impl Checker<'_> {
         match &e.kind {
             A::Name(ident) => {
                 self.let_named(&ident.name).is_none()
-                    && !self.const_index.contains_key(&ident.name)
+                    && !self.env.const_index.contains_key(&ident.name)
                     && !CONTEXT_NAMES.contains(&ident.name.as_str())
                     && self
+                        .env
                         .model
                         .enums
                         .iter()

@@ -9,9 +9,12 @@ pub mod fold;
 mod lint;
 pub mod model;
 mod overlap;
+pub mod spans;
 pub mod types;
 
-pub use check::{CheckResult, check};
+pub use check::{
+    CheckResult, CheckedPolicy, Environment, assemble, check, check_environment, check_policy,
+};
 pub use model::Model;
 
 use allot_diagnostics::{Diagnostic, Sources, sort_diagnostics};

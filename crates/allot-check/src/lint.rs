@@ -9,7 +9,29 @@ use crate::types::Type;
 use allot_diagnostics::{Code, Diagnostic, Span};
 use allot_syntax::ast::{PolicyKind, ShortageAction};
 
-pub(crate) fn lint(model: &Model, consts_used: &[bool], tables_used: &[bool]) -> Vec<Diagnostic> {
+/// What concerns the schema, consts and tables alone.
+pub(crate) fn lint_environment(model: &Model) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for table in &model.tables {
+        table_rows(model, table, &mut out);
+    }
+    out
+}
+
+/// What concerns one policy alone; `model` gives its environment.
+pub(crate) fn lint_policy(model: &Model, policy: &PolicyDef) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    constant_conditions(model, policy, &mut out);
+    repeated_stages(policy, &mut out);
+    out
+}
+
+/// What needs the whole ruleset: unused declarations, ties, looser profiles.
+pub(crate) fn lint_ruleset(
+    model: &Model,
+    consts_used: &[bool],
+    tables_used: &[bool],
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (def, used) in model.consts.iter().zip(consts_used) {
         if !used && !def.name.starts_with('_') {
@@ -34,13 +56,6 @@ pub(crate) fn lint(model: &Model, consts_used: &[bool], tables_used: &[bool]) ->
                 .with_help("remove it, or prefix its name with `_`"),
             );
         }
-    }
-    for table in &model.tables {
-        table_rows(model, table, &mut out);
-    }
-    for policy in &model.policies {
-        constant_conditions(model, policy, &mut out);
-        repeated_stages(policy, &mut out);
     }
     priority_ties(model, &mut out);
     looser_profiles(model, &mut out);

@@ -92,6 +92,17 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// Moves every span it holds (primary, labels, fix) through `to`.
+    pub fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
+        self.span = to(self.span);
+        for label in &mut self.labels {
+            label.span = to(label.span);
+        }
+        if let Some(fix) = &mut self.fix {
+            fix.span = to(fix.span);
+        }
+    }
 }
 
 /// Sorts diagnostics by file and position, then code, so output is stable across runs.

@@ -42,13 +42,10 @@ impl<T: Relocate> Relocate for Box<T> {
 
 impl Relocate for Diagnostic {
     fn relocate(&mut self, file: FileId, base: u32) {
-        self.span.relocate(file, base);
-        for label in &mut self.labels {
-            label.span.relocate(file, base);
-        }
-        if let Some(fix) = &mut self.fix {
-            fix.span.relocate(file, base);
-        }
+        self.map_spans(&|mut span| {
+            span.relocate(file, base);
+            span
+        });
     }
 }
 
