@@ -83,12 +83,7 @@ impl Engine {
         for (r, (_, i)) in ids.iter().enumerate() {
             rank[*i] = r as u32;
         }
-        let world = World {
-            network: &network,
-            schema: &schema,
-            load: &load,
-            taken: &taken,
-        };
+        let world = World::new(&network, &schema, &load, &taken);
         let policies = plan
             .policies
             .iter()
@@ -150,12 +145,7 @@ impl Engine {
 
     /// Decides; orders of more than `exact_lines` lines use the heuristic.
     fn decide(&self, order: &Order, explain: bool, exact_lines: usize) -> (Decision, Commit) {
-        let world = World {
-            network: &self.network,
-            schema: &self.schema,
-            load: &self.load,
-            taken: &self.taken,
-        };
+        let world = World::new(&self.network, &self.schema, &self.load, &self.taken);
         Router {
             engine: self,
             world: &world,
@@ -281,7 +271,7 @@ impl NearIndex {
 
     /// The nodes stocking `item` that can be within `km` of a place at `lat`.
     fn candidates(&self, item: u32, lat: f64) -> impl Iterator<Item = u32> + '_ {
-        // As in `Geo::beyond`: a great circle is at least as long as its latitude span.
+        // As in `Geo::clearly_beyond`: a great circle is at least as long as its latitude span.
         let reach = ((self.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
         let list = &self.guarded[item as usize];
         let from = list.partition_point(|&(l, _)| l < lat - reach);
@@ -380,12 +370,12 @@ impl<'a> Router<'a> {
             _ => None,
         };
         let Some(key) = key else {
-            return env.run(c, &mut applied.cache, lets, &[], &mut self.stack);
+            return env.run(c, &mut applied.cache, lets, &mut self.stack);
         };
         if let Some(value) = self.memo.get(&key) {
             return value.clone();
         }
-        let value = env.run(c, &mut applied.cache, lets, &[], &mut self.stack);
+        let value = env.run(c, &mut applied.cache, lets, &mut self.stack);
         self.memo.insert(key, value.clone());
         value
     }
@@ -604,7 +594,14 @@ impl<'a> Router<'a> {
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
-                if applies && geo.beyond(&self.order.ship_to, *km, *inclusive) {
+                let beyond = || {
+                    if geo.clearly_beyond(&self.order.ship_to, *km) {
+                        return true;
+                    }
+                    let d = self.world.ship_to_km(node, self.order);
+                    if *inclusive { d >= *km } else { d > *km }
+                };
+                if applies && beyond() {
                     return true;
                 }
             }
@@ -1155,12 +1152,12 @@ impl<'a> ShipmentEvaluator<'_, 'a> {
                     continue;
                 }
                 let applies = condition.as_ref().is_none_or(|c| {
-                    env.run(c, &mut layer.cache, lets, &[], &mut self.router.stack)
+                    env.run(c, &mut layer.cache, lets, &mut self.router.stack)
                         .as_bool()
                 });
                 if applies {
                     let amount = env
-                        .run(value, &mut layer.cache, lets, &[], &mut self.router.stack)
+                        .run(value, &mut layer.cache, lets, &mut self.router.stack)
                         .as_num();
                     each(term, amount);
                 }
@@ -1224,7 +1221,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         layer.cache.forget(lets, |level| level >= Level::Line);
         let value = match &compiled.aggregates[index] {
             Some(code) => env
-                .run(code, &mut layer.cache, lets, &[], &mut self.router.stack)
+                .run(code, &mut layer.cache, lets, &mut self.router.stack)
                 .as_num(),
             None => 0.0,
         };

@@ -4,6 +4,7 @@ use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::value::{Place, V};
 use allot_plan::{Level, LocationField, NodeAttr, Op, Owner, Program};
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// A program ready to run: its constants converted once, and — for programs that
@@ -51,7 +52,7 @@ impl Code {
                     shipment: None,
                     safety: 0,
                 };
-                env.run(self, &mut LetCache::new(lets.len()), lets, &[], &mut stack)
+                env.run(self, &mut LetCache::new(lets.len()), lets, &mut stack)
             })
             .collect();
         self.per_node = Some(values);
@@ -81,9 +82,42 @@ pub(crate) struct World<'a> {
     pub load: &'a [f64],
     /// Parallel to `network.stock`: units taken in this batch.
     pub taken: &'a [Vec<i64>],
+    /// Per node, its distance to the order's ship-to once computed (NaN before): rules,
+    /// guards and every shipment's costs ask for it again and again.
+    pub ship_to_km: Box<[Cell<f64>]>,
 }
 
-impl World<'_> {
+impl<'a> World<'a> {
+    pub fn new(
+        network: &'a Network,
+        schema: &'a Schema,
+        load: &'a [f64],
+        taken: &'a [Vec<i64>],
+    ) -> World<'a> {
+        World {
+            network,
+            schema,
+            load,
+            taken,
+            ship_to_km: (0..network.nodes.len())
+                .map(|_| Cell::new(f64::NAN))
+                .collect(),
+        }
+    }
+
+    /// The distance from a node to the order's ship-to, computed once per order.
+    pub fn ship_to_km(&self, node: u32, order: &Order) -> f64 {
+        let cell = &self.ship_to_km[node as usize];
+        if cell.get().is_nan() {
+            cell.set(
+                self.network.nodes[node as usize]
+                    .geo
+                    .distance_km(&order.ship_to),
+            );
+        }
+        cell.get()
+    }
+
     /// on_hand − reserved − taken, before safety stock.
     pub fn free_stock(&self, item: u32, node: u32) -> i64 {
         let list = &self.network.stock[item as usize];
@@ -147,13 +181,19 @@ fn num(v: V) -> f64 {
 }
 
 impl Env<'_> {
-    /// Runs `code`; `lets` are the policy's `let`s, `params` a table's arguments.
-    pub fn run(
+    /// Runs `code`; `lets` are the policy's `let`s.
+    pub fn run(&self, code: &Code, cache: &mut LetCache, lets: &[Code], stack: &mut Vec<V>) -> V {
+        self.run_at(code, cache, lets, None, stack)
+    }
+
+    /// Runs `code`; a table's arguments are on `stack` from index `params` on, so that a
+    /// call copies nothing.
+    fn run_at(
         &self,
         code: &Code,
         cache: &mut LetCache,
         lets: &[Code],
-        params: &[V],
+        params: Option<usize>,
         stack: &mut Vec<V>,
     ) -> V {
         if let (Some(values), Some(node)) = (&code.per_node, self.node) {
@@ -194,7 +234,7 @@ impl Env<'_> {
                     match cache.values.get(index).cloned().flatten() {
                         Some(v) => v,
                         None => {
-                            let v = self.run(&lets[index], cache, lets, params, stack);
+                            let v = self.run_at(&lets[index], cache, lets, params, stack);
                             if let Some(slot) = cache.values.get_mut(index) {
                                 *slot = Some(v.clone());
                             }
@@ -203,13 +243,13 @@ impl Env<'_> {
                     }
                 }
                 Op::Param(index) => params
-                    .get(*index as usize)
+                    .and_then(|base| stack.get(base + *index as usize))
                     .cloned()
                     .unwrap_or(V::Bool(false)),
                 Op::Distance => {
                     let b = stack.pop().expect("operand");
                     let a = stack.pop().expect("operand");
-                    V::Num(self.geo(&a).distance_km(self.geo(&b)))
+                    V::Num(self.distance(&a, &b))
                 }
                 Op::Available => {
                     let sku = stack.pop().expect("operand");
@@ -218,7 +258,6 @@ impl Env<'_> {
                 }
                 Op::Min(n) | Op::Max(n) => {
                     let start = stack.len() - *n as usize;
-                    let values = stack.split_off(start);
                     let pick = |a: f64, b: f64| {
                         if matches!(op, Op::Min(_)) {
                             a.min(b)
@@ -226,13 +265,21 @@ impl Env<'_> {
                             a.max(b)
                         }
                     };
-                    V::Num(values.into_iter().map(num).reduce(pick).unwrap_or(f64::NAN))
+                    let value = stack[start..]
+                        .iter()
+                        .map(V::as_num)
+                        .reduce(pick)
+                        .unwrap_or(f64::NAN);
+                    stack.truncate(start);
+                    V::Num(value)
                 }
                 Op::Abs => V::Num(num(stack.pop().expect("operand")).abs()),
                 Op::Table(id) => {
                     let table = &self.tables[*id as usize];
-                    let args = stack.split_off(stack.len() - table.params);
-                    self.table(table, &args, stack)
+                    let args = stack.len() - table.params;
+                    let value = self.table(table, args, stack);
+                    stack.truncate(args);
+                    value
                 }
                 Op::Not => V::Bool(!stack.pop().expect("operand").as_bool()),
                 Op::Neg => V::Num(-num(stack.pop().expect("operand"))),
@@ -298,7 +345,8 @@ impl Env<'_> {
         result
     }
 
-    fn table(&self, table: &TableCode, args: &[V], stack: &mut Vec<V>) -> V {
+    /// A table's value for the arguments on `stack` from index `args` on.
+    fn table(&self, table: &TableCode, args: usize, stack: &mut Vec<V>) -> V {
         let mut cache = LetCache::default();
         let env = Env {
             order: None,
@@ -310,13 +358,26 @@ impl Env<'_> {
         for (condition, value) in &table.rows {
             let matches = match condition {
                 None => true,
-                Some(c) => env.run(c, &mut cache, &[], args, stack).as_bool(),
+                Some(c) => env.run_at(c, &mut cache, &[], Some(args), stack).as_bool(),
             };
             if matches {
-                return env.run(value, &mut cache, &[], args, stack);
+                return env.run_at(value, &mut cache, &[], Some(args), stack);
             }
         }
         V::Num(f64::NAN)
+    }
+
+    fn distance(&self, a: &V, b: &V) -> f64 {
+        let node = |v: &V| match v {
+            V::Node(n) | V::Place(Place::Node(n)) => Some(*n),
+            _ => None,
+        };
+        let ship_to = |v: &V| matches!(v, V::Place(Place::ShipTo));
+        match (self.order, node(a), node(b)) {
+            (Some(order), Some(n), None) if ship_to(b) => self.world.ship_to_km(n, order),
+            (Some(order), None, Some(n)) if ship_to(a) => self.world.ship_to_km(n, order),
+            _ => self.geo(a).distance_km(self.geo(b)),
+        }
     }
 
     fn geo(&self, place: &V) -> &crate::value::Geo {

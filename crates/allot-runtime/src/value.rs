@@ -27,15 +27,10 @@ impl Geo {
         2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
     }
 
-    /// Whether the distance to `other` is beyond `km` (or at it, if `inclusive`),
-    /// exactly as `distance_km` compares, with a cheap answer for clearly far places:
-    /// a great circle is at least as long as its difference in latitude.
-    pub fn beyond(&self, other: &Geo, km: f64, inclusive: bool) -> bool {
-        if (self.lat - other.lat).abs().to_radians() * EARTH_RADIUS_KM > km + 1e-6 {
-            return true;
-        }
-        let d = self.distance_km(other);
-        if inclusive { d >= km } else { d > km }
+    /// Whether `other` is certainly farther than `km`, from latitudes alone: a great
+    /// circle is at least as long as its difference in latitude.
+    pub fn clearly_beyond(&self, other: &Geo, km: f64) -> bool {
+        (self.lat - other.lat).abs().to_radians() * EARTH_RADIUS_KM > km + 1e-6
     }
 }
 
