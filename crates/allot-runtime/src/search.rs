@@ -8,7 +8,9 @@
 //! placed (most first), then by the objective's criteria, then by node ids.
 //!
 //! Bounds prune only what cannot beat the best plan found: the units still placeable,
-//! and the shipments already used when `minimize shipments` comes first. Up to
+//! the shipments already used when `minimize shipments` comes first, and — when one more
+//! shipment would be over the limit or worse than the best plan — the units the lines
+//! left can still place at the nodes already shipping. Up to
 //! [`EXACT_LINES`] lines the search is exhaustive within its budget; beyond, each line
 //! keeps only [`HEURISTIC_CANDIDATES`] candidates: those that can take it whole, then
 //! those serving the most lines of the order, then the cheapest.
@@ -159,6 +161,8 @@ struct Search<'a, S: Shipments> {
     /// Per line that may be split (no candidate takes it whole): the subsets of its
     /// split pool (the candidates with the most stock, in node order) to try.
     splits: Vec<Vec<Vec<usize>>>,
+    /// Per line: its candidates at digital nodes (which open no shipment).
+    digital_candidates: Vec<Vec<usize>>,
     /// Distinct non-digital nodes in the current branch.
     parcels: usize,
     /// Per line: its candidates, cheapest for the whole line first, then by node id.
@@ -278,6 +282,10 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         })
         .collect();
     let digital: Vec<bool> = nodes.iter().map(|&n| env.is_digital(n)).collect();
+    let digital_candidates = candidate_local
+        .iter()
+        .map(|locals| (0..locals.len()).filter(|&c| digital[locals[c]]).collect())
+        .collect();
     let node_count = nodes.len();
     let any_digital = digital.iter().any(|&d| d);
     let total_units = problem.lines.iter().map(|l| l.qty).sum();
@@ -291,6 +299,7 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         candidate_local,
         preference_rank,
         splits,
+        digital_candidates,
         line_item,
         digital,
         any_digital,
@@ -344,6 +353,41 @@ impl<S: Shipments> Search<'_, S> {
             && (parcels as f64) > best.values[0])
     }
 
+    /// Whether the branch cannot beat the best plan because the lines left cannot be
+    /// placed well enough without another shipment, and another shipment would make it
+    /// worse: over the limit, or with `minimize shipments` first when the best plan
+    /// places as many units as any completion of the branch could.
+    fn stranded(&self, depth: usize, placed: i64) -> bool {
+        let Some(best) = &self.best else { return false };
+        let over_limit = self.limit().is_some_and(|l| self.parcels + 1 > l);
+        let worse = self.problem.criteria.first() == Some(&Criterion::Shipments)
+            && (self.parcels + 1) as f64 > best.values[0]
+            && placed + self.remaining_bound[depth] <= best.placed;
+        if !over_limit && !worse {
+            return false;
+        }
+        // The most the lines left can place at nodes already shipping or digital ones (an
+        // over-estimate where lines share an item: enough for a bound).
+        let mut reach = placed;
+        for line_index in depth..self.problem.lines.len() {
+            let line = &self.problem.lines[line_index];
+            let at = &self.candidate_at[line_index];
+            let open = self.in_use_list.iter().filter(|&&n| !self.digital[n]);
+            let candidates = open
+                .filter_map(|&n| at[n])
+                .chain(self.digital_candidates[line_index].iter().copied());
+            let mut room = 0;
+            for c in candidates {
+                room += self.room(line_index, c).max(0);
+                if room >= line.qty {
+                    break;
+                }
+            }
+            reach += room.min(line.qty);
+        }
+        reach < best.placed
+    }
+
     /// Units candidate `c` of a line can still give in the current branch.
     fn room(&self, line_index: usize, c: usize) -> i64 {
         let node = self.candidate_local[line_index][c];
@@ -386,6 +430,9 @@ impl<S: Shipments> Search<'_, S> {
         }
         if depth == self.problem.lines.len() {
             self.leaf(placed);
+            return;
+        }
+        if self.stranded(depth, placed) {
             return;
         }
         let line_index = depth;
