@@ -83,24 +83,36 @@ pub(crate) struct Problem {
 /// A plan: for each line, (node, units) allocations.
 pub(crate) type Allocation = Vec<LineAllocation>;
 
-/// One line's allocation; one node without a heap allocation, since the search
-/// tries thousands of them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) enum LineAllocation {
-    #[default]
-    Unplaced,
-    One([(u32, i64); 1]),
-    Split(Vec<(u32, i64)>),
+/// One line's allocation, without a heap allocation, since the search tries millions
+/// of them: the first `len` (node, units) parts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct LineAllocation {
+    parts: [(u32, i64); MAX_SPLIT_NODES],
+    len: u8,
 }
 
 impl LineAllocation {
+    /// The line placed nowhere.
+    pub const UNPLACED: LineAllocation = LineAllocation {
+        parts: [(0, 0); MAX_SPLIT_NODES],
+        len: 0,
+    };
+
+    /// The line placed at one node.
+    fn one(node: u32, units: i64) -> LineAllocation {
+        let mut one = LineAllocation::UNPLACED;
+        one.push(node, units);
+        one
+    }
+
+    fn push(&mut self, node: u32, units: i64) {
+        self.parts[self.len as usize] = (node, units);
+        self.len += 1;
+    }
+
     /// The (node, units) pairs.
     pub fn parts(&self) -> &[(u32, i64)] {
-        match self {
-            LineAllocation::Unplaced => &[],
-            LineAllocation::One(one) => one,
-            LineAllocation::Split(many) => many,
-        }
+        &self.parts[..self.len as usize]
     }
 }
 
@@ -133,7 +145,6 @@ struct Search<'a, S: Shipments> {
     env: &'a mut S,
     /// Every candidate node of the order, by local index.
     nodes: Vec<u32>,
-    local: HashMap<u32, usize>,
     digital: Vec<bool>,
     /// Whether any candidate is digital (a new digital node opens no shipment).
     any_digital: bool,
@@ -143,7 +154,12 @@ struct Search<'a, S: Shipments> {
     line_item: Vec<usize>,
     /// Units taken per (local item, local node) in the current branch.
     used: Vec<i64>,
+    /// The current branch, with local node indices (node ids only in a kept plan).
     allocation: Allocation,
+    /// Option lists to reuse, one in use per depth of the branch.
+    option_lists: Vec<Vec<LineAllocation>>,
+    /// Scratch for the nodes of the branch a line can reuse.
+    reused: Vec<usize>,
     best: Option<Scored>,
     alternative: Option<Scored>,
     explored: usize,
@@ -304,9 +320,10 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         digital,
         any_digital,
         total_units,
-        local,
         nodes,
-        allocation: vec![LineAllocation::Unplaced; problem.lines.len()],
+        option_lists: Vec::new(),
+        reused: Vec::new(),
+        allocation: vec![LineAllocation::UNPLACED; problem.lines.len()],
         best: None,
         alternative: None,
         explored: 0,
@@ -398,7 +415,7 @@ impl<S: Shipments> Search<'_, S> {
     fn take(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
         let item = self.line_item[line_index];
         for &(node, units) in option {
-            let node = self.local[&node];
+            let node = node as usize;
             self.used[item * self.nodes.len() + node] += sign * units;
             let before = self.in_use[node];
             self.in_use[node] = (before as i64 + sign) as u32;
@@ -436,15 +453,14 @@ impl<S: Shipments> Search<'_, S> {
             return;
         }
         let line_index = depth;
-        for option in self.options(line_index, depth, placed) {
+        let mut options = self.options(line_index, depth, placed);
+        for option in options.iter_mut() {
+            let option = std::mem::take(option);
             let units: i64 = option.parts().iter().map(|&(_, u)| u).sum();
             let added = option
                 .parts()
                 .iter()
-                .filter(|(n, _)| {
-                    let n = self.local[n];
-                    self.in_use[n] == 0 && !self.digital[n]
-                })
+                .filter(|&&(n, _)| self.in_use[n as usize] == 0 && !self.digital[n as usize])
                 .count();
             // Skip hopeless options before paying for the recursion.
             if !self.promising(depth + 1, placed + units, self.parcels + added) {
@@ -456,26 +472,32 @@ impl<S: Shipments> Search<'_, S> {
             let option = std::mem::take(&mut self.allocation[line_index]);
             self.take(line_index, option.parts(), -1);
         }
+        options.clear();
+        self.option_lists.push(options);
     }
 
     /// Allocations for a line, most promising first; the last is "unplaced". Options
     /// that open a shipment the bounds already rule out are not even listed.
     fn options(&mut self, line_index: usize, depth: usize, placed: i64) -> Vec<LineAllocation> {
         let line = &self.problem.lines[line_index];
-        let mut options: Vec<LineAllocation> = Vec::new();
+        let mut options = self.option_lists.pop().unwrap_or_default();
+        let local = |c: usize| self.candidate_local[line_index][c] as u32;
         // Nodes already in the plan first: they open no shipment.
-        let mut reused: Vec<usize> = self
-            .in_use_list
-            .iter()
-            .filter_map(|&n| self.candidate_at[line_index][n])
-            .collect();
+        let mut reused = std::mem::take(&mut self.reused);
+        reused.clear();
+        reused.extend(
+            self.in_use_list
+                .iter()
+                .filter_map(|&n| self.candidate_at[line_index][n]),
+        );
         reused.sort_unstable_by_key(|&c| self.preference_rank[line_index][c]);
-        for c in reused {
+        for &c in &reused {
             let take = line.qty.min(self.room(line_index, c));
             if take > 0 {
-                options.push(LineAllocation::One([(line.candidates[c].node, take)]));
+                options.push(LineAllocation::one(local(c), take));
             }
         }
+        self.reused = reused;
         // New nodes, unless even the most a new shipment could place cannot compete.
         if self.promising(depth + 1, placed + line.qty, self.parcels + 1) || self.any_digital {
             for &c in &self.preference[line_index] {
@@ -486,26 +508,26 @@ impl<S: Shipments> Search<'_, S> {
                 let take = line.qty.min(self.room(line_index, c));
                 let opens = usize::from(!self.digital[n]);
                 if take > 0 && self.promising(depth + 1, placed + take, self.parcels + opens) {
-                    options.push(LineAllocation::One([(line.candidates[c].node, take)]));
+                    options.push(LineAllocation::one(n as u32, take));
                 }
             }
         }
         for subset in &self.splits[line_index] {
             let mut left = line.qty;
-            let mut split = Vec::with_capacity(subset.len());
+            let mut split = LineAllocation::UNPLACED;
             for &c in subset {
                 let take = left.min(self.room(line_index, c));
                 if take <= 0 {
                     break;
                 }
-                split.push((line.candidates[c].node, take));
+                split.push(local(c), take);
                 left -= take;
             }
-            if split.len() == subset.len() {
-                options.push(LineAllocation::Split(split));
+            if split.parts().len() == subset.len() {
+                options.push(split);
             }
         }
-        options.push(LineAllocation::Unplaced);
+        options.push(LineAllocation::UNPLACED);
         options
     }
 
@@ -541,7 +563,7 @@ impl<S: Shipments> Search<'_, S> {
             self.problem.lines.iter().zip(&self.allocation).enumerate()
         {
             for &(node, units) in allocation.parts() {
-                let l = self.local[&node];
+                let l = node as usize;
                 let candidate = &line.candidates
                     [self.candidate_at[line_index][l].expect("a candidate at the node")];
                 let entry = &mut self.leaf_totals[l];
@@ -603,7 +625,12 @@ impl<S: Shipments> Search<'_, S> {
         let mut tie = Vec::new();
         for allocation in &self.allocation {
             let start = tie.len();
-            tie.extend(allocation.parts().iter().map(|&(n, _)| self.env.rank(n)));
+            tie.extend(
+                allocation
+                    .parts()
+                    .iter()
+                    .map(|&(n, _)| self.env.rank(self.nodes[n as usize])),
+            );
             tie[start..].sort_unstable();
             tie.push(u32::MAX);
         }
@@ -631,7 +658,17 @@ impl<S: Shipments> Search<'_, S> {
     /// The plan in the scratch, kept.
     fn scored(&self, placed: i64) -> Scored {
         Scored {
-            allocation: self.allocation.clone(),
+            allocation: self
+                .allocation
+                .iter()
+                .map(|allocation| {
+                    let mut global = *allocation;
+                    for part in &mut global.parts[..allocation.len as usize] {
+                        part.0 = self.nodes[part.0 as usize];
+                    }
+                    global
+                })
+                .collect(),
             placed,
             values: self.leaf_values.clone(),
             key: self.leaf_key.clone(),
