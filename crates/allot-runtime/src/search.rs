@@ -10,7 +10,8 @@
 //! Bounds prune only what cannot beat the best plan found: the units still placeable,
 //! the shipments already used when `minimize shipments` comes first, and — when one more
 //! shipment would be over the limit or worse than the best plan — the units the lines
-//! left can still place at the nodes already shipping. Up to
+//! left can still place at the nodes already shipping; when only one more shipment can
+//! compete, the lines those nodes cannot fill must have one node that fills them all. Up to
 //! [`EXACT_LINES`] lines the search is exhaustive within its budget; beyond, each line
 //! keeps only [`HEURISTIC_CANDIDATES`] candidates: those that can take it whole, then
 //! those serving the most lines of the order, then the cheapest.
@@ -371,38 +372,63 @@ impl<S: Shipments> Search<'_, S> {
     }
 
     /// Whether the branch cannot beat the best plan because the lines left cannot be
-    /// placed well enough without another shipment, and another shipment would make it
-    /// worse: over the limit, or with `minimize shipments` first when the best plan
-    /// places as many units as any completion of the branch could.
+    /// placed well enough with the shipments it may still open. Opening `k` more loses
+    /// when it goes over the limit, or when `minimize shipments` comes first and the best
+    /// plan places as many units as any completion of the branch could.
     fn stranded(&self, depth: usize, placed: i64) -> bool {
         let Some(best) = &self.best else { return false };
-        let over_limit = self.limit().is_some_and(|l| self.parcels + 1 > l);
-        let worse = self.problem.criteria.first() == Some(&Criterion::Shipments)
-            && (self.parcels + 1) as f64 > best.values[0]
-            && placed + self.remaining_bound[depth] <= best.placed;
-        if !over_limit && !worse {
+        let most = placed + self.remaining_bound[depth];
+        let closed_after = |k: usize| {
+            self.limit().is_some_and(|l| self.parcels + k > l)
+                || (self.problem.criteria.first() == Some(&Criterion::Shipments)
+                    && (self.parcels + k) as f64 > best.values[0]
+                    && most <= best.placed)
+        };
+        let lines = depth..self.problem.lines.len();
+        if closed_after(1) {
+            let reach: i64 = lines.map(|l| self.room_open(l)).sum();
+            return placed + reach < best.placed;
+        }
+        if !(closed_after(2) && most == best.placed) {
             return false;
         }
-        // The most the lines left can place at nodes already shipping or digital ones (an
-        // over-estimate where lines share an item: enough for a bound).
-        let mut reach = placed;
-        for line_index in depth..self.problem.lines.len() {
-            let line = &self.problem.lines[line_index];
-            let at = &self.candidate_at[line_index];
-            let open = self.in_use_list.iter().filter(|&&n| !self.digital[n]);
-            let candidates = open
-                .filter_map(|&n| at[n])
-                .chain(self.digital_candidates[line_index].iter().copied());
-            let mut room = 0;
-            for c in candidates {
-                room += self.room(line_index, c).max(0);
-                if room >= line.qty {
-                    break;
-                }
+        // One more shipment at most, and every line left must place all it can: the lines
+        // the open nodes cannot fill need one new node that fills them all.
+        let short: Vec<(usize, i64)> = lines
+            .filter_map(|l| {
+                let cap = self.remaining_bound[l] - self.remaining_bound[l + 1];
+                let missing = cap - self.room_open(l);
+                (missing > 0).then_some((l, missing))
+            })
+            .collect();
+        let Some(&(first, _)) = short.first() else {
+            return false;
+        };
+        !self.candidate_local[first].iter().any(|&n| {
+            self.in_use[n] == 0
+                && short.iter().all(|&(l, missing)| {
+                    self.candidate_at[l][n].is_some_and(|c| self.room(l, c) >= missing)
+                })
+        })
+    }
+
+    /// The most a line can place at the nodes already shipping and at digital ones (an
+    /// over-estimate where lines share an item: enough for a bound).
+    fn room_open(&self, line_index: usize) -> i64 {
+        let line = &self.problem.lines[line_index];
+        let at = &self.candidate_at[line_index];
+        let open = self.in_use_list.iter().filter(|&&n| !self.digital[n]);
+        let candidates = open
+            .filter_map(|&n| at[n])
+            .chain(self.digital_candidates[line_index].iter().copied());
+        let mut room = 0;
+        for c in candidates {
+            room += self.room(line_index, c).max(0);
+            if room >= line.qty {
+                break;
             }
-            reach += room.min(line.qty);
         }
-        reach < best.placed
+        room.min(line.qty)
     }
 
     /// Units candidate `c` of a line can still give in the current branch.
