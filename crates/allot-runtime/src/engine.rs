@@ -312,16 +312,28 @@ struct Applied {
 
 /// What is known of the current node for every line: line-independent exclusions
 /// (by layer position and rule) and its stage.
-#[derive(Default)]
 struct NodeMemo {
-    exclusions: HashMap<(usize, usize), bool>,
+    /// By layer position, then rule.
+    exclusions: Vec<Vec<Option<bool>>>,
     stage: Option<Verdict>,
 }
 
 impl NodeMemo {
+    fn new(engine: &Engine, layers: &[Applied]) -> NodeMemo {
+        NodeMemo {
+            exclusions: layers
+                .iter()
+                .map(|l| vec![None; engine.policies[l.index].excludes.len()])
+                .collect(),
+            stage: None,
+        }
+    }
+
     /// Forgets everything, keeping the memory for the next node.
     fn clear(&mut self) {
-        self.exclusions.clear();
+        for rules in &mut self.exclusions {
+            rules.fill(None);
+        }
         self.stage = None;
     }
 }
@@ -543,13 +555,12 @@ impl<'a> Router<'a> {
             let compiled = &self.engine.policies[layer.index];
             for (rule, c) in compiled.excludes.iter().enumerate() {
                 let line_free = !matches!(c.level, Level::Line | Level::LineNode);
-                let key = (position, rule);
-                let holds = match memo.exclusions.get(&key) {
-                    Some(&cached) => cached,
+                let holds = match memo.exclusions[position][rule] {
+                    Some(cached) => cached,
                     None => {
                         let holds = self.holds(&env, c, layer);
                         if line_free {
-                            memo.exclusions.insert(key, holds);
+                            memo.exclusions[position][rule] = Some(holds);
                         }
                         holds
                     }
@@ -707,7 +718,8 @@ impl<'a> Router<'a> {
             }
         }
         pairs.sort_unstable();
-        let mut memo = NodeMemo::default();
+        let mut memo = NodeMemo::new(self.engine, &layers);
+        let stage_count = self.engine.policies[layers[0].index].stages.len();
         for group in pairs.chunk_by(|a, b| a.0 == b.0) {
             let node = group[0].0;
             // Far nodes a distance guard excludes need nothing else (traces list every rule, so
@@ -779,7 +791,9 @@ impl<'a> Router<'a> {
                         }
                         let (unit_cost, line_cost, terms) =
                             self.line_costs(&mut layers, node, line, safety);
-                        stage_of.insert(node, stage);
+                        if stage_count > 0 {
+                            stage_of.insert(node, stage);
+                        }
                         if self.explain {
                             let stage_name = stage.map(|s| {
                                 self.engine.plan.policies[layers[0].index].stages[s]
@@ -860,7 +874,6 @@ impl<'a> Router<'a> {
             .collect();
 
         // Stages widen the net: the first set of stages that fills the order wins.
-        let stage_count = self.engine.policies[layers[0].index].stages.len();
         let total: i64 = order.lines.iter().map(|l| l.qty).sum();
         let mut chosen_stage = None;
         let mut outcome = None;
@@ -900,10 +913,12 @@ impl<'a> Router<'a> {
                 no_line_split,
                 criteria: criteria.clone(),
             };
+            // About one shipment per candidate node: no growing on the way.
+            let candidates = problem.lines.iter().map(|l| l.candidates.len()).sum();
             let mut evaluator = ShipmentEvaluator {
                 router: &mut self,
                 layers: &mut layers,
-                memo: HashMap::default(),
+                memo: HashMap::with_capacity_and_hasher(candidates, Default::default()),
             };
             let result = search::solve(&problem, &mut evaluator);
             let done = result.best.placed == total;
