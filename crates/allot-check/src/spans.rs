@@ -78,70 +78,36 @@ impl MapSpans for Expr {
     }
 }
 
-impl MapSpans for EnumDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.span.map_spans(to);
-        self.variant_spans.map_spans(to);
-    }
+/// `MapSpans` for a struct: every field listed holds spans.
+macro_rules! map_spans_of_fields {
+    ($($ty:ty { $($field:ident),* })*) => {$(
+        impl MapSpans for $ty {
+            fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
+                $(self.$field.map_spans(to);)*
+            }
+        }
+    )*};
 }
 
-impl MapSpans for AttrDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.span.map_spans(to);
+map_spans_of_fields! {
+    EnumDef { span, variant_spans }
+    AttrDef { span }
+    ConstDef { value, span }
+    TableRow { condition, value, span }
+    TableDef { rows, span }
+    LetDef { value, span, name_span }
+    RuleDef { condition, span }
+    SafetyStockDef { amount, condition, span }
+    CostDef { value, condition, span }
+    StageDef { condition, span }
+    ShortageDef { span }
+    PolicyDef {
+        span, applies, lets, excludes, safety_stock, costs, objective, max_shipments,
+        ship_complete, no_line_split, stages, on_shortage, rejects, holds
     }
-}
-
-impl MapSpans for ConstDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.value.map_spans(to);
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for TableRow {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.condition.map_spans(to);
-        self.value.map_spans(to);
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for TableDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.rows.map_spans(to);
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for LetDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.value.map_spans(to);
-        self.span.map_spans(to);
-        self.name_span.map_spans(to);
-    }
-}
-
-impl MapSpans for RuleDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.condition.map_spans(to);
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for SafetyStockDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.amount.map_spans(to);
-        self.condition.map_spans(to);
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for CostDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.value.map_spans(to);
-        self.condition.map_spans(to);
-        self.span.map_spans(to);
-    }
+    Model { enums, attrs, consts, tables, policies }
+    Environment { model, diagnostics, currency_uses }
+    CheckedPolicy { def, diagnostics, currency_uses }
 }
 
 impl MapSpans for CriterionDef {
@@ -150,63 +116,5 @@ impl MapSpans for CriterionDef {
             e.map_spans(to);
         }
         self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for StageDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.condition.map_spans(to);
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for ShortageDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.span.map_spans(to);
-    }
-}
-
-impl MapSpans for PolicyDef {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.span.map_spans(to);
-        self.applies.map_spans(to);
-        self.lets.map_spans(to);
-        self.excludes.map_spans(to);
-        self.safety_stock.map_spans(to);
-        self.costs.map_spans(to);
-        self.objective.map_spans(to);
-        self.max_shipments.map_spans(to);
-        self.ship_complete.map_spans(to);
-        self.no_line_split.map_spans(to);
-        self.stages.map_spans(to);
-        self.on_shortage.map_spans(to);
-        self.rejects.map_spans(to);
-        self.holds.map_spans(to);
-    }
-}
-
-impl MapSpans for Model {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.enums.map_spans(to);
-        self.attrs.map_spans(to);
-        self.consts.map_spans(to);
-        self.tables.map_spans(to);
-        self.policies.map_spans(to);
-    }
-}
-
-impl MapSpans for Environment {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.model.map_spans(to);
-        self.diagnostics.map_spans(to);
-        self.currency_uses.map_spans(to);
-    }
-}
-
-impl MapSpans for CheckedPolicy {
-    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
-        self.def.map_spans(to);
-        self.diagnostics.map_spans(to);
-        self.currency_uses.map_spans(to);
     }
 }

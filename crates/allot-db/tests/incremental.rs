@@ -1,7 +1,7 @@
 //! What an edit recomputes: only the declaration it touches is parsed and checked
 //! again, and the result is what the one-shot front end would say.
 
-use allot_db::{Database, diagnostics, model, parsed_file};
+use allot_db::{Database, Ruleset, SourceFile, diagnostics, model, parsed_file};
 use salsa::Setter;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,26 @@ fn example() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Replaces the first `from` in the file at `path` by `to`; the file edited.
+fn edit(db: &mut Database, ruleset: Ruleset, path: &str, from: &str, to: &str) -> SourceFile {
+    let file = *ruleset
+        .files(db)
+        .iter()
+        .find(|f| f.path(db) == path)
+        .unwrap();
+    let text = file.text(db).replacen(from, to, 1);
+    file.set_text(db).to(text);
+    file
+}
+
+/// A database and the log of the queries it runs.
+fn logged_database() -> (Database, Arc<Mutex<Vec<String>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let db = Database::with_query_log(move |query| sink.lock().unwrap().push(query.into()));
+    (db, log)
+}
+
 /// Query names that ran, by name, with how many times.
 fn ran(log: &Mutex<Vec<String>>) -> Vec<(String, usize)> {
     let mut counts: Vec<(String, usize)> = Vec::new();
@@ -38,9 +58,7 @@ fn ran(log: &Mutex<Vec<String>>) -> Vec<(String, usize)> {
 
 #[test]
 fn an_edit_inside_one_policy_rechecks_that_policy_alone() {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let mut db = Database::with_query_log(move |query| sink.lock().unwrap().push(query.into()));
+    let (mut db, log) = logged_database();
     let files = example();
     let pieces: usize = files
         .iter()
@@ -58,13 +76,13 @@ fn an_edit_inside_one_policy_rechecks_that_policy_alone() {
     );
 
     // Type inside the first policy: every declaration after it moves by one byte.
-    let file = *ruleset
-        .files(&db)
-        .iter()
-        .find(|f| f.path(&db) == "policies.allot")
-        .unwrap();
-    let text = file.text(&db).replacen("priority 10", "priority 100", 1);
-    file.set_text(&mut db).to(text);
+    let file = edit(
+        &mut db,
+        ruleset,
+        "policies.allot",
+        "priority 10",
+        "priority 100",
+    );
     assert!(diagnostics(&db, ruleset).is_empty());
     // The one policy is parsed and checked again; the environment (schema, consts,
     // tables) and the other policies are not. The rest only finds the pieces and
@@ -109,19 +127,11 @@ fn an_edit_inside_one_policy_rechecks_that_policy_alone() {
 
 #[test]
 fn an_edit_to_a_const_rechecks_the_policies_but_parses_only_the_const() {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let mut db = Database::with_query_log(move |query| sink.lock().unwrap().push(query.into()));
+    let (mut db, log) = logged_database();
     let ruleset = db.ruleset(example());
     let policies = model(&db, ruleset).policies.len();
     ran(&log);
-    let file = *ruleset
-        .files(&db)
-        .iter()
-        .find(|f| f.path(&db) == "rates.allot")
-        .unwrap();
-    let text = file.text(&db).replacen("300 km", "350 km", 1);
-    file.set_text(&mut db).to(text);
+    edit(&mut db, ruleset, "rates.allot", "300 km", "350 km");
     assert!(diagnostics(&db, ruleset).is_empty());
     let after = ran(&log);
     assert!(after.contains(&("environment".into(), 1)), "{after:?}");
@@ -136,9 +146,7 @@ fn an_edit_to_a_const_rechecks_the_policies_but_parses_only_the_const() {
 /// const, and both the error and the const are where the text has them.
 #[test]
 fn results_checked_in_place_land_where_the_text_has_them() {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let mut db = Database::with_query_log(move |query| sink.lock().unwrap().push(query.into()));
+    let (mut db, log) = logged_database();
     let text = "policy \"p\" {\n  exclude when distance(node, order.ship_to) > radius\n}\n\nconst radius = 50 km\n";
     let ruleset = db.ruleset(vec![("a.allot".into(), text.into())]);
     assert!(diagnostics(&db, ruleset).is_empty());
