@@ -16,6 +16,21 @@ pub(crate) struct Code {
     consts: Box<[Option<V>]>,
     pub level: Level,
     per_node: Option<Box<[V]>>,
+    shortcut: Shortcut,
+}
+
+/// The tiny programs tables are made of, run without the machine: rows are mostly a
+/// parameter compared with a number (`d < 150 km`) giving a constant (`6.50 USD`).
+#[derive(Clone, Debug)]
+enum Shortcut {
+    None,
+    Constant(V),
+    /// Table parameter `param` compared with `value` by `op` (a comparison or `in`).
+    Compare {
+        param: usize,
+        op: Op,
+        value: V,
+    },
 }
 
 impl Code {
@@ -32,6 +47,29 @@ impl Code {
             ops: program.ops.clone().into_boxed_slice(),
             level: program.level(),
             per_node: None,
+            shortcut: match program.ops.as_slice() {
+                [Op::Push(literal)] => Shortcut::Constant(V::from_literal(literal)),
+                [Op::Param(param), Op::Push(literal), op]
+                    if matches!(
+                        op,
+                        Op::Eq
+                            | Op::NotEq
+                            | Op::Lt
+                            | Op::LtEq
+                            | Op::Gt
+                            | Op::GtEq
+                            | Op::In
+                            | Op::NotIn
+                    ) =>
+                {
+                    Shortcut::Compare {
+                        param: *param as usize,
+                        op: op.clone(),
+                        value: V::from_literal(literal),
+                    }
+                }
+                _ => Shortcut::None,
+            },
         }
     }
 
@@ -180,6 +218,24 @@ fn num(v: V) -> f64 {
     v.as_num()
 }
 
+/// `a op b` for a comparison or membership `op`.
+fn compare(op: &Op, a: &V, b: &V) -> bool {
+    let member = || match b {
+        V::Set(items) => items.iter().any(|i| i.same(a)),
+        _ => false,
+    };
+    match op {
+        Op::In => member(),
+        Op::NotIn => !member(),
+        Op::Eq => a.same(b),
+        Op::NotEq => !a.same(b),
+        Op::Lt => a.as_num() < b.as_num(),
+        Op::LtEq => a.as_num() <= b.as_num(),
+        Op::Gt => a.as_num() > b.as_num(),
+        _ => a.as_num() >= b.as_num(),
+    }
+}
+
 impl Env<'_> {
     /// Runs `code`; `lets` are the policy's `let`s.
     pub fn run(&self, code: &Code, cache: &mut LetCache, lets: &[Code], stack: &mut Vec<V>) -> V {
@@ -198,6 +254,15 @@ impl Env<'_> {
     ) -> V {
         if let (Some(values), Some(node)) = (&code.per_node, self.node) {
             return values[node as usize].clone();
+        }
+        match &code.shortcut {
+            Shortcut::None => {}
+            Shortcut::Constant(value) => return value.clone(),
+            Shortcut::Compare { param, op, value } => {
+                if let Some(arg) = params.and_then(|base| stack.get(base + param)) {
+                    return V::Bool(compare(op, arg, value));
+                }
+            }
         }
         let base = stack.len();
         let mut pc = 0;
@@ -302,26 +367,10 @@ impl Env<'_> {
                     pc = *target as usize;
                     continue;
                 }
-                Op::Eq | Op::NotEq | Op::Lt | Op::LtEq | Op::Gt | Op::GtEq => {
+                Op::Eq | Op::NotEq | Op::Lt | Op::LtEq | Op::Gt | Op::GtEq | Op::In | Op::NotIn => {
                     let b = stack.pop().expect("operand");
                     let a = stack.pop().expect("operand");
-                    V::Bool(match op {
-                        Op::Eq => a.same(&b),
-                        Op::NotEq => !a.same(&b),
-                        Op::Lt => num(a) < num(b),
-                        Op::LtEq => num(a) <= num(b),
-                        Op::Gt => num(a) > num(b),
-                        _ => num(a) >= num(b),
-                    })
-                }
-                Op::In | Op::NotIn => {
-                    let set = stack.pop().expect("operand");
-                    let item = stack.pop().expect("operand");
-                    let found = match &set {
-                        V::Set(items) => items.iter().any(|i| i.same(&item)),
-                        _ => false,
-                    };
-                    V::Bool(found == matches!(op, Op::In))
+                    V::Bool(compare(op, &a, &b))
                 }
                 Op::Add | Op::Sub | Op::Mul | Op::Div => {
                     let b = num(stack.pop().expect("operand"));
