@@ -717,7 +717,11 @@ impl<'a> Router<'a> {
                 ),
             }
         }
-        pairs.sort_unstable();
+        // Grouped by node; one line's pairs have a node each already (and candidates do not
+        // depend on their order: the search ranks them itself).
+        if order.lines.len() > 1 {
+            pairs.sort_unstable();
+        }
         let mut memo = NodeMemo::new(self.engine, &layers);
         let stage_count = self.engine.policies[layers[0].index].stages.len();
         for group in pairs.chunk_by(|a, b| a.0 == b.0) {

@@ -219,6 +219,7 @@ fn num(v: V) -> f64 {
 }
 
 /// `a op b` for a comparison or membership `op`.
+#[inline]
 fn compare(op: &Op, a: &V, b: &V) -> bool {
     let member = || match b {
         V::Set(items) => items.iter().any(|i| i.same(a)),
