@@ -720,7 +720,7 @@ impl<'a> Router<'a> {
         // Grouped by node; one line's pairs have a node each already (and candidates do not
         // depend on their order: the search ranks them itself).
         if order.lines.len() > 1 {
-            pairs.sort_unstable();
+            pairs = by_node(&pairs, network.nodes.len());
         }
         let mut memo = NodeMemo::new(self.engine, &layers);
         let stage_count = self.engine.policies[layers[0].index].stages.len();
@@ -1135,6 +1135,26 @@ fn keep_most_promising(line: &mut LineProblem, serves: &HashMap<u32, usize>) {
             .then(a.node.cmp(&b.node))
     });
     line.candidates.truncate(search::HEURISTIC_CANDIDATES);
+}
+
+/// (node, line) pairs ordered by node, each node's in their order: a counting sort,
+/// linear in the pairs and nodes, where sorting by comparison was a tenth of the time
+/// of a 3-line order.
+fn by_node(pairs: &[(u32, usize)], nodes: usize) -> Vec<(u32, usize)> {
+    let mut next = vec![0usize; nodes + 1];
+    for &(node, _) in pairs {
+        next[node as usize + 1] += 1;
+    }
+    for i in 0..nodes {
+        next[i + 1] += next[i];
+    }
+    let mut sorted = vec![(0, 0); pairs.len()];
+    for &pair in pairs {
+        let slot = &mut next[pair.0 as usize];
+        sorted[*slot] = pair;
+        *slot += 1;
+    }
+    sorted
 }
 
 pub(crate) fn round_cents(x: f64) -> f64 {

@@ -212,15 +212,21 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         .lines
         .iter()
         .map(|line| {
-            let cost = |c: &Candidate| c.unit_cost * line.qty as f64 + c.line_cost;
-            let mut indices: Vec<usize> = (0..line.candidates.len()).collect();
-            indices.sort_by(|&a, &b| {
-                let (a, b) = (&line.candidates[a], &line.candidates[b]);
-                cost(a)
-                    .total_cmp(&cost(b))
-                    .then_with(|| env.rank(a.node).cmp(&env.rank(b.node)))
-            });
-            indices
+            // Keys first: ranks are distinct, so the order is total.
+            let mut keyed: Vec<(f64, u32, usize)> = line
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    (
+                        c.unit_cost * line.qty as f64 + c.line_cost,
+                        env.rank(c.node),
+                        i,
+                    )
+                })
+                .collect();
+            keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            keyed.into_iter().map(|(_, _, i)| i).collect()
         })
         .collect();
     let mut nodes: Vec<u32> = Vec::new();
