@@ -115,7 +115,6 @@ pub fn check_policy(
         return None;
     };
     let mut checker = Checker::new(Cow::Borrowed(env), unparsed);
-    checker.currency = env.currency_uses.first().cloned();
     let def = checker.policy(policy, decl);
     let mut diagnostics = checker.diagnostics;
     diagnostics.extend(crate::lint::lint_policy(&env.model, &def));
@@ -256,8 +255,7 @@ pub(crate) struct Checker<'a> {
     pub table_calls: Vec<Vec<(TableId, Span)>>,
     pub current_table: Option<TableId>,
     pub unparsed: &'a HashSet<String>,
-    /// The currency of the first money literal seen (for suggestions), and every use.
-    pub currency: Option<(String, Span)>,
+    /// Every money literal's currency seen by this check, in order.
     pub currency_uses: Vec<(String, Span)>,
     lets: Vec<LetSlot<'a>>,
 }
@@ -275,10 +273,17 @@ impl<'a> Checker<'a> {
             table_calls: Vec::new(),
             current_table: None,
             unparsed,
-            currency: None,
             currency_uses: Vec::new(),
             lets: Vec::new(),
         }
+    }
+
+    /// The currency to suggest: the environment's, or else the first this check saw.
+    pub(crate) fn currency(&self) -> Option<&str> {
+        let uses = &self.env.currency_uses;
+        uses.first()
+            .or(self.currency_uses.first())
+            .map(|(code, _)| code.as_str())
     }
 
     /// The environment being built (never called while checking a policy).

@@ -159,9 +159,6 @@ impl Checker<'_> {
     /// Records a money literal's currency; the ruleset's first sets it, and mixing is
     /// reported once the whole ruleset is known.
     fn note_currency(&mut self, code: &str, span: Span) {
-        if self.currency.is_none() {
-            self.currency = Some((code.to_string(), span));
-        }
         self.currency_uses.push((code.to_string(), span));
     }
 
@@ -992,7 +989,7 @@ impl Checker<'_> {
                     None => diagnostic.with_help(format!(
                         "the number needs a unit of {}, such as {}",
                         dim.name(),
-                        dim.suggested_unit(self.currency.as_ref().map(|c| c.0.as_str()))
+                        dim.suggested_unit(self.currency())
                     )),
                 };
                 self.error(diagnostic);
@@ -1012,7 +1009,7 @@ impl Checker<'_> {
             ExprKind::Literal(Value::Number(n)) => n.to_string(),
             _ => return None,
         };
-        let unit = dim.suggested_unit(self.currency.as_ref().map(|c| c.0.as_str()));
+        let unit = dim.suggested_unit(self.currency());
         Some(if unit == "%" {
             format!("{text}%")
         } else {

@@ -81,15 +81,6 @@ pub fn parsed_file(db: &dyn salsa::Database, file: SourceFile) -> ParsedFile {
     parsed
 }
 
-/// Whether a piece declares anything besides policies and profiles.
-fn is_environment(db: &dyn salsa::Database, piece: Piece<'_>) -> bool {
-    parse_piece(db, piece)
-        .file
-        .decls
-        .iter()
-        .any(|d| !matches!(d.kind, DeclKind::Policy(_)))
-}
-
 /// Every piece of the ruleset, with its file and offset, in declaration order.
 fn placed_pieces<'db>(
     db: &'db dyn salsa::Database,
@@ -102,12 +93,26 @@ fn placed_pieces<'db>(
     })
 }
 
+/// The pieces that declare anything besides policies and profiles, in order: the k-th
+/// is environment piece number k + 1.
+fn placed_environment_pieces<'db>(
+    db: &'db dyn salsa::Database,
+    ruleset: Ruleset,
+) -> impl Iterator<Item = (FileId, Piece<'db>, u32)> {
+    placed_pieces(db, ruleset).filter(move |&(_, piece, _)| {
+        parse_piece(db, piece)
+            .file
+            .decls
+            .iter()
+            .any(|d| !matches!(d.kind, DeclKind::Policy(_)))
+    })
+}
+
 /// The pieces that make the environment (schema, consts, tables), without their
 /// places: moving them does not change it.
 #[salsa::tracked(returns(ref))]
 fn environment_pieces<'db>(db: &'db dyn salsa::Database, ruleset: Ruleset) -> Vec<Piece<'db>> {
-    placed_pieces(db, ruleset)
-        .filter(|&(_, piece, _)| is_environment(db, piece))
+    placed_environment_pieces(db, ruleset)
         .map(|(_, piece, _)| piece)
         .collect()
 }
@@ -156,11 +161,7 @@ fn checked_policy<'db>(
 pub fn checked(db: &dyn salsa::Database, ruleset: Ruleset) -> CheckResult {
     // Where each environment piece is now, by its number.
     let mut places = vec![(PIECE_ITSELF, 0)];
-    places.extend(
-        placed_pieces(db, ruleset)
-            .filter(|&(_, piece, _)| is_environment(db, piece))
-            .map(|(file, _, start)| (file, start)),
-    );
+    places.extend(placed_environment_pieces(db, ruleset).map(|(file, _, start)| (file, start)));
     let mut env = environment(db, ruleset).clone();
     env.map_spans(&moved(&places));
     let mut policies = Vec::new();

@@ -380,29 +380,20 @@ impl<'db> Ide<'db> {
                         let children = p
                             .items
                             .iter()
-                            .filter_map(|item| match &item.kind {
-                                ItemKind::Let { name, .. } => Some(node(
-                                    name.name.clone(),
-                                    OutlineKind::Let,
-                                    item.span,
-                                    name.span,
-                                    Vec::new(),
-                                )),
-                                ItemKind::Cost { name, .. } => Some(node(
-                                    name.name.clone(),
-                                    OutlineKind::Cost,
-                                    item.span,
-                                    name.span,
-                                    Vec::new(),
-                                )),
-                                ItemKind::Stage { name, .. } => Some(node(
-                                    name.value.clone(),
-                                    OutlineKind::Stage,
-                                    item.span,
-                                    name.span,
-                                    Vec::new(),
-                                )),
-                                _ => None,
+                            .filter_map(|item| {
+                                let (label, kind, at) = match &item.kind {
+                                    ItemKind::Let { name, .. } => {
+                                        (name.name.clone(), OutlineKind::Let, name.span)
+                                    }
+                                    ItemKind::Cost { name, .. } => {
+                                        (name.name.clone(), OutlineKind::Cost, name.span)
+                                    }
+                                    ItemKind::Stage { name, .. } => {
+                                        (name.value.clone(), OutlineKind::Stage, name.span)
+                                    }
+                                    _ => return None,
+                                };
+                                Some(node(label, kind, item.span, at, Vec::new()))
                             })
                             .collect();
                         let kind = match p.kind {

@@ -486,8 +486,7 @@ impl<S: Shipments> Search<'_, S> {
         }
         let line_index = depth;
         let mut options = self.options(line_index, depth, placed);
-        for option in options.iter_mut() {
-            let option = std::mem::take(option);
+        for &option in &options {
             let units: i64 = option.parts().iter().map(|&(_, u)| u).sum();
             let added = option
                 .parts()
