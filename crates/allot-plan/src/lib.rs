@@ -6,8 +6,10 @@ mod artifact;
 mod display;
 mod plan;
 mod program;
+mod tree;
 mod validate;
 
 pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION, MAGIC, ruleset_hash};
 pub use plan::*;
 pub use program::*;
+pub use tree::{MAX_TREE_DEPTH, Tree};

@@ -1,6 +1,6 @@
 //! Checks that a plan is well-formed before the runtime trusts it: every index in
-//! range, every jump inside its program, and every program leaving exactly one value
-//! on the stack on every path. A plan from the compiler always passes; a damaged or
+//! range, every program readable as an expression tree (jumps in the shapes of `and`,
+//! `or` and `if`, exactly one value left), and no `let` reading itself. A plan from the compiler always passes; a damaged or
 //! hand-made one is refused instead of crashing the runtime.
 
 use crate::plan::*;
@@ -68,6 +68,7 @@ impl Plan {
             for p in programs {
                 check(p)?;
             }
+            Self::let_cycle(policy)?;
             if policy.kind == PolicyKind::Policy && policy.objective.is_empty() {
                 return Err(format!("policy \"{}\" has no objective", policy.name));
             }
@@ -92,86 +93,64 @@ impl Plan {
         }
     }
 
-    /// Walks every path of a program, tracking the stack depth at each instruction.
+    /// Reads the program as a tree (which checks its jumps and its stack) and checks
+    /// every index it holds.
     fn program(&self, program: &Program, lets: usize, params: u32) -> Result<(), String> {
-        let ops = &program.ops;
-        let n = ops.len();
-        let mut depth_at: Vec<Option<usize>> = vec![None; n + 1];
-        let mut work = vec![(0usize, 0usize)];
-        let fail =
-            |pc: usize, why: &str| Err(format!("`{}`: instruction {pc}: {why}", program.source));
-        while let Some((pc, depth)) = work.pop() {
-            if pc > n {
-                return fail(pc, "jumps outside the program");
-            }
-            match depth_at[pc] {
-                Some(known) if known == depth => continue,
-                Some(_) => return fail(pc, "the stack depth differs between paths"),
-                None => depth_at[pc] = Some(depth),
-            }
-            if pc == n {
-                if depth != 1 {
-                    return fail(pc, "the program does not leave exactly one value");
-                }
-                continue;
-            }
-            let (pops, pushes) = match &ops[pc] {
-                Op::Push(literal) => {
-                    self.literal(literal)?;
-                    (0, 1)
-                }
-                Op::Order(_) | Op::Line(_) | Op::Node(_) | Op::Shipment(_) | Op::CandidateNode => {
-                    (0, 1)
-                }
+        program.tree(&|id| self.tables.get(id as usize).map(|t| t.params as usize))?;
+        for (pc, op) in program.ops.iter().enumerate() {
+            let why = match op {
+                Op::Push(literal) => self.literal(literal).err(),
                 Op::Custom(owner, index) => match self.attributes.get(*index as usize) {
-                    Some(a) if a.owner == *owner => (0, 1),
-                    _ => return fail(pc, "reads an attribute the plan does not declare"),
+                    Some(a) if a.owner == *owner => None,
+                    _ => Some("reads an attribute the plan does not declare".to_string()),
                 },
-                Op::Let(index) if (*index as usize) < lets => (0, 1),
-                Op::Let(_) => return fail(pc, "reads a `let` that does not exist"),
-                Op::Param(index) if *index < params => (0, 1),
-                Op::Param(_) => return fail(pc, "reads a parameter that does not exist"),
-                Op::Field(_) | Op::Abs | Op::Not | Op::Neg => (1, 1),
-                Op::Distance | Op::Available => (2, 1),
-                Op::Min(k) | Op::Max(k) | Op::List(k) => {
-                    if matches!(ops[pc], Op::Min(_) | Op::Max(_)) && *k == 0 {
-                        return fail(pc, "takes no values");
-                    }
-                    (*k as usize, 1)
+                Op::Let(index) if *index as usize >= lets => {
+                    Some("reads a `let` that does not exist".to_string())
                 }
-                Op::Table(id) => match self.tables.get(*id as usize) {
-                    Some(t) => (t.params as usize, 1),
-                    None => return fail(pc, "calls a table that does not exist"),
-                },
-                Op::Eq | Op::NotEq | Op::Lt | Op::LtEq | Op::Gt | Op::GtEq | Op::In | Op::NotIn => {
-                    (2, 1)
+                Op::Param(index) if *index >= params => {
+                    Some("reads a parameter that does not exist".to_string())
                 }
-                Op::Add | Op::Sub | Op::Mul | Op::Div => (2, 1),
-                Op::AndThen(target) | Op::OrElse(target) => {
-                    if depth == 0 {
-                        return fail(pc, "tests an empty stack");
-                    }
-                    work.push((*target as usize, depth));
-                    work.push((pc + 1, depth - 1));
-                    continue;
-                }
-                Op::JumpIfFalse(target) => {
-                    if depth == 0 {
-                        return fail(pc, "tests an empty stack");
-                    }
-                    work.push((*target as usize, depth - 1));
-                    work.push((pc + 1, depth - 1));
-                    continue;
-                }
-                Op::Jump(target) => {
-                    work.push((*target as usize, depth));
-                    continue;
-                }
+                _ => None,
             };
-            if depth < pops {
-                return fail(pc, "needs more values than the stack holds");
+            if let Some(why) = why {
+                return Err(format!("`{}`: instruction {pc}: {why}", program.source));
             }
-            work.push((pc + 1, depth - pops + pushes));
+        }
+        Ok(())
+    }
+
+    /// `let`s read other `let`s: refuses a cycle, which would never finish evaluating.
+    fn let_cycle(policy: &PolicyPlan) -> Result<(), String> {
+        let reads = |i: usize| {
+            policy.lets[i].value.ops.iter().filter_map(|op| match op {
+                Op::Let(j) => Some(*j as usize),
+                _ => None,
+            })
+        };
+        // 0: not visited, 1: on the current path, 2: done.
+        let mut state = vec![0u8; policy.lets.len()];
+        for root in 0..policy.lets.len() {
+            let mut path = vec![(root, reads(root).collect::<Vec<_>>())];
+            state[root] = 1;
+            while let Some((at, next)) = path.last_mut() {
+                match next.pop() {
+                    Some(j) if state[j] == 1 => {
+                        return Err(format!(
+                            "policy \"{}\": let {} reads itself through other lets",
+                            policy.name, policy.lets[j].name
+                        ));
+                    }
+                    Some(j) if state[j] == 0 => {
+                        state[j] = 1;
+                        path.push((j, reads(j).collect()));
+                    }
+                    Some(_) => {}
+                    None => {
+                        state[*at] = 2;
+                        path.pop();
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -224,14 +203,14 @@ mod tests {
                 vec![Op::Push(Num(1.0)), Op::Table(9)],
                 "table that does not exist",
             ),
-            (vec![Op::Jump(7)], "outside the program"),
+            (vec![Op::Jump(7)], "jumps where no"),
             (
                 vec![
                     Op::Push(crate::Literal::Bool(true)),
                     Op::JumpIfFalse(3),
                     Op::Push(Num(1.0)),
                 ],
-                "depth differs",
+                "outside its expression",
             ),
         ] {
             let error = plan_with(ops.clone()).validate().unwrap_err();

@@ -2,7 +2,7 @@
 //! consume as they are routed.
 
 use crate::decision::*;
-use crate::eval::{Code, Env, LetCache, ShipmentTotals, TableCode, World};
+use crate::eval::{Code, Env, LetCache, Lowering, ShipmentTotals, TableCode, World};
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
@@ -51,27 +51,27 @@ pub struct Engine {
     profiles: Vec<usize>,
 }
 
-fn code(p: &Program) -> Code {
-    Code::new(p)
-}
-
 impl Engine {
     pub fn new(plan: Plan, network: Network) -> Engine {
         let schema = Schema::new(&plan);
-        let tables: Vec<TableCode> = plan
-            .tables
-            .iter()
-            .map(|t| TableCode {
-                params: t.params as usize,
-                rows: t
-                    .rows
-                    .iter()
-                    .map(|(c, v)| (c.as_ref().map(code), code(v)))
-                    .collect(),
-            })
-            .collect();
         let load: Vec<f64> = network.nodes.iter().map(|n| n.load).collect();
         let taken: Vec<Vec<i64>> = network.stock.iter().map(|s| vec![0; s.len()]).collect();
+        let world = World::new(&network, &schema, &load, &taken);
+        let table_params: Vec<usize> = plan.tables.iter().map(|t| t.params as usize).collect();
+        let tables: Vec<TableCode> = {
+            // Tables may call tables: none is evaluated at load while they are lowered.
+            let lowering = Lowering::new(&world, &[], &table_params);
+            plan.tables
+                .iter()
+                .map(|t| TableCode {
+                    rows: t
+                        .rows
+                        .iter()
+                        .map(|(c, v)| (c.as_ref().map(|c| lowering.lower(c)), lowering.lower(v)))
+                        .collect(),
+                })
+                .collect()
+        };
         let mut ids: Vec<(&str, usize)> = network
             .nodes
             .iter()
@@ -83,11 +83,10 @@ impl Engine {
         for (r, (_, i)) in ids.iter().enumerate() {
             rank[*i] = r as u32;
         }
-        let world = World::new(&network, &schema, &load, &taken);
         let policies = plan
             .policies
             .iter()
-            .map(|p| compile_policy(p, &world, &tables))
+            .map(|p| compile_policy(p, Lowering::new(&world, &tables, &table_params)))
             .collect();
         let mut selection: Vec<usize> = (0..plan.policies.len())
             .filter(|&i| plan.policies[i].kind == PolicyKind::Policy)
@@ -152,7 +151,6 @@ impl Engine {
             order,
             explain,
             exact_lines,
-            stack: Vec::new(),
             memo: HashMap::default(),
             exercised: Vec::new(),
         }
@@ -171,69 +169,50 @@ impl Engine {
     }
 }
 
-fn compile_policy(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> PolicyCode {
-    let mut compiled = compile_programs(p, world, tables);
-    compiled.near = compiled
-        .guards
+fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
+    lowering.lower_lets(&p.lets.iter().map(|l| &l.value).collect::<Vec<_>>());
+    let lower = |program: &Program| lowering.lower(program);
+    let guards: Vec<(f64, bool, Option<Code>)> = p
+        .excludes
+        .iter()
+        .filter_map(|r| r.guard.as_ref())
+        .map(|g| (g.km, g.inclusive, g.node_condition.as_ref().map(lower)))
+        .collect();
+    let near = guards
         .first()
         .filter(|(_, _, condition)| condition.as_ref().is_none_or(|c| c.level == Level::Node))
-        .map(|(km, _, condition)| NearIndex::new(*km, condition.as_ref(), world.network));
-    compiled
-}
-
-fn compile_programs(p: &PolicyPlan, world: &World, tables: &[TableCode]) -> PolicyCode {
-    let mut lets: Vec<Code> = p.lets.iter().map(|l| code(&l.value)).collect();
-    // Node-level lets first: other node-level programs read them.
-    for i in 0..lets.len() {
-        let mut c = lets[i].clone();
-        c.precompute_per_node(world, tables, &lets);
-        lets[i] = c;
-    }
-    let node_level = |program: &Program| {
-        let mut c = code(program);
-        c.precompute_per_node(world, tables, &lets);
-        c
-    };
+        .map(|(km, _, condition)| NearIndex::new(*km, condition.as_ref(), lowering.world.network));
     PolicyCode {
-        applies: p.applies.as_ref().map(code),
-        excludes: p
-            .excludes
-            .iter()
-            .map(|r| node_level(&r.condition))
-            .collect(),
-        guards: p
-            .excludes
-            .iter()
-            .filter_map(|r| r.guard.as_ref())
-            .map(|g| (g.km, g.inclusive, g.node_condition.as_ref().map(node_level)))
-            .collect(),
-        near: None,
-        rejects: p.rejects.iter().map(|r| code(&r.condition)).collect(),
-        holds: p.holds.iter().map(|r| code(&r.condition)).collect(),
+        applies: p.applies.as_ref().map(lower),
+        excludes: p.excludes.iter().map(|r| lower(&r.condition)).collect(),
+        guards,
+        near,
+        rejects: p.rejects.iter().map(|r| lower(&r.condition)).collect(),
+        holds: p.holds.iter().map(|r| lower(&r.condition)).collect(),
         safety: p
             .safety_stock
             .iter()
-            .map(|s| (node_level(&s.amount), s.condition.as_ref().map(node_level)))
+            .map(|s| (lower(&s.amount), s.condition.as_ref().map(lower)))
             .collect(),
         costs: p
             .costs
             .iter()
-            .map(|c| (node_level(&c.value), c.condition.as_ref().map(node_level)))
+            .map(|c| (lower(&c.value), c.condition.as_ref().map(lower)))
             .collect(),
         stages: p
             .stages
             .iter()
-            .map(|s| s.condition.as_ref().map(node_level))
+            .map(|s| s.condition.as_ref().map(lower))
             .collect(),
         aggregates: p
             .objective
             .iter()
             .map(|c| match &c.measure {
-                Measure::Max(e) | Measure::Sum(e) => Some(code(e)),
+                Measure::Max(e) | Measure::Sum(e) => Some(lower(e)),
                 _ => None,
             })
             .collect(),
-        lets,
+        lets: lowering.lets,
     }
 }
 
@@ -297,7 +276,6 @@ struct Router<'a> {
     explain: bool,
     /// Past this many lines, each line keeps only its cheapest candidates.
     exact_lines: usize,
-    stack: Vec<V>,
     /// Values of order- and line-level programs, by program and line.
     memo: HashMap<(usize, usize), V>,
     /// When explaining: where the rules that had an effect on the decision are written.
@@ -382,12 +360,12 @@ impl<'a> Router<'a> {
             _ => None,
         };
         let Some(key) = key else {
-            return env.run(c, &mut applied.cache, lets, &mut self.stack);
+            return env.run(c, &mut applied.cache, lets);
         };
         if let Some(value) = self.memo.get(&key) {
             return value.clone();
         }
-        let value = env.run(c, &mut applied.cache, lets, &mut self.stack);
+        let value = env.run(c, &mut applied.cache, lets);
         self.memo.insert(key, value.clone());
         value
     }
@@ -1190,14 +1168,11 @@ impl<'a> ShipmentEvaluator<'_, 'a> {
                 if term.basis != CostBasis::Shipment {
                     continue;
                 }
-                let applies = condition.as_ref().is_none_or(|c| {
-                    env.run(c, &mut layer.cache, lets, &mut self.router.stack)
-                        .as_bool()
-                });
+                let applies = condition
+                    .as_ref()
+                    .is_none_or(|c| env.holds(c, &mut layer.cache, lets));
                 if applies {
-                    let amount = env
-                        .run(value, &mut layer.cache, lets, &mut self.router.stack)
-                        .as_num();
+                    let amount = env.number(value, &mut layer.cache, lets);
                     each(term, amount);
                 }
             }
@@ -1259,9 +1234,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         let lets = &compiled.lets;
         layer.cache.forget(lets, |level| level >= Level::Line);
         let value = match &compiled.aggregates[index] {
-            Some(code) => env
-                .run(code, &mut layer.cache, lets, &mut self.router.stack)
-                .as_num(),
+            Some(code) => env.number(code, &mut layer.cache, lets),
             None => 0.0,
         };
         self.memo.insert(key, value);

@@ -1,115 +1,395 @@
-//! The stack machine that runs compiled programs.
+//! Evaluating compiled programs: each program is read back as an expression tree (see
+//! [`allot_plan::Tree`]), lowered once at load into typed nodes, and evaluated by
+//! recursion. Numbers and truth values flow as plain `f64` and `bool`; only strings,
+//! sets and places go through [`V`]. Every sub-expression that depends on the (static)
+//! node alone is computed for every node at load, and every constant one folded.
 
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
-use crate::value::{Place, V};
-use allot_plan::{Level, LocationField, NodeAttr, Op, Owner, Program};
+use crate::value::{Geo, Place, V};
+use allot_plan::{
+    Level, LineAttr, LocationField, NodeAttr, Op, OrderAttr, Owner, Program, ShipmentAttr, Tree,
+};
 use std::cell::Cell;
 use std::sync::Arc;
 
-/// A program ready to run: its constants converted once, and — for programs that
-/// depend on the node alone — its value for every node, computed at load.
+/// A program ready to run.
 #[derive(Clone, Debug)]
 pub(crate) struct Code {
-    pub ops: Box<[Op]>,
-    /// `consts[i]` is the value pushed by `ops[i]` when that is a `Push`.
-    consts: Box<[Option<V>]>,
+    expr: Expr,
     pub level: Level,
-    per_node: Option<Box<[V]>>,
-    shortcut: Shortcut,
 }
 
-/// The tiny programs tables are made of, run without the machine: rows are mostly a
-/// parameter compared with a number (`d < 150 km`) giving a constant (`6.50 USD`).
+/// What a sub-expression reads, for deciding where it is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reads(u8);
+
+impl Reads {
+    const NONE: Reads = Reads(0);
+    /// The static node: its attributes except load and utilization.
+    const NODE: Reads = Reads(1);
+    const ORDER: Reads = Reads(2);
+    const LINE: Reads = Reads(4);
+    const SHIPMENT: Reads = Reads(8);
+    /// What changes as a batch is routed: load, utilization, available stock.
+    const BATCH: Reads = Reads(16);
+    /// A table's parameters.
+    const PARAM: Reads = Reads(32);
+
+    fn with(self, other: Reads) -> Reads {
+        Reads(self.0 | other.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Compare {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    In,
+    NotIn,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
 #[derive(Clone, Debug)]
-enum Shortcut {
-    None,
-    Constant(V),
-    /// Table parameter `param` compared with `value` by `op` (a comparison or `in`).
-    Compare {
-        param: usize,
-        op: Op,
-        value: V,
-    },
+enum Expr {
+    Const(V),
+    /// A sub-expression of the static node alone, computed for every node at load.
+    PerNode(Arc<[V]>),
+    Order(OrderAttr),
+    Line(LineAttr),
+    Node(NodeAttr),
+    Shipment(ShipmentAttr),
+    /// A custom attribute: its owner and its slot in the owner's `custom` values.
+    Custom(Owner, usize),
+    Field(LocationField, Box<Expr>),
+    CandidateNode,
+    /// `distance(node, order.ship_to)`, either way round: cached per order and node.
+    ShipToKm,
+    Distance(Box<[Expr; 2]>),
+    Available(Box<[Expr; 2]>),
+    Let(usize),
+    Param(usize),
+    Min(Box<[Expr]>),
+    Max(Box<[Expr]>),
+    Abs(Box<Expr>),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    Table(usize, Box<[Expr]>),
+    And(Box<[Expr; 2]>),
+    Or(Box<[Expr; 2]>),
+    If(Box<[Expr; 3]>),
+    Compare(Compare, Box<[Expr; 2]>),
+    Arith(Arith, Box<[Expr; 2]>),
+    List(Box<[Expr]>),
 }
 
-impl Code {
-    pub fn new(program: &Program) -> Code {
-        Code {
-            consts: program
-                .ops
-                .iter()
-                .map(|op| match op {
-                    Op::Push(literal) => Some(V::from_literal(literal)),
-                    _ => None,
-                })
-                .collect(),
-            ops: program.ops.clone().into_boxed_slice(),
-            level: program.level(),
-            per_node: None,
-            shortcut: match program.ops.as_slice() {
-                [Op::Push(literal)] => Shortcut::Constant(V::from_literal(literal)),
-                [Op::Param(param), Op::Push(literal), op]
-                    if matches!(
-                        op,
-                        Op::Eq
-                            | Op::NotEq
-                            | Op::Lt
-                            | Op::LtEq
-                            | Op::Gt
-                            | Op::GtEq
-                            | Op::In
-                            | Op::NotIn
-                    ) =>
-                {
-                    Shortcut::Compare {
-                        param: *param as usize,
-                        op: op.clone(),
-                        value: V::from_literal(literal),
-                    }
-                }
-                _ => Shortcut::None,
-            },
-        }
-    }
-
-    /// Evaluates a node-level program for every node, once; `lets` are its policy's.
-    pub fn precompute_per_node(&mut self, world: &World, tables: &[TableCode], lets: &[Code]) {
-        if self.level != Level::Node {
-            return;
-        }
-        let mut stack = Vec::new();
-        let values = (0..world.network.nodes.len() as u32)
-            .map(|node| {
-                let env = Env {
-                    world,
-                    tables,
-                    order: None,
-                    line: None,
-                    node: Some(node),
-                    shipment: None,
-                    safety: 0,
-                };
-                env.run(self, &mut LetCache::new(lets.len()), lets, &mut stack)
-            })
-            .collect();
-        self.per_node = Some(values);
-    }
-}
-
-impl Code {
-    /// The value computed at load for a node-level program.
-    pub fn value_at(&self, node: u32) -> Option<&V> {
-        self.per_node
-            .as_ref()
-            .and_then(|values| values.get(node as usize))
-    }
-}
-
+/// The rows of a table, lowered.
 #[derive(Clone, Debug)]
 pub(crate) struct TableCode {
-    pub params: usize,
     pub rows: Vec<(Option<Code>, Code)>,
+}
+
+/// What lowering needs: the network to compute node-level parts at load, the tables
+/// and `let`s already lowered.
+pub(crate) struct Lowering<'a> {
+    pub world: &'a World<'a>,
+    pub tables: &'a [TableCode],
+    /// Table parameter counts, for reading programs as trees.
+    pub table_params: &'a [usize],
+    /// The policy's `let`s lowered so far, and what each reads.
+    pub lets: Vec<Code>,
+    let_reads: Vec<Reads>,
+}
+
+impl<'a> Lowering<'a> {
+    pub fn new(
+        world: &'a World<'a>,
+        tables: &'a [TableCode],
+        table_params: &'a [usize],
+    ) -> Lowering<'a> {
+        Lowering {
+            world,
+            tables,
+            table_params,
+            lets: Vec::new(),
+            let_reads: Vec::new(),
+        }
+    }
+
+    /// Lowers a policy's `let`s, each after those it reads (a `let` may read a later one).
+    pub fn lower_lets(&mut self, lets: &[&Program]) {
+        self.lets = vec![Code::unreadable(); lets.len()];
+        self.let_reads = vec![Reads::NONE; lets.len()];
+        let mut done = vec![false; lets.len()];
+        for i in 0..lets.len() {
+            self.lower_let(i, lets, &mut done);
+        }
+    }
+
+    fn lower_let(&mut self, i: usize, lets: &[&Program], done: &mut [bool]) {
+        if done[i] {
+            return;
+        }
+        // Validation refuses cycles; in a plan that skipped it, a cyclic `let` is `false`.
+        done[i] = true;
+        for op in &lets[i].ops {
+            if let Op::Let(j) = op
+                && (*j as usize) < lets.len()
+            {
+                self.lower_let(*j as usize, lets, done);
+            }
+        }
+        let (code, reads) = self.lower_with_reads(lets[i]);
+        self.lets[i] = code;
+        self.let_reads[i] = reads;
+    }
+
+    pub fn lower(&self, program: &Program) -> Code {
+        self.lower_with_reads(program).0
+    }
+
+    fn lower_with_reads(&self, program: &Program) -> (Code, Reads) {
+        let level = program.level();
+        let params = |id: u32| self.table_params.get(id as usize).copied();
+        match program.tree(&params) {
+            Ok(tree) => {
+                let (expr, reads) = self.expr(&tree);
+                let expr = self.hoist(expr, reads, true);
+                (Code { expr, level }, reads)
+            }
+            Err(_) => (Code::unreadable(), Reads::NONE),
+        }
+    }
+
+    /// Replaces a sub-expression by its value when it is constant, or by its value at
+    /// every node when it reads the static node alone. Leaves cost no more to read than
+    /// a precomputed value: they are kept, but for a whole program (`top`).
+    fn hoist(&self, expr: Expr, reads: Reads, top: bool) -> Expr {
+        let leaf = matches!(
+            expr,
+            Expr::Order(_)
+                | Expr::Line(_)
+                | Expr::Node(_)
+                | Expr::Shipment(_)
+                | Expr::Custom(..)
+                | Expr::CandidateNode
+                | Expr::ShipToKm
+                | Expr::Let(_)
+                | Expr::Param(_)
+        );
+        if matches!(expr, Expr::Const(_) | Expr::PerNode(_)) || (leaf && !top) {
+            return expr;
+        }
+        let run = |node: Option<u32>| {
+            let env = Env {
+                world: self.world,
+                tables: self.tables,
+                order: None,
+                line: None,
+                node,
+                shipment: None,
+                safety: 0,
+            };
+            let mut cache = LetCache::new(self.lets.len());
+            let mut frame = Frame {
+                cache: &mut cache,
+                lets: &self.lets,
+                params: &[],
+            };
+            env.value(&expr, &mut frame)
+        };
+        if reads == Reads::NONE {
+            Expr::Const(run(None))
+        } else if reads == Reads::NODE {
+            Expr::PerNode(
+                (0..self.world.network.nodes.len() as u32)
+                    .map(|n| run(Some(n)))
+                    .collect(),
+            )
+        } else {
+            expr
+        }
+    }
+
+    /// Lowers the operands of a node; those that can be computed earlier than the node
+    /// itself are hoisted.
+    fn operands<'t>(
+        &self,
+        args: impl IntoIterator<Item = &'t Tree<'t>>,
+        reads: &mut Reads,
+    ) -> Vec<Expr> {
+        let lowered: Vec<(Expr, Reads)> = args.into_iter().map(|a| self.expr(a)).collect();
+        *reads = lowered.iter().fold(*reads, |all, (_, r)| all.with(*r));
+        let all = *reads;
+        lowered
+            .into_iter()
+            .map(|(e, r)| if r != all { self.hoist(e, r, false) } else { e })
+            .collect()
+    }
+
+    fn fixed<'t, const N: usize>(
+        &self,
+        args: impl IntoIterator<Item = &'t Tree<'t>>,
+        reads: &mut Reads,
+    ) -> Box<[Expr; N]> {
+        match Box::<[Expr]>::from(self.operands(args, reads)).try_into() {
+            Ok(array) => array,
+            // The tree reader checked every arity: unreachable for a tree it made.
+            Err(_) => Box::new(std::array::from_fn(|_| Expr::Const(V::Bool(false)))),
+        }
+    }
+
+    fn list(&self, args: &[Tree], reads: &mut Reads) -> Box<[Expr]> {
+        self.operands(args, reads).into()
+    }
+
+    fn expr(&self, tree: &Tree) -> (Expr, Reads) {
+        let mut reads = Reads::NONE;
+        let expr = match tree {
+            Tree::And(a, b) => Expr::And(self.fixed([&**a, &**b], &mut reads)),
+            Tree::Or(a, b) => Expr::Or(self.fixed([&**a, &**b], &mut reads)),
+            Tree::If(c, a, b) => Expr::If(self.fixed([&**c, &**a, &**b], &mut reads)),
+            Tree::Apply(op, args) => match op {
+                Op::Push(literal) => Expr::Const(V::from_literal(literal)),
+                Op::Order(attr) => {
+                    reads = Reads::ORDER;
+                    Expr::Order(*attr)
+                }
+                Op::Line(attr) => {
+                    reads = Reads::LINE;
+                    Expr::Line(*attr)
+                }
+                Op::Node(attr) => {
+                    reads = match attr {
+                        NodeAttr::Load | NodeAttr::Utilization => Reads::NODE.with(Reads::BATCH),
+                        _ => Reads::NODE,
+                    };
+                    Expr::Node(*attr)
+                }
+                Op::Shipment(attr) => {
+                    reads = Reads::SHIPMENT;
+                    Expr::Shipment(*attr)
+                }
+                Op::Custom(owner, index) => {
+                    reads = match owner {
+                        Owner::Order => Reads::ORDER,
+                        Owner::Node => Reads::NODE,
+                        Owner::Item => Reads::LINE,
+                    };
+                    let slot = self.world.schema.slot.get(*index as usize).copied();
+                    Expr::Custom(*owner, slot.unwrap_or(usize::MAX))
+                }
+                Op::Field(field) => {
+                    let [place] = *self.fixed::<1>(args, &mut reads);
+                    Expr::Field(*field, Box::new(place))
+                }
+                Op::CandidateNode => {
+                    reads = Reads::NODE;
+                    Expr::CandidateNode
+                }
+                Op::Let(index) => {
+                    let index = *index as usize;
+                    reads = self.let_reads.get(index).copied().unwrap_or(Reads::NONE);
+                    Expr::Let(index)
+                }
+                Op::Param(index) => {
+                    reads = Reads::PARAM;
+                    Expr::Param(*index as usize)
+                }
+                Op::Distance => {
+                    let pair = self.fixed::<2>(args, &mut reads);
+                    let is = |e: &Expr, node: bool| match e {
+                        Expr::CandidateNode => node,
+                        Expr::Node(NodeAttr::Location) => node,
+                        Expr::Order(OrderAttr::ShipTo) => !node,
+                        _ => false,
+                    };
+                    if (is(&pair[0], true) && is(&pair[1], false))
+                        || (is(&pair[0], false) && is(&pair[1], true))
+                    {
+                        Expr::ShipToKm
+                    } else {
+                        Expr::Distance(pair)
+                    }
+                }
+                Op::Available => {
+                    let pair = self.fixed::<2>(args, &mut reads);
+                    reads = reads.with(Reads::BATCH).with(Reads::LINE);
+                    Expr::Available(pair)
+                }
+                Op::Min(_) => Expr::Min(self.list(args, &mut reads)),
+                Op::Max(_) => Expr::Max(self.list(args, &mut reads)),
+                Op::Abs => {
+                    let [x] = *self.fixed::<1>(args, &mut reads);
+                    Expr::Abs(Box::new(x))
+                }
+                Op::Neg => {
+                    let [x] = *self.fixed::<1>(args, &mut reads);
+                    Expr::Neg(Box::new(x))
+                }
+                Op::Not => {
+                    let [x] = *self.fixed::<1>(args, &mut reads);
+                    Expr::Not(Box::new(x))
+                }
+                Op::Table(id) => {
+                    let args = self.list(args, &mut reads);
+                    // A table not lowered yet (tables calling tables) cannot run at load.
+                    if self.tables.get(*id as usize).is_none() {
+                        reads = reads.with(Reads::PARAM);
+                    }
+                    Expr::Table(*id as usize, args)
+                }
+                Op::List(_) => Expr::List(self.list(args, &mut reads)),
+                Op::Eq => Expr::Compare(Compare::Eq, self.fixed(args, &mut reads)),
+                Op::NotEq => Expr::Compare(Compare::NotEq, self.fixed(args, &mut reads)),
+                Op::Lt => Expr::Compare(Compare::Lt, self.fixed(args, &mut reads)),
+                Op::LtEq => Expr::Compare(Compare::LtEq, self.fixed(args, &mut reads)),
+                Op::Gt => Expr::Compare(Compare::Gt, self.fixed(args, &mut reads)),
+                Op::GtEq => Expr::Compare(Compare::GtEq, self.fixed(args, &mut reads)),
+                Op::In => Expr::Compare(Compare::In, self.fixed(args, &mut reads)),
+                Op::NotIn => Expr::Compare(Compare::NotIn, self.fixed(args, &mut reads)),
+                Op::Add => Expr::Arith(Arith::Add, self.fixed(args, &mut reads)),
+                Op::Sub => Expr::Arith(Arith::Sub, self.fixed(args, &mut reads)),
+                Op::Mul => Expr::Arith(Arith::Mul, self.fixed(args, &mut reads)),
+                Op::Div => Expr::Arith(Arith::Div, self.fixed(args, &mut reads)),
+                // The tree reader makes jumps into `and`, `or` and `if`.
+                Op::AndThen(_) | Op::OrElse(_) | Op::JumpIfFalse(_) | Op::Jump(_) => {
+                    Expr::Const(V::Bool(false))
+                }
+            },
+        };
+        (expr, reads)
+    }
+}
+
+impl Code {
+    /// A program the runtime cannot read (only a plan that skipped validation has one).
+    fn unreadable() -> Code {
+        Code {
+            expr: Expr::Const(V::Bool(false)),
+            level: Level::Constant,
+        }
+    }
+
+    /// The value computed at load for a node-level program.
+    pub fn value_at(&self, node: u32) -> Option<&V> {
+        match &self.expr {
+            Expr::PerNode(values) => values.get(node as usize),
+            Expr::Const(value) => Some(value),
+            _ => None,
+        }
+    }
 }
 
 /// The network and what routing has taken from it so far.
@@ -214,190 +494,221 @@ pub(crate) struct Env<'a> {
     pub safety: i64,
 }
 
-fn num(v: V) -> f64 {
-    v.as_num()
+/// The mutable part of an evaluation: the `let` cache, and a table's arguments.
+struct Frame<'c> {
+    cache: &'c mut LetCache,
+    lets: &'c [Code],
+    params: &'c [V],
 }
 
-/// `a op b` for a comparison or membership `op`.
-#[inline]
-fn compare(op: &Op, a: &V, b: &V) -> bool {
-    let member = || match b {
+fn member(a: &V, set: &V) -> bool {
+    match set {
         V::Set(items) => items.iter().any(|i| i.same(a)),
         _ => false,
-    };
-    match op {
-        Op::In => member(),
-        Op::NotIn => !member(),
-        Op::Eq => a.same(b),
-        Op::NotEq => !a.same(b),
-        Op::Lt => a.as_num() < b.as_num(),
-        Op::LtEq => a.as_num() <= b.as_num(),
-        Op::Gt => a.as_num() > b.as_num(),
-        _ => a.as_num() >= b.as_num(),
     }
 }
 
 impl Env<'_> {
     /// Runs `code`; `lets` are the policy's `let`s.
-    pub fn run(&self, code: &Code, cache: &mut LetCache, lets: &[Code], stack: &mut Vec<V>) -> V {
-        self.run_at(code, cache, lets, None, stack)
+    pub fn run(&self, code: &Code, cache: &mut LetCache, lets: &[Code]) -> V {
+        let mut frame = Frame {
+            cache,
+            lets,
+            params: &[],
+        };
+        self.value(&code.expr, &mut frame)
     }
 
-    /// Runs `code`; a table's arguments are on `stack` from index `params` on, so that a
-    /// call copies nothing.
-    fn run_at(
-        &self,
-        code: &Code,
-        cache: &mut LetCache,
-        lets: &[Code],
-        params: Option<usize>,
-        stack: &mut Vec<V>,
-    ) -> V {
-        if let (Some(values), Some(node)) = (&code.per_node, self.node) {
-            return values[node as usize].clone();
-        }
-        match &code.shortcut {
-            Shortcut::None => {}
-            Shortcut::Constant(value) => return value.clone(),
-            Shortcut::Compare { param, op, value } => {
-                if let Some(arg) = params.and_then(|base| stack.get(base + param)) {
-                    return V::Bool(compare(op, arg, value));
+    /// Runs a condition.
+    pub fn holds(&self, code: &Code, cache: &mut LetCache, lets: &[Code]) -> bool {
+        let mut frame = Frame {
+            cache,
+            lets,
+            params: &[],
+        };
+        self.truth(&code.expr, &mut frame)
+    }
+
+    /// Runs a number.
+    pub fn number(&self, code: &Code, cache: &mut LetCache, lets: &[Code]) -> f64 {
+        let mut frame = Frame {
+            cache,
+            lets,
+            params: &[],
+        };
+        self.num(&code.expr, &mut frame)
+    }
+
+    fn per_node<'v>(&self, values: &'v [V]) -> Option<&'v V> {
+        values.get(self.node? as usize)
+    }
+
+    fn num(&self, expr: &Expr, f: &mut Frame) -> f64 {
+        match expr {
+            Expr::Const(V::Num(n)) => *n,
+            Expr::PerNode(values) => self.per_node(values).map_or(f64::NAN, V::as_num),
+            Expr::ShipToKm => match (self.node, self.order) {
+                (Some(node), Some(order)) => self.world.ship_to_km(node, order),
+                _ => f64::NAN,
+            },
+            Expr::Shipment(attr) => {
+                let s = self.shipment.copied().unwrap_or_default();
+                match attr {
+                    ShipmentAttr::Weight => s.weight,
+                    ShipmentAttr::Units => s.units,
+                    ShipmentAttr::Lines => s.lines,
+                    ShipmentAttr::Value => s.value,
                 }
             }
+            Expr::Line(LineAttr::Price) => self.line.map_or(f64::NAN, |l| l.price),
+            Expr::Line(LineAttr::Qty) => self.line.map_or(f64::NAN, |l| l.qty as f64),
+            Expr::Line(LineAttr::Weight) => self.line.map_or(f64::NAN, |l| l.weight),
+            Expr::Let(index) => self.let_value(*index, f).as_num(),
+            Expr::Param(index) => f.params.get(*index).map_or(f64::NAN, V::as_num),
+            Expr::Min(args) | Expr::Max(args) => {
+                let min = matches!(expr, Expr::Min(_));
+                let mut value: Option<f64> = None;
+                for arg in args {
+                    let x = self.num(arg, f);
+                    value = Some(match value {
+                        None => x,
+                        Some(v) if min => v.min(x),
+                        Some(v) => v.max(x),
+                    });
+                }
+                value.unwrap_or(f64::NAN)
+            }
+            Expr::Abs(x) => self.num(x, f).abs(),
+            Expr::Neg(x) => -self.num(x, f),
+            Expr::If(parts) => {
+                if self.truth(&parts[0], f) {
+                    self.num(&parts[1], f)
+                } else {
+                    self.num(&parts[2], f)
+                }
+            }
+            Expr::Arith(op, pair) => {
+                let a = self.num(&pair[0], f);
+                let b = self.num(&pair[1], f);
+                match op {
+                    Arith::Add => a + b,
+                    Arith::Sub => a - b,
+                    Arith::Mul => a * b,
+                    Arith::Div => a / b,
+                }
+            }
+            Expr::Table(id, args) => self.table(*id, args, f).as_num(),
+            _ => self.value(expr, f).as_num(),
         }
-        let base = stack.len();
-        let mut pc = 0;
-        while pc < code.ops.len() {
-            let op = &code.ops[pc];
-            pc += 1;
-            let value = match op {
-                Op::Push(_) => code.consts[pc - 1].clone().expect("constant"),
-                Op::Order(attr) => self.order_attr(*attr),
-                Op::Line(attr) => self.line_attr(*attr),
-                Op::Node(attr) => self.node_attr(*attr),
-                Op::Shipment(attr) => {
-                    let s = self.shipment.copied().unwrap_or_default();
-                    V::Num(match attr {
-                        allot_plan::ShipmentAttr::Weight => s.weight,
-                        allot_plan::ShipmentAttr::Units => s.units,
-                        allot_plan::ShipmentAttr::Lines => s.lines,
-                        allot_plan::ShipmentAttr::Value => s.value,
-                    })
-                }
-                Op::Custom(owner, index) => self.custom(*owner, *index as usize),
-                Op::Field(field) => {
-                    let place = stack.pop().expect("operand");
-                    let geo = self.geo(&place);
-                    V::Str(match field {
-                        LocationField::Country => geo.country.clone(),
-                        LocationField::Region => geo.region.clone(),
-                        LocationField::PostalCode => geo.postal_code.clone(),
-                    })
-                }
-                Op::CandidateNode => V::Node(self.node.unwrap_or(0)),
-                Op::Let(index) => {
-                    let index = *index as usize;
-                    match cache.values.get(index).cloned().flatten() {
-                        Some(v) => v,
-                        None => {
-                            let v = self.run_at(&lets[index], cache, lets, params, stack);
-                            if let Some(slot) = cache.values.get_mut(index) {
-                                *slot = Some(v.clone());
-                            }
-                            v
-                        }
-                    }
-                }
-                Op::Param(index) => params
-                    .and_then(|base| stack.get(base + *index as usize))
-                    .cloned()
-                    .unwrap_or(V::Bool(false)),
-                Op::Distance => {
-                    let b = stack.pop().expect("operand");
-                    let a = stack.pop().expect("operand");
-                    V::Num(self.distance(&a, &b))
-                }
-                Op::Available => {
-                    let sku = stack.pop().expect("operand");
-                    let node = stack.pop().expect("operand");
-                    V::Num(self.available(&node, &sku) as f64)
-                }
-                Op::Min(n) | Op::Max(n) => {
-                    let start = stack.len() - *n as usize;
-                    let pick = |a: f64, b: f64| {
-                        if matches!(op, Op::Min(_)) {
-                            a.min(b)
-                        } else {
-                            a.max(b)
-                        }
-                    };
-                    let value = stack[start..]
-                        .iter()
-                        .map(V::as_num)
-                        .reduce(pick)
-                        .unwrap_or(f64::NAN);
-                    stack.truncate(start);
-                    V::Num(value)
-                }
-                Op::Abs => V::Num(num(stack.pop().expect("operand")).abs()),
-                Op::Table(id) => {
-                    let table = &self.tables[*id as usize];
-                    let args = stack.len() - table.params;
-                    let value = self.table(table, args, stack);
-                    stack.truncate(args);
-                    value
-                }
-                Op::Not => V::Bool(!stack.pop().expect("operand").as_bool()),
-                Op::Neg => V::Num(-num(stack.pop().expect("operand"))),
-                Op::AndThen(target) | Op::OrElse(target) => {
-                    let top = stack.last().expect("operand").as_bool();
-                    if top == matches!(op, Op::OrElse(_)) {
-                        pc = *target as usize;
-                    } else {
-                        stack.pop();
-                    }
-                    continue;
-                }
-                Op::JumpIfFalse(target) => {
-                    if !stack.pop().expect("operand").as_bool() {
-                        pc = *target as usize;
-                    }
-                    continue;
-                }
-                Op::Jump(target) => {
-                    pc = *target as usize;
-                    continue;
-                }
-                Op::Eq | Op::NotEq | Op::Lt | Op::LtEq | Op::Gt | Op::GtEq | Op::In | Op::NotIn => {
-                    let b = stack.pop().expect("operand");
-                    let a = stack.pop().expect("operand");
-                    V::Bool(compare(op, &a, &b))
-                }
-                Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                    let b = num(stack.pop().expect("operand"));
-                    let a = num(stack.pop().expect("operand"));
-                    V::Num(match op {
-                        Op::Add => a + b,
-                        Op::Sub => a - b,
-                        Op::Mul => a * b,
-                        _ => a / b,
-                    })
-                }
-                Op::List(n) => {
-                    let start = stack.len() - *n as usize;
-                    V::Set(Arc::from(stack.split_off(start)))
-                }
-            };
-            stack.push(value);
-        }
-        let result = stack.pop().unwrap_or(V::Bool(false));
-        stack.truncate(base);
-        result
     }
 
-    /// A table's value for the arguments on `stack` from index `args` on.
-    fn table(&self, table: &TableCode, args: usize, stack: &mut Vec<V>) -> V {
-        let mut cache = LetCache::default();
+    fn truth(&self, expr: &Expr, f: &mut Frame) -> bool {
+        match expr {
+            Expr::Const(v) => v.as_bool(),
+            Expr::PerNode(values) => self.per_node(values).is_some_and(V::as_bool),
+            Expr::Not(x) => !self.truth(x, f),
+            Expr::And(pair) => self.truth(&pair[0], f) && self.truth(&pair[1], f),
+            Expr::Or(pair) => self.truth(&pair[0], f) || self.truth(&pair[1], f),
+            Expr::If(parts) => {
+                if self.truth(&parts[0], f) {
+                    self.truth(&parts[1], f)
+                } else {
+                    self.truth(&parts[2], f)
+                }
+            }
+            Expr::Compare(op, pair) => match op {
+                Compare::Lt => self.num(&pair[0], f) < self.num(&pair[1], f),
+                Compare::LtEq => self.num(&pair[0], f) <= self.num(&pair[1], f),
+                Compare::Gt => self.num(&pair[0], f) > self.num(&pair[1], f),
+                Compare::GtEq => self.num(&pair[0], f) >= self.num(&pair[1], f),
+                Compare::Eq | Compare::NotEq | Compare::In | Compare::NotIn => {
+                    let a = self.value(&pair[0], f);
+                    let b = self.value(&pair[1], f);
+                    match op {
+                        Compare::Eq => a.same(&b),
+                        Compare::NotEq => !a.same(&b),
+                        Compare::In => member(&a, &b),
+                        _ => !member(&a, &b),
+                    }
+                }
+            },
+            Expr::Let(index) => self.let_value(*index, f).as_bool(),
+            _ => self.value(expr, f).as_bool(),
+        }
+    }
+
+    fn let_value(&self, index: usize, f: &mut Frame) -> V {
+        if let Some(Some(v)) = f.cache.values.get(index) {
+            return v.clone();
+        }
+        let Some(code) = f.lets.get(index) else {
+            return V::Bool(false);
+        };
+        let v = self.value(&code.expr, f);
+        if let Some(slot) = f.cache.values.get_mut(index) {
+            *slot = Some(v.clone());
+        }
+        v
+    }
+
+    fn value(&self, expr: &Expr, f: &mut Frame) -> V {
+        match expr {
+            Expr::Const(v) => v.clone(),
+            Expr::PerNode(values) => self.per_node(values).cloned().unwrap_or(V::Bool(false)),
+            Expr::Order(attr) => self.order_attr(*attr),
+            Expr::Line(attr) => self.line_attr(*attr),
+            Expr::Node(attr) => self.node_attr(*attr),
+            Expr::Custom(owner, slot) => self.custom(*owner, *slot),
+            Expr::Field(field, place) => {
+                let place = self.value(place, f);
+                let geo = self.geo(&place);
+                V::Str(match field {
+                    LocationField::Country => geo.country.clone(),
+                    LocationField::Region => geo.region.clone(),
+                    LocationField::PostalCode => geo.postal_code.clone(),
+                })
+            }
+            Expr::CandidateNode => V::Node(self.node.unwrap_or(0)),
+            Expr::Distance(pair) => {
+                let a = self.value(&pair[0], f);
+                let b = self.value(&pair[1], f);
+                V::Num(self.geo(&a).distance_km(self.geo(&b)))
+            }
+            Expr::Available(pair) => {
+                let node = self.value(&pair[0], f);
+                let sku = self.value(&pair[1], f);
+                V::Num(self.available(&node, &sku) as f64)
+            }
+            Expr::Let(index) => self.let_value(*index, f),
+            Expr::Param(index) => f.params.get(*index).cloned().unwrap_or(V::Bool(false)),
+            Expr::Table(id, args) => self.table(*id, args, f),
+            Expr::List(items) => V::Set(items.iter().map(|i| self.value(i, f)).collect()),
+            Expr::If(parts) => {
+                if self.truth(&parts[0], f) {
+                    self.value(&parts[1], f)
+                } else {
+                    self.value(&parts[2], f)
+                }
+            }
+            Expr::Not(_) | Expr::And(_) | Expr::Or(_) | Expr::Compare(..) => {
+                V::Bool(self.truth(expr, f))
+            }
+            Expr::ShipToKm
+            | Expr::Shipment(_)
+            | Expr::Min(_)
+            | Expr::Max(_)
+            | Expr::Abs(_)
+            | Expr::Neg(_)
+            | Expr::Arith(..) => V::Num(self.num(expr, f)),
+        }
+    }
+
+    /// A table's value: the first row whose condition holds for the arguments.
+    fn table(&self, id: usize, args: &[Expr], f: &mut Frame) -> V {
+        let Some(table) = self.tables.get(id) else {
+            return V::Num(f64::NAN);
+        };
+        let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
         let env = Env {
             order: None,
             line: None,
@@ -405,32 +716,25 @@ impl Env<'_> {
             shipment: None,
             ..*self
         };
+        let mut cache = LetCache::default();
+        let mut frame = Frame {
+            cache: &mut cache,
+            lets: &[],
+            params: &values,
+        };
         for (condition, value) in &table.rows {
             let matches = match condition {
                 None => true,
-                Some(c) => env.run_at(c, &mut cache, &[], Some(args), stack).as_bool(),
+                Some(c) => env.truth(&c.expr, &mut frame),
             };
             if matches {
-                return env.run_at(value, &mut cache, &[], Some(args), stack);
+                return env.value(&value.expr, &mut frame);
             }
         }
         V::Num(f64::NAN)
     }
 
-    fn distance(&self, a: &V, b: &V) -> f64 {
-        let node = |v: &V| match v {
-            V::Node(n) | V::Place(Place::Node(n)) => Some(*n),
-            _ => None,
-        };
-        let ship_to = |v: &V| matches!(v, V::Place(Place::ShipTo));
-        match (self.order, node(a), node(b)) {
-            (Some(order), Some(n), None) if ship_to(b) => self.world.ship_to_km(n, order),
-            (Some(order), None, Some(n)) if ship_to(a) => self.world.ship_to_km(n, order),
-            _ => self.geo(a).distance_km(self.geo(b)),
-        }
-    }
-
-    fn geo(&self, place: &V) -> &crate::value::Geo {
+    fn geo(&self, place: &V) -> &Geo {
         let nodes = &self.world.network.nodes;
         match place {
             V::Node(n) | V::Place(Place::Node(n)) => &nodes[*n as usize].geo,
@@ -456,8 +760,8 @@ impl Env<'_> {
         (self.world.free_stock(item, *node) - safety).max(0)
     }
 
-    fn order_attr(&self, attr: allot_plan::OrderAttr) -> V {
-        use allot_plan::OrderAttr as A;
+    fn order_attr(&self, attr: OrderAttr) -> V {
+        use OrderAttr as A;
         let Some(order) = self.order else {
             return V::Bool(false);
         };
@@ -474,8 +778,8 @@ impl Env<'_> {
         }
     }
 
-    fn line_attr(&self, attr: allot_plan::LineAttr) -> V {
-        use allot_plan::LineAttr as A;
+    fn line_attr(&self, attr: LineAttr) -> V {
+        use LineAttr as A;
         let Some(line) = self.line else {
             return V::Bool(false);
         };
@@ -511,8 +815,7 @@ impl Env<'_> {
         }
     }
 
-    fn custom(&self, owner: Owner, index: usize) -> V {
-        let slot = self.world.schema.slot[index];
+    fn custom(&self, owner: Owner, slot: usize) -> V {
         let values = match owner {
             Owner::Order => self.order.map(|o| &o.custom),
             Owner::Node => self
