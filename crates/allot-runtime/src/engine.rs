@@ -6,7 +6,7 @@ use crate::eval::{Code, Env, LetCache, Lowering, ShipmentTotals, TableCode, Worl
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
-use crate::value::{EARTH_RADIUS_KM, V};
+use crate::value::{EARTH_RADIUS_KM, V, clearly_beyond};
 use allot_plan::{
     CostBasis, CostPlan, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program,
     ShortageAction,
@@ -49,6 +49,8 @@ pub struct Engine {
     selection: Vec<usize>,
     /// Compliance profiles, by name.
     profiles: Vec<usize>,
+    /// Each node's place on the unit sphere, for cheap distance guards.
+    unit_vectors: Vec<[f64; 3]>,
 }
 
 impl Engine {
@@ -100,6 +102,7 @@ impl Engine {
             .collect();
         profiles.sort_by(|&a, &b| plan.policies[a].name.cmp(&plan.policies[b].name));
         Engine {
+            unit_vectors: network.nodes.iter().map(|n| n.geo.unit_vector()).collect(),
             plan,
             network,
             schema,
@@ -151,6 +154,7 @@ impl Engine {
             order,
             explain,
             exact_lines,
+            ship_to: order.ship_to.unit_vector(),
             memo: HashMap::default(),
             exercised: Vec::new(),
         }
@@ -250,7 +254,7 @@ impl NearIndex {
 
     /// The nodes stocking `item` that can be within `km` of a place at `lat`.
     fn candidates(&self, item: u32, lat: f64) -> impl Iterator<Item = u32> + '_ {
-        // As in `Geo::clearly_beyond`: a great circle is at least as long as its latitude span.
+        // A great circle is at least as long as its latitude span.
         let reach = ((self.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
         let list = &self.guarded[item as usize];
         let from = list.partition_point(|&(l, _)| l < lat - reach);
@@ -276,6 +280,8 @@ struct Router<'a> {
     explain: bool,
     /// Past this many lines, each line keeps only its cheapest candidates.
     exact_lines: usize,
+    /// The ship-to on the unit sphere.
+    ship_to: [f64; 3],
     /// Values of order- and line-level programs, by program and line.
     memo: HashMap<(usize, usize), V>,
     /// When explaining: where the rules that had an effect on the decision are written.
@@ -577,14 +583,14 @@ impl<'a> Router<'a> {
     /// Whether a distance guard of any layer excludes the node for this order.
     fn guarded_out(&mut self, layers: &mut [Applied], node: u32) -> bool {
         let env = self.env(None, Some(node));
-        let geo = &self.world.network.nodes[node as usize].geo;
+        let at = &self.engine.unit_vectors[node as usize];
         for layer in layers.iter_mut() {
             for (km, inclusive, condition) in &self.engine.policies[layer.index].guards {
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
                 let beyond = || {
-                    if geo.clearly_beyond(&self.order.ship_to, *km) {
+                    if clearly_beyond(at, &self.ship_to, *km) {
                         return true;
                     }
                     let d = self.world.ship_to_km(node, self.order);

@@ -125,3 +125,29 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The guard's shortcut never calls a place beyond a radius that the haversine puts
+    /// within it, wherever the places are and whatever the radius.
+    #[test]
+    fn clearly_beyond_only_when_the_haversine_agrees(
+        a in (-90.0f64..90.0, -180.0f64..180.0),
+        offset in (-5.0f64..5.0, -5.0f64..5.0),
+        km in 0.0f64..25_000.0,
+    ) {
+        let geo = |lat: f64, lon: f64| allot_runtime::value::Geo {
+            lat: lat.clamp(-90.0, 90.0),
+            lon,
+            country: "US".into(),
+            region: "".into(),
+            postal_code: "".into(),
+        };
+        let (p, q) = (geo(a.0, a.1), geo(a.0 + offset.0, a.1 + offset.1));
+        if allot_runtime::value::clearly_beyond(&p.unit_vector(), &q.unit_vector(), km) {
+            prop_assert!(p.distance_km(&q) > km, "{} km apart", p.distance_km(&q));
+        }
+        // At the exact distance, never beyond.
+        let d = p.distance_km(&q);
+        prop_assert!(!allot_runtime::value::clearly_beyond(&p.unit_vector(), &q.unit_vector(), d));
+    }
+}
