@@ -351,26 +351,38 @@ impl<'a> Router<'a> {
     }
 
     fn holds(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
-        self.value(env, c, applied).as_bool()
+        let lets = &self.engine.policies[applied.index].lets;
+        match self.memo_key(env, c) {
+            None => env.holds(c, &mut applied.cache, lets),
+            Some(key) => self.memoized(key, env, c, applied).as_bool(),
+        }
     }
 
-    /// Runs a program; one that depends on the order or the line alone runs once per
-    /// order or line, however many nodes ask.
-    fn value(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> V {
+    fn number(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> f64 {
         let lets = &self.engine.policies[applied.index].lets;
-        let key = match c.level {
+        match self.memo_key(env, c) {
+            None => env.number(c, &mut applied.cache, lets),
+            Some(key) => self.memoized(key, env, c, applied).as_num(),
+        }
+    }
+
+    /// A program that depends on the order or the line alone runs once per order or line,
+    /// however many nodes ask: its key in the memo.
+    fn memo_key(&self, env: &Env, c: &Code) -> Option<(usize, usize)> {
+        match c.level {
             Level::Constant | Level::Order => Some((c as *const Code as usize, 0)),
             Level::Line => env
                 .line
                 .map(|line| (c as *const Code as usize, line as *const Line as usize)),
             _ => None,
-        };
-        let Some(key) = key else {
-            return env.run(c, &mut applied.cache, lets);
-        };
+        }
+    }
+
+    fn memoized(&mut self, key: (usize, usize), env: &Env, c: &Code, applied: &mut Applied) -> V {
         if let Some(value) = self.memo.get(&key) {
             return value.clone();
         }
+        let lets = &self.engine.policies[applied.index].lets;
         let value = env.run(c, &mut applied.cache, lets);
         self.memo.insert(key, value.clone());
         value
@@ -616,7 +628,7 @@ impl<'a> Router<'a> {
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
                 if applies {
-                    let amount = self.value(&env, amount, layer).as_num() as i64;
+                    let amount = self.number(&env, amount, layer) as i64;
                     if amount > 0 {
                         self.exercise(rule.origin);
                     }
@@ -650,7 +662,7 @@ impl<'a> Router<'a> {
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer))
                 {
-                    let amount = self.value(&env, value, layer).as_num();
+                    let amount = self.number(&env, value, layer);
                     if cost.basis == CostBasis::Unit {
                         unit += amount;
                     } else {
@@ -901,12 +913,14 @@ impl<'a> Router<'a> {
                 no_line_split,
                 criteria: criteria.clone(),
             };
-            // About one shipment per candidate node: no growing on the way.
+            // About one shipment per candidate node: no growing on the way. A single line
+            // gives each node one shipment: nothing to remember.
             let candidates = problem.lines.iter().map(|l| l.candidates.len()).sum();
             let mut evaluator = ShipmentEvaluator {
                 router: &mut self,
                 layers: &mut layers,
                 memo: HashMap::with_capacity_and_hasher(candidates, Default::default()),
+                memoize: problem.lines.len() > 1,
             };
             let result = search::solve(&problem, &mut evaluator);
             let done = result.best.placed == total;
@@ -1016,6 +1030,7 @@ impl<'a> Router<'a> {
                 router: &mut self,
                 layers: &mut layers,
                 memo: HashMap::default(),
+                memoize: false,
             };
             for (&node, (totals, _)) in &best.shipments {
                 // Digital deliveries are not parcels: no per-shipment cost.
@@ -1154,6 +1169,8 @@ struct ShipmentEvaluator<'r, 'a> {
     router: &'r mut Router<'a>,
     layers: &'r mut [Applied],
     memo: HashMap<(u32, usize, [u64; 4]), f64>,
+    /// Whether the same node may be asked about the same totals again.
+    memoize: bool,
 }
 
 impl<'a> ShipmentEvaluator<'_, 'a> {
@@ -1225,25 +1242,33 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         }
         let mut cost = 0.0;
         self.shipment_terms(node, totals, |_, amount| cost += amount);
-        self.memo.insert(key, cost);
+        if self.memoize {
+            self.memo.insert(key, cost);
+        }
         cost
     }
 
     fn aggregate(&mut self, index: usize, node: u32, totals: &Totals) -> f64 {
-        let key = Self::key(node, index, totals);
+        let compiled = &self.router.engine.policies[self.layers[0].index];
+        let Some(code) = &compiled.aggregates[index] else {
+            return 0.0;
+        };
+        // A term that does not read the shipment (`max(node.priority)`) is the node's alone.
+        let key = match code.level {
+            Level::Shipment => Self::key(node, index, totals),
+            _ => Self::key(node, index, &Totals::default()),
+        };
         if let Some(&value) = self.memo.get(&key) {
             return value;
         }
         let env = self.env(node, totals);
         let layer = &mut self.layers[0];
-        let compiled = &self.router.engine.policies[layer.index];
         let lets = &compiled.lets;
         layer.cache.forget(lets, |level| level >= Level::Line);
-        let value = match &compiled.aggregates[index] {
-            Some(code) => env.number(code, &mut layer.cache, lets),
-            None => 0.0,
-        };
-        self.memo.insert(key, value);
+        let value = env.number(code, &mut layer.cache, lets);
+        if self.memoize {
+            self.memo.insert(key, value);
+        }
         value
     }
 }
