@@ -178,8 +178,10 @@ struct Search<'a, S: Shipments> {
     /// Per line that may be split (no candidate takes it whole): the subsets of its
     /// split pool (the candidates with the most stock, in node order) to try.
     splits: Vec<Vec<Vec<usize>>>,
-    /// Per line: its candidates at digital nodes (which open no shipment).
+    /// Per line: its candidates at digital nodes (which open no shipment), in candidate
+    /// order and in order of preference.
     digital_candidates: Vec<Vec<usize>>,
+    digital_preference: Vec<Vec<usize>>,
     /// Distinct non-digital nodes in the current branch.
     parcels: usize,
     /// Per line: its candidates, cheapest for the whole line first, then by node id.
@@ -309,6 +311,17 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         .iter()
         .map(|locals| (0..locals.len()).filter(|&c| digital[locals[c]]).collect())
         .collect();
+    let digital_preference = preference
+        .iter()
+        .zip(&candidate_local)
+        .map(|(order, locals)| {
+            order
+                .iter()
+                .copied()
+                .filter(|&c| digital[locals[c]])
+                .collect()
+        })
+        .collect();
     let node_count = nodes.len();
     let any_digital = digital.iter().any(|&d| d);
     let total_units = problem.lines.iter().map(|l| l.qty).sum();
@@ -323,6 +336,7 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         preference_rank,
         splits,
         digital_candidates,
+        digital_preference,
         line_item,
         digital,
         any_digital,
@@ -529,9 +543,16 @@ impl<S: Shipments> Search<'_, S> {
             }
         }
         self.reused = reused;
-        // New nodes, unless even the most a new shipment could place cannot compete.
-        if self.promising(depth + 1, placed + line.qty, self.parcels + 1) || self.any_digital {
-            for &c in &self.preference[line_index] {
+        // New nodes, unless even the most a new shipment could place cannot compete: then
+        // only digital ones, which open no shipment.
+        let new_shipments = self.promising(depth + 1, placed + line.qty, self.parcels + 1);
+        if new_shipments || self.any_digital {
+            let pool = if new_shipments {
+                &self.preference[line_index]
+            } else {
+                &self.digital_preference[line_index]
+            };
+            for &c in pool {
                 let n = self.candidate_local[line_index][c];
                 if self.in_use[n] > 0 {
                     continue;
