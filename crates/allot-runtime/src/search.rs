@@ -157,6 +157,8 @@ struct Search<'a, S: Shipments> {
     used: Vec<i64>,
     /// The current branch, with local node indices (node ids only in a kept plan).
     allocation: Allocation,
+    /// The lines in the order the search places them: depth → line.
+    order: Vec<usize>,
     /// Option lists to reuse, one in use per depth of the branch.
     option_lists: Vec<Vec<LineAllocation>>,
     /// Scratch for the nodes of the branch a line can reuse.
@@ -164,7 +166,7 @@ struct Search<'a, S: Shipments> {
     best: Option<Scored>,
     alternative: Option<Scored>,
     explored: usize,
-    /// Per line (in search order), the units still placeable by it at most.
+    /// Per depth, the units the lines from that depth on can place at most.
     remaining_bound: Vec<i64>,
     /// Allocations per local node in the current branch, and the nodes in use.
     in_use: Vec<u32>,
@@ -196,8 +198,6 @@ struct Search<'a, S: Shipments> {
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
-    // Lines are taken in order: what a line can take at a node depends on what earlier
-    // lines took there, so the order is part of the plan space's definition.
     let caps: Vec<i64> = problem
         .lines
         .iter()
@@ -206,9 +206,10 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
                 .min(line.candidates.iter().map(|c| c.available).sum())
         })
         .collect();
+    let order = search_order(problem);
     let mut remaining_bound = vec![0; caps.len() + 1];
     for i in (0..caps.len()).rev() {
-        remaining_bound[i] = remaining_bound[i + 1] + caps[i];
+        remaining_bound[i] = remaining_bound[i + 1] + caps[order[i]];
     }
     let preference: Vec<Vec<usize>> = problem
         .lines
@@ -345,6 +346,7 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         option_lists: Vec::new(),
         reused: Vec::new(),
         allocation: vec![LineAllocation::UNPLACED; problem.lines.len()],
+        order,
         best: None,
         alternative: None,
         explored: 0,
@@ -406,7 +408,7 @@ impl<S: Shipments> Search<'_, S> {
         };
         let lines = depth..self.problem.lines.len();
         if closed_after(1) {
-            let reach: i64 = lines.map(|l| self.room_open(l)).sum();
+            let reach: i64 = lines.map(|k| self.room_open(self.order[k])).sum();
             return placed + reach < best.placed;
         }
         if !(closed_after(2) && most == best.placed) {
@@ -415,8 +417,11 @@ impl<S: Shipments> Search<'_, S> {
         // One more shipment at most, and every line left must place all it can: the lines
         // the open nodes cannot fill need one new node that fills them all.
         let short: Vec<(usize, i64)> = lines
-            .filter_map(|l| {
-                let cap = self.remaining_bound[l] - self.remaining_bound[l + 1];
+            .filter_map(|k| {
+                let (l, cap) = (
+                    self.order[k],
+                    self.remaining_bound[k] - self.remaining_bound[k + 1],
+                );
                 let missing = cap - self.room_open(l);
                 (missing > 0).then_some((l, missing))
             })
@@ -498,7 +503,7 @@ impl<S: Shipments> Search<'_, S> {
         if self.stranded(depth, placed) {
             return;
         }
-        let line_index = depth;
+        let line_index = self.order[depth];
         let mut options = self.options(line_index, depth, placed);
         for &option in &options {
             let units: i64 = option.parts().iter().map(|&(_, u)| u).sum();
@@ -732,6 +737,29 @@ impl<S: Shipments> Search<'_, S> {
                 .collect(),
         }
     }
+}
+
+/// The order in which the search places the lines: the most constrained first (fewest
+/// candidates that can take the line whole, then fewest candidates), so that the nodes a
+/// plan must use are chosen early and the bounds bite sooner. The plans searched and the
+/// one chosen do not depend on it. Lines of one item keep their order, since the first
+/// takes its units before the next sees what is left: then all lines keep theirs.
+fn search_order(problem: &Problem) -> Vec<usize> {
+    let lines = &problem.lines;
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    let shared_item = (1..lines.len()).any(|i| lines[..i].iter().any(|l| l.item == lines[i].item));
+    if !shared_item {
+        order.sort_by_key(|&i| {
+            let line = &lines[i];
+            let whole = line
+                .candidates
+                .iter()
+                .filter(|c| c.available >= line.qty)
+                .count();
+            (whole, line.candidates.len(), i)
+        });
+    }
+    order
 }
 
 /// Index subsets of `0..n` with 2 to `max` members, in lexicographic order.
