@@ -912,6 +912,7 @@ impl<'a> Router<'a> {
                 ship_complete,
                 no_line_split,
                 criteria: criteria.clone(),
+                consolidate_first: !self.explain,
             };
             // About one shipment per candidate node: no growing on the way. A single line
             // gives each node one shipment: nothing to remember.

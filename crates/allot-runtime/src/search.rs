@@ -79,6 +79,10 @@ pub(crate) struct Problem {
     pub ship_complete: bool,
     pub no_line_split: bool,
     pub criteria: Vec<Criterion>,
+    /// Whether, with `minimize shipments` first, candidates that take more lines whole
+    /// are tried first. The plan chosen is the same either way; off when explaining, since
+    /// the few-shipment plan found first prunes the runner-up the trace would show.
+    pub consolidate_first: bool,
 }
 
 /// A plan: for each line, (node, units) allocations.
@@ -211,25 +215,41 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
     for i in (0..caps.len()).rev() {
         remaining_bound[i] = remaining_bound[i + 1] + caps[order[i]];
     }
+    // With `minimize shipments` first, nodes that can take more lines whole come first:
+    // a plan with few shipments is found early, and it prunes the rest.
+    let mut fills: HashMap<u32, usize> = HashMap::default();
+    if problem.consolidate_first
+        && problem.criteria.first() == Some(&Criterion::Shipments)
+        && problem.lines.len() > 1
+    {
+        for line in &problem.lines {
+            for c in line.candidates.iter().filter(|c| c.available >= line.qty) {
+                *fills.entry(c.node).or_insert(0) += 1;
+            }
+        }
+    }
     let preference: Vec<Vec<usize>> = problem
         .lines
         .iter()
         .map(|line| {
             // Keys first: ranks are distinct, so the order is total.
-            let mut keyed: Vec<(f64, u32, usize)> = line
+            let mut keyed: Vec<(std::cmp::Reverse<usize>, f64, u32, usize)> = line
                 .candidates
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
                     (
+                        std::cmp::Reverse(fills.get(&c.node).copied().unwrap_or(0)),
                         c.unit_cost * line.qty as f64 + c.line_cost,
                         env.rank(c.node),
                         i,
                     )
                 })
                 .collect();
-            keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            keyed.into_iter().map(|(_, _, i)| i).collect()
+            keyed.sort_unstable_by(|a, b| {
+                a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
+            });
+            keyed.into_iter().map(|(.., i)| i).collect()
         })
         .collect();
     let mut nodes: Vec<u32> = Vec::new();
