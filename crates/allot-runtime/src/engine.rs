@@ -221,8 +221,8 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
 }
 
 /// Per SKU, the stocking nodes a distance guard's node condition holds for, by
-/// latitude, and the others: nodes outside the latitude band of the guard's distance
-/// are excluded, so routing does not even visit them.
+/// latitude, and the others: nodes the guard certainly excludes (outside the latitude
+/// band of its distance, or beyond it on the chord) are never visited.
 struct NearIndex {
     km: f64,
     guarded: Vec<Vec<(f64, u32)>>,
@@ -252,17 +252,24 @@ impl NearIndex {
         }
     }
 
-    /// The nodes stocking `item` that can be within `km` of a place at `lat`.
-    fn candidates(&self, item: u32, lat: f64) -> impl Iterator<Item = u32> + '_ {
+    /// The nodes stocking `item` that can be within `km` of the ship-to (at latitude
+    /// `lat`, at `ship_to` on the unit sphere); `unit_vectors` are the nodes'.
+    fn candidates<'s>(
+        &'s self,
+        item: u32,
+        lat: f64,
+        ship_to: &'s [f64; 3],
+        unit_vectors: &'s [[f64; 3]],
+    ) -> impl Iterator<Item = u32> + 's {
         // A great circle is at least as long as its latitude span.
         let reach = ((self.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
         let list = &self.guarded[item as usize];
         let from = list.partition_point(|&(l, _)| l < lat - reach);
         let to = list.partition_point(|&(l, _)| l <= lat + reach);
-        self.others[item as usize]
-            .iter()
-            .copied()
-            .chain(list[from..to].iter().map(|&(_, n)| n))
+        let near = list[from..to].iter().map(|&(_, n)| n);
+        self.others[item as usize].iter().copied().chain(
+            near.filter(move |&n| !clearly_beyond(&unit_vectors[n as usize], ship_to, self.km)),
+        )
     }
 }
 
@@ -703,7 +710,12 @@ impl<'a> Router<'a> {
             match near {
                 Some(index) => pairs.extend(
                     index
-                        .candidates(line.item, order.ship_to.lat)
+                        .candidates(
+                            line.item,
+                            order.ship_to.lat,
+                            &self.ship_to,
+                            &self.engine.unit_vectors,
+                        )
                         .map(|n| (n, l)),
                 ),
                 None => pairs.extend(

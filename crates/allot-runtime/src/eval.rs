@@ -90,8 +90,103 @@ enum Expr {
     Or(Box<[Expr; 2]>),
     If(Box<[Expr; 3]>),
     Compare(Compare, Box<[Expr; 2]>),
+    /// An order comparison with a constant (`d < 150 km`, the rows of zone tables): one
+    /// step of recursion instead of two. The constant is on the right.
+    CompareWith(Compare, Box<Expr>, f64),
     Arith(Arith, Box<[Expr; 2]>),
+    /// Arithmetic with a constant (`0.35 USD/kg * shipment.weight`); `constant_first`
+    /// says on which side it is.
+    ArithWith {
+        op: Arith,
+        x: Box<Expr>,
+        constant: f64,
+        constant_first: bool,
+    },
+    /// A table whose arguments are all numbers: they are passed without boxing.
+    NumTable(usize, Box<[Expr]>),
     List(Box<[Expr]>),
+}
+
+impl Expr {
+    /// Whether the expression certainly gives a number.
+    fn is_numeric(&self) -> bool {
+        match self {
+            Expr::Const(v) => matches!(v, V::Num(_)),
+            Expr::PerNode(values) => values.iter().all(|v| matches!(v, V::Num(_))),
+            Expr::Line(attr) => matches!(attr, LineAttr::Price | LineAttr::Qty | LineAttr::Weight),
+            Expr::Node(attr) => matches!(
+                attr,
+                NodeAttr::Priority
+                    | NodeAttr::Capacity
+                    | NodeAttr::Load
+                    | NodeAttr::Utilization
+                    | NodeAttr::HandlingCost
+                    | NodeAttr::PickCost
+            ),
+            Expr::Shipment(_)
+            | Expr::ShipToKm
+            | Expr::Distance(_)
+            | Expr::Min(_)
+            | Expr::Max(_)
+            | Expr::Abs(_)
+            | Expr::Neg(_)
+            | Expr::Arith(..)
+            | Expr::ArithWith { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A comparison, with a constant operand moved to the right.
+    fn compare(op: Compare, pair: Box<[Expr; 2]>) -> Expr {
+        let flipped = match op {
+            Compare::Lt => Compare::Gt,
+            Compare::LtEq => Compare::GtEq,
+            Compare::Gt => Compare::Lt,
+            Compare::GtEq => Compare::LtEq,
+            _ => return Expr::Compare(op, pair),
+        };
+        match *pair {
+            [x, Expr::Const(V::Num(c))] => Expr::CompareWith(op, Box::new(x), c),
+            [Expr::Const(V::Num(c)), x] => Expr::CompareWith(flipped, Box::new(x), c),
+            pair => Expr::Compare(op, Box::new(pair)),
+        }
+    }
+
+    fn arith(op: Arith, pair: Box<[Expr; 2]>) -> Expr {
+        match *pair {
+            [x, Expr::Const(V::Num(constant))] => Expr::ArithWith {
+                op,
+                x: Box::new(x),
+                constant,
+                constant_first: false,
+            },
+            [Expr::Const(V::Num(constant)), x] => Expr::ArithWith {
+                op,
+                x: Box::new(x),
+                constant,
+                constant_first: true,
+            },
+            pair => Expr::Arith(op, Box::new(pair)),
+        }
+    }
+
+    /// Whether the expression is a single read: a value, an attribute, a distance to the
+    /// ship-to.
+    fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Expr::Const(_)
+                | Expr::PerNode(_)
+                | Expr::Order(_)
+                | Expr::Line(_)
+                | Expr::Node(_)
+                | Expr::Shipment(_)
+                | Expr::Custom(..)
+                | Expr::CandidateNode
+                | Expr::ShipToKm
+                | Expr::Param(_)
+        )
+    }
 }
 
 /// The rows of a table, lowered.
@@ -176,18 +271,7 @@ impl<'a> Lowering<'a> {
     /// every node when it reads the static node alone. Leaves cost no more to read than
     /// a precomputed value: they are kept, but for a whole program (`top`).
     fn hoist(&self, expr: Expr, reads: Reads, top: bool) -> Expr {
-        let leaf = matches!(
-            expr,
-            Expr::Order(_)
-                | Expr::Line(_)
-                | Expr::Node(_)
-                | Expr::Shipment(_)
-                | Expr::Custom(..)
-                | Expr::CandidateNode
-                | Expr::ShipToKm
-                | Expr::Let(_)
-                | Expr::Param(_)
-        );
+        let leaf = expr.is_read() || matches!(expr, Expr::Let(_));
         if matches!(expr, Expr::Const(_) | Expr::PerNode(_)) || (leaf && !top) {
             return expr;
         }
@@ -205,7 +289,7 @@ impl<'a> Lowering<'a> {
             let mut frame = Frame {
                 cache: &mut cache,
                 lets: &self.lets,
-                params: &[],
+                params: Params::Values(&[]),
             };
             env.value(&expr, &mut frame)
         };
@@ -301,7 +385,12 @@ impl<'a> Lowering<'a> {
                 Op::Let(index) => {
                     let index = *index as usize;
                     reads = self.let_reads.get(index).copied().unwrap_or(Reads::NONE);
-                    Expr::Let(index)
+                    match self.lets.get(index).map(|code| &code.expr) {
+                        // A `let` that costs a read (`d = distance(node, order.ship_to)`) is
+                        // read in place: its cache would cost more than it saves.
+                        Some(expr) if expr.is_read() => expr.clone(),
+                        _ => Expr::Let(index),
+                    }
                 }
                 Op::Param(index) => {
                     reads = Reads::PARAM;
@@ -348,21 +437,25 @@ impl<'a> Lowering<'a> {
                     if self.tables.get(*id as usize).is_none() {
                         reads = reads.with(Reads::PARAM);
                     }
-                    Expr::Table(*id as usize, args)
+                    if args.len() <= MAX_NUM_ARGS && args.iter().all(Expr::is_numeric) {
+                        Expr::NumTable(*id as usize, args)
+                    } else {
+                        Expr::Table(*id as usize, args)
+                    }
                 }
                 Op::List(_) => Expr::List(self.list(args, &mut reads)),
                 Op::Eq => Expr::Compare(Compare::Eq, self.fixed(args, &mut reads)),
                 Op::NotEq => Expr::Compare(Compare::NotEq, self.fixed(args, &mut reads)),
-                Op::Lt => Expr::Compare(Compare::Lt, self.fixed(args, &mut reads)),
-                Op::LtEq => Expr::Compare(Compare::LtEq, self.fixed(args, &mut reads)),
-                Op::Gt => Expr::Compare(Compare::Gt, self.fixed(args, &mut reads)),
-                Op::GtEq => Expr::Compare(Compare::GtEq, self.fixed(args, &mut reads)),
+                Op::Lt => Expr::compare(Compare::Lt, self.fixed(args, &mut reads)),
+                Op::LtEq => Expr::compare(Compare::LtEq, self.fixed(args, &mut reads)),
+                Op::Gt => Expr::compare(Compare::Gt, self.fixed(args, &mut reads)),
+                Op::GtEq => Expr::compare(Compare::GtEq, self.fixed(args, &mut reads)),
                 Op::In => Expr::Compare(Compare::In, self.fixed(args, &mut reads)),
                 Op::NotIn => Expr::Compare(Compare::NotIn, self.fixed(args, &mut reads)),
-                Op::Add => Expr::Arith(Arith::Add, self.fixed(args, &mut reads)),
-                Op::Sub => Expr::Arith(Arith::Sub, self.fixed(args, &mut reads)),
-                Op::Mul => Expr::Arith(Arith::Mul, self.fixed(args, &mut reads)),
-                Op::Div => Expr::Arith(Arith::Div, self.fixed(args, &mut reads)),
+                Op::Add => Expr::arith(Arith::Add, self.fixed(args, &mut reads)),
+                Op::Sub => Expr::arith(Arith::Sub, self.fixed(args, &mut reads)),
+                Op::Mul => Expr::arith(Arith::Mul, self.fixed(args, &mut reads)),
+                Op::Div => Expr::arith(Arith::Div, self.fixed(args, &mut reads)),
                 // The tree reader makes jumps into `and`, `or` and `if`.
                 Op::AndThen(_) | Op::OrElse(_) | Op::JumpIfFalse(_) | Op::Jump(_) => {
                     Expr::Const(V::Bool(false))
@@ -498,8 +591,18 @@ pub(crate) struct Env<'a> {
 struct Frame<'c> {
     cache: &'c mut LetCache,
     lets: &'c [Code],
-    params: &'c [V],
+    params: Params<'c>,
 }
+
+/// A table's arguments: values, or numbers when every argument is one.
+#[derive(Clone, Copy)]
+enum Params<'c> {
+    Values(&'c [V]),
+    Numbers(&'c [f64]),
+}
+
+/// The most arguments a [`Expr::NumTable`] passes (on the stack).
+const MAX_NUM_ARGS: usize = 4;
 
 fn member(a: &V, set: &V) -> bool {
     match set {
@@ -514,7 +617,7 @@ impl Env<'_> {
         let mut frame = Frame {
             cache,
             lets,
-            params: &[],
+            params: Params::Values(&[]),
         };
         self.value(&code.expr, &mut frame)
     }
@@ -524,7 +627,7 @@ impl Env<'_> {
         let mut frame = Frame {
             cache,
             lets,
-            params: &[],
+            params: Params::Values(&[]),
         };
         self.truth(&code.expr, &mut frame)
     }
@@ -534,7 +637,7 @@ impl Env<'_> {
         let mut frame = Frame {
             cache,
             lets,
-            params: &[],
+            params: Params::Values(&[]),
         };
         self.num(&code.expr, &mut frame)
     }
@@ -564,7 +667,10 @@ impl Env<'_> {
             Expr::Line(LineAttr::Qty) => self.line.map_or(f64::NAN, |l| l.qty as f64),
             Expr::Line(LineAttr::Weight) => self.line.map_or(f64::NAN, |l| l.weight),
             Expr::Let(index) => self.let_value(*index, f).as_num(),
-            Expr::Param(index) => f.params.get(*index).map_or(f64::NAN, V::as_num),
+            Expr::Param(index) => match f.params {
+                Params::Numbers(numbers) => numbers.get(*index).copied().unwrap_or(f64::NAN),
+                Params::Values(values) => values.get(*index).map_or(f64::NAN, V::as_num),
+            },
             Expr::Min(args) | Expr::Max(args) => {
                 let min = matches!(expr, Expr::Min(_));
                 let mut value: Option<f64> = None;
@@ -597,7 +703,27 @@ impl Env<'_> {
                     Arith::Div => a / b,
                 }
             }
+            Expr::ArithWith {
+                op,
+                x,
+                constant,
+                constant_first,
+            } => {
+                let x = self.num(x, f);
+                let (a, b) = if *constant_first {
+                    (*constant, x)
+                } else {
+                    (x, *constant)
+                };
+                match op {
+                    Arith::Add => a + b,
+                    Arith::Sub => a - b,
+                    Arith::Mul => a * b,
+                    Arith::Div => a / b,
+                }
+            }
             Expr::Table(id, args) => self.table(*id, args, f).as_num(),
+            Expr::NumTable(id, args) => self.num_table(*id, args, f).as_num(),
             _ => self.value(expr, f).as_num(),
         }
     }
@@ -632,6 +758,15 @@ impl Env<'_> {
                     }
                 }
             },
+            Expr::CompareWith(op, x, c) => {
+                let x = self.num(x, f);
+                match op {
+                    Compare::Lt => x < *c,
+                    Compare::LtEq => x <= *c,
+                    Compare::Gt => x > *c,
+                    _ => x >= *c,
+                }
+            }
             Expr::Let(index) => self.let_value(*index, f).as_bool(),
             _ => self.value(expr, f).as_bool(),
         }
@@ -680,8 +815,14 @@ impl Env<'_> {
                 V::Num(self.available(&node, &sku) as f64)
             }
             Expr::Let(index) => self.let_value(*index, f),
-            Expr::Param(index) => f.params.get(*index).cloned().unwrap_or(V::Bool(false)),
+            Expr::Param(index) => match f.params {
+                Params::Numbers(numbers) => {
+                    numbers.get(*index).map_or(V::Bool(false), |&n| V::Num(n))
+                }
+                Params::Values(values) => values.get(*index).cloned().unwrap_or(V::Bool(false)),
+            },
             Expr::Table(id, args) => self.table(*id, args, f),
+            Expr::NumTable(id, args) => self.num_table(*id, args, f),
             Expr::List(items) => V::Set(items.iter().map(|i| self.value(i, f)).collect()),
             Expr::If(parts) => {
                 if self.truth(&parts[0], f) {
@@ -690,25 +831,42 @@ impl Env<'_> {
                     self.value(&parts[2], f)
                 }
             }
-            Expr::Not(_) | Expr::And(_) | Expr::Or(_) | Expr::Compare(..) => {
-                V::Bool(self.truth(expr, f))
-            }
+            Expr::Not(_)
+            | Expr::And(_)
+            | Expr::Or(_)
+            | Expr::Compare(..)
+            | Expr::CompareWith(..) => V::Bool(self.truth(expr, f)),
             Expr::ShipToKm
             | Expr::Shipment(_)
             | Expr::Min(_)
             | Expr::Max(_)
             | Expr::Abs(_)
             | Expr::Neg(_)
-            | Expr::Arith(..) => V::Num(self.num(expr, f)),
+            | Expr::Arith(..)
+            | Expr::ArithWith { .. } => V::Num(self.num(expr, f)),
         }
     }
 
     /// A table's value: the first row whose condition holds for the arguments.
     fn table(&self, id: usize, args: &[Expr], f: &mut Frame) -> V {
+        let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
+        self.rows(id, Params::Values(&values))
+    }
+
+    /// A table called with numbers ([`Expr::NumTable`]).
+    fn num_table(&self, id: usize, args: &[Expr], f: &mut Frame) -> V {
+        let mut numbers = [0.0; MAX_NUM_ARGS];
+        for (number, arg) in numbers.iter_mut().zip(args) {
+            *number = self.num(arg, f);
+        }
+        self.rows(id, Params::Numbers(&numbers[..args.len()]))
+    }
+
+    /// The value of the first row of table `id` whose condition holds for `params`.
+    fn rows(&self, id: usize, params: Params) -> V {
         let Some(table) = self.tables.get(id) else {
             return V::Num(f64::NAN);
         };
-        let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
         let env = Env {
             order: None,
             line: None,
@@ -720,7 +878,7 @@ impl Env<'_> {
         let mut frame = Frame {
             cache: &mut cache,
             lets: &[],
-            params: &values,
+            params,
         };
         for (condition, value) in &table.rows {
             let matches = match condition {

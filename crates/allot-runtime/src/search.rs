@@ -16,7 +16,6 @@
 //! keeps only [`HEURISTIC_CANDIDATES`] candidates: those that can take it whole, then
 //! those serving the most lines of the order, then the cheapest.
 
-use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -27,6 +26,8 @@ pub const BUDGET: usize = 250_000;
 const MAX_SPLIT_NODES: usize = 3;
 /// Candidates considered when splitting a line (the ones with the most stock).
 const SPLIT_CANDIDATES: usize = 6;
+/// In `Search::candidate_at`: the line has no candidate at the node.
+const NO_CANDIDATE: u32 = u32::MAX;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
@@ -175,8 +176,9 @@ struct Search<'a, S: Shipments> {
     /// Allocations per local node in the current branch, and the nodes in use.
     in_use: Vec<u32>,
     in_use_list: Vec<usize>,
-    /// Per line: local node → index of its candidate there.
-    candidate_at: Vec<Vec<Option<usize>>>,
+    /// Per (line, local node): the index of the line's candidate there, or
+    /// [`NO_CANDIDATE`].
+    candidate_at: Vec<u32>,
     /// Per line: candidate → its local node.
     candidate_local: Vec<Vec<usize>>,
     /// Per line: candidate → its place in `preference`.
@@ -215,31 +217,57 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
     for i in (0..caps.len()).rev() {
         remaining_bound[i] = remaining_bound[i + 1] + caps[order[i]];
     }
+    // Every candidate node of the order, by local index (in node order).
+    let mut nodes: Vec<u32> = problem
+        .lines
+        .iter()
+        .flat_map(|line| line.candidates.iter().map(|c| c.node))
+        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let candidate_local: Vec<Vec<usize>> = problem
+        .lines
+        .iter()
+        .map(|line| {
+            line.candidates
+                .iter()
+                .map(|c| nodes.binary_search(&c.node).unwrap_or_else(|at| at))
+                .collect()
+        })
+        .collect();
+    let mut candidate_at = vec![NO_CANDIDATE; problem.lines.len() * nodes.len()];
+    for (l, locals) in candidate_local.iter().enumerate() {
+        for (i, &n) in locals.iter().enumerate() {
+            candidate_at[l * nodes.len() + n] = i as u32;
+        }
+    }
     // With `minimize shipments` first, nodes that can take more lines whole come first:
     // a plan with few shipments is found early, and it prunes the rest.
-    let mut fills: HashMap<u32, usize> = HashMap::default();
+    let mut fills = vec![0usize; nodes.len()];
     if problem.consolidate_first
         && problem.criteria.first() == Some(&Criterion::Shipments)
         && problem.lines.len() > 1
     {
-        for line in &problem.lines {
-            for c in line.candidates.iter().filter(|c| c.available >= line.qty) {
-                *fills.entry(c.node).or_insert(0) += 1;
+        for (line, locals) in problem.lines.iter().zip(&candidate_local) {
+            for (c, &n) in line.candidates.iter().zip(locals) {
+                fills[n] += usize::from(c.available >= line.qty);
             }
         }
     }
     let preference: Vec<Vec<usize>> = problem
         .lines
         .iter()
-        .map(|line| {
+        .zip(&candidate_local)
+        .map(|(line, locals)| {
             // Keys first: ranks are distinct, so the order is total.
             let mut keyed: Vec<(std::cmp::Reverse<usize>, f64, u32, usize)> = line
                 .candidates
                 .iter()
+                .zip(locals)
                 .enumerate()
-                .map(|(i, c)| {
+                .map(|(i, (c, &n))| {
                     (
-                        std::cmp::Reverse(fills.get(&c.node).copied().unwrap_or(0)),
+                        std::cmp::Reverse(fills[n]),
                         c.unit_cost * line.qty as f64 + c.line_cost,
                         env.rank(c.node),
                         i,
@@ -252,16 +280,6 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
             keyed.into_iter().map(|(.., i)| i).collect()
         })
         .collect();
-    let mut nodes: Vec<u32> = Vec::new();
-    let mut local: HashMap<u32, usize> = HashMap::default();
-    for line in &problem.lines {
-        for c in &line.candidates {
-            local.entry(c.node).or_insert_with(|| {
-                nodes.push(c.node);
-                nodes.len() - 1
-            });
-        }
-    }
     let mut items: Vec<u32> = Vec::new();
     let line_item: Vec<usize> = problem
         .lines
@@ -273,22 +291,6 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
                 items.len() - 1
             }
         })
-        .collect();
-    let candidate_at = problem
-        .lines
-        .iter()
-        .map(|line| {
-            let mut at = vec![None; nodes.len()];
-            for (i, c) in line.candidates.iter().enumerate() {
-                at[local[&c.node]] = Some(i);
-            }
-            at
-        })
-        .collect();
-    let candidate_local: Vec<Vec<usize>> = problem
-        .lines
-        .iter()
-        .map(|line| line.candidates.iter().map(|c| local[&c.node]).collect())
         .collect();
     let preference_rank: Vec<Vec<usize>> = preference
         .iter()
@@ -388,6 +390,12 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
 }
 
 impl<S: Shipments> Search<'_, S> {
+    /// The index of the line's candidate at local node `n`, if it has one.
+    fn candidate_at(&self, line_index: usize, n: usize) -> Option<usize> {
+        let c = self.candidate_at[line_index * self.nodes.len() + n];
+        (c != NO_CANDIDATE).then_some(c as usize)
+    }
+
     fn limit(&self) -> Option<usize> {
         if self.problem.ship_complete {
             Some(1)
@@ -452,7 +460,8 @@ impl<S: Shipments> Search<'_, S> {
         !self.candidate_local[first].iter().any(|&n| {
             self.in_use[n] == 0
                 && short.iter().all(|&(l, missing)| {
-                    self.candidate_at[l][n].is_some_and(|c| self.room(l, c) >= missing)
+                    self.candidate_at(l, n)
+                        .is_some_and(|c| self.room(l, c) >= missing)
                 })
         })
     }
@@ -461,10 +470,9 @@ impl<S: Shipments> Search<'_, S> {
     /// over-estimate where lines share an item: enough for a bound).
     fn room_open(&self, line_index: usize) -> i64 {
         let line = &self.problem.lines[line_index];
-        let at = &self.candidate_at[line_index];
         let open = self.in_use_list.iter().filter(|&&n| !self.digital[n]);
         let candidates = open
-            .filter_map(|&n| at[n])
+            .filter_map(|&n| self.candidate_at(line_index, n))
             .chain(self.digital_candidates[line_index].iter().copied());
         let mut room = 0;
         for c in candidates {
@@ -558,7 +566,7 @@ impl<S: Shipments> Search<'_, S> {
         reused.extend(
             self.in_use_list
                 .iter()
-                .filter_map(|&n| self.candidate_at[line_index][n]),
+                .filter_map(|&n| self.candidate_at(line_index, n)),
         );
         reused.sort_unstable_by_key(|&c| self.preference_rank[line_index][c]);
         for &c in &reused {
@@ -641,8 +649,9 @@ impl<S: Shipments> Search<'_, S> {
         {
             for &(node, units) in allocation.parts() {
                 let l = node as usize;
-                let candidate = &line.candidates
-                    [self.candidate_at[line_index][l].expect("a candidate at the node")];
+                let candidate = &line.candidates[self
+                    .candidate_at(line_index, l)
+                    .expect("a candidate at the node")];
                 let entry = &mut self.leaf_totals[l];
                 let u = units as f64;
                 entry.0.weight += u * line.weight;
