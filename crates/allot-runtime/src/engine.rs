@@ -225,8 +225,10 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
 /// band of its distance, or beyond it on the chord) are never visited.
 struct NearIndex {
     km: f64,
-    guarded: Vec<Vec<(f64, u32)>>,
-    others: Vec<Vec<u32>>,
+    /// Per SKU: (latitude, node, position in the SKU's stock list).
+    guarded: Vec<Vec<(f64, u32, u32)>>,
+    /// Per SKU: (node, position in the SKU's stock list).
+    others: Vec<Vec<(u32, u32)>>,
 }
 
 impl NearIndex {
@@ -235,11 +237,14 @@ impl NearIndex {
         let mut guarded = Vec::with_capacity(network.stock.len());
         let mut others = Vec::with_capacity(network.stock.len());
         for list in &network.stock {
-            let (near, rest): (Vec<_>, Vec<_>) =
-                list.iter().map(|s| s.node).partition(|&n| holds(n));
-            let mut near: Vec<(f64, u32)> = near
+            let (near, rest): (Vec<_>, Vec<_>) = list
+                .iter()
+                .enumerate()
+                .map(|(at, s)| (s.node, at as u32))
+                .partition(|&(n, _)| holds(n));
+            let mut near: Vec<(f64, u32, u32)> = near
                 .into_iter()
-                .map(|n| (network.nodes[n as usize].geo.lat, n))
+                .map(|(n, at)| (network.nodes[n as usize].geo.lat, n, at))
                 .collect();
             near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             guarded.push(near);
@@ -253,22 +258,25 @@ impl NearIndex {
     }
 
     /// The nodes stocking `item` that can be within `km` of the ship-to (at latitude
-    /// `lat`, at `ship_to` on the unit sphere); `unit_vectors` are the nodes'.
+    /// `lat`, at `ship_to` on the unit sphere), with their positions in the item's stock
+    /// list; `unit_vectors` are the nodes'.
     fn candidates<'s>(
         &'s self,
         item: u32,
         lat: f64,
         ship_to: &'s [f64; 3],
         unit_vectors: &'s [[f64; 3]],
-    ) -> impl Iterator<Item = u32> + 's {
+    ) -> impl Iterator<Item = (u32, u32)> + 's {
         // A great circle is at least as long as its latitude span.
         let reach = ((self.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
         let list = &self.guarded[item as usize];
-        let from = list.partition_point(|&(l, _)| l < lat - reach);
-        let to = list.partition_point(|&(l, _)| l <= lat + reach);
-        let near = list[from..to].iter().map(|&(_, n)| n);
+        let from = list.partition_point(|&(l, ..)| l < lat - reach);
+        let to = list.partition_point(|&(l, ..)| l <= lat + reach);
+        let near = list[from..to].iter().map(|&(_, n, at)| (n, at));
         self.others[item as usize].iter().copied().chain(
-            near.filter(move |&n| !clearly_beyond(&unit_vectors[n as usize], ship_to, self.km)),
+            near.filter(move |&(n, _)| {
+                !clearly_beyond(&unit_vectors[n as usize], ship_to, self.km)
+            }),
         )
     }
 }
@@ -700,7 +708,7 @@ impl<'a> Router<'a> {
         let mut candidates: Vec<Vec<Candidate>> = vec![Vec::new(); order.lines.len()];
         let mut traces: Vec<Vec<CandidateTrace>> = vec![Vec::new(); order.lines.len()];
         // Node by node, so what depends on the node alone is computed once for all lines.
-        let mut pairs: Vec<(u32, usize)> = Vec::new();
+        let mut pairs: Vec<Pair> = Vec::new();
         // Without an explanation to give, far nodes a guard excludes are not visited.
         let near = layers
             .iter()
@@ -716,13 +724,19 @@ impl<'a> Router<'a> {
                             &self.ship_to,
                             &self.engine.unit_vectors,
                         )
-                        .map(|n| (n, l)),
+                        .map(|(node, stock)| Pair {
+                            node,
+                            line: l,
+                            stock,
+                        }),
                 ),
-                None => pairs.extend(
-                    network.stock[line.item as usize]
-                        .iter()
-                        .map(|stock| (stock.node, l)),
-                ),
+                None => pairs.extend(network.stock[line.item as usize].iter().enumerate().map(
+                    |(at, stock)| Pair {
+                        node: stock.node,
+                        line: l,
+                        stock: at as u32,
+                    },
+                )),
             }
         }
         // Grouped by node; one line's pairs have a node each already (and candidates do not
@@ -732,8 +746,8 @@ impl<'a> Router<'a> {
         }
         let mut memo = NodeMemo::new(self.engine, &layers);
         let stage_count = self.engine.policies[layers[0].index].stages.len();
-        for group in pairs.chunk_by(|a, b| a.0 == b.0) {
-            let node = group[0].0;
+        for group in pairs.chunk_by(|a, b| a.node == b.node) {
+            let node = group[0].node;
             // Far nodes a distance guard excludes need nothing else (traces list every rule, so
             // an explanation takes the long way).
             if !self.explain && self.guarded_out(&mut layers, node) {
@@ -745,15 +759,16 @@ impl<'a> Router<'a> {
                 let lets = &self.engine.policies[layer.index].lets;
                 layer.cache.forget(lets, |level| level >= Level::Line);
             }
-            for &(_, l) in group {
+            for &Pair { line: l, stock, .. } in group {
                 let line = &order.lines[l];
+                let free = self.world.free_stock_at(line.item, stock);
                 for layer in layers.iter_mut() {
                     let lets = &self.engine.policies[layer.index].lets;
                     layer
                         .cache
                         .forget(lets, |level| matches!(level, Level::Line | Level::LineNode));
                 }
-                if self.world.free_stock(line.item, node) <= 0 {
+                if free <= 0 {
                     if self.explain {
                         traces[l].push(CandidateTrace::NoStock {
                             node: name(),
@@ -790,7 +805,7 @@ impl<'a> Router<'a> {
                     }
                     Verdict::Candidate { stage } => {
                         let safety = self.safety_stock(&mut layers, node, line);
-                        let available = (self.world.free_stock(line.item, node) - safety).max(0);
+                        let available = (free - safety).max(0);
                         if available == 0 {
                             if self.explain {
                                 traces[l].push(CandidateTrace::NoStock {
@@ -1149,20 +1164,28 @@ fn keep_most_promising(line: &mut LineProblem, serves: &HashMap<u32, usize>) {
     line.candidates.truncate(search::HEURISTIC_CANDIDATES);
 }
 
+/// A node that stocks a line's item, and where in the item's stock list.
+#[derive(Clone, Copy, Default)]
+struct Pair {
+    node: u32,
+    line: usize,
+    stock: u32,
+}
+
 /// (node, line) pairs ordered by node, each node's in their order: a counting sort,
 /// linear in the pairs and nodes, where sorting by comparison was a tenth of the time
 /// of a 3-line order.
-fn by_node(pairs: &[(u32, usize)], nodes: usize) -> Vec<(u32, usize)> {
+fn by_node(pairs: &[Pair], nodes: usize) -> Vec<Pair> {
     let mut next = vec![0usize; nodes + 1];
-    for &(node, _) in pairs {
-        next[node as usize + 1] += 1;
+    for pair in pairs {
+        next[pair.node as usize + 1] += 1;
     }
     for i in 0..nodes {
         next[i + 1] += next[i];
     }
-    let mut sorted = vec![(0, 0); pairs.len()];
+    let mut sorted = vec![Pair::default(); pairs.len()];
     for &pair in pairs {
-        let slot = &mut next[pair.0 as usize];
+        let slot = &mut next[pair.node as usize];
         sorted[*slot] = pair;
         *slot += 1;
     }

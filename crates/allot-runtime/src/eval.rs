@@ -533,12 +533,15 @@ impl<'a> World<'a> {
     pub fn free_stock(&self, item: u32, node: u32) -> i64 {
         let list = &self.network.stock[item as usize];
         match list.binary_search_by_key(&node, |s| s.node) {
-            Ok(i) => {
-                let s = list[i];
-                s.on_hand - s.reserved - self.taken[item as usize][i]
-            }
+            Ok(at) => self.free_stock_at(item, at as u32),
             Err(_) => 0,
         }
+    }
+
+    /// [`World::free_stock`] of the `at`-th entry of the item's stock list.
+    pub fn free_stock_at(&self, item: u32, at: u32) -> i64 {
+        let s = &self.network.stock[item as usize][at as usize];
+        s.on_hand - s.reserved - self.taken[item as usize][at as usize]
     }
 }
 
