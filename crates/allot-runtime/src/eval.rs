@@ -10,6 +10,7 @@ use crate::value::{Geo, Place, V};
 use allot_plan::{
     Level, LineAttr, LocationField, NodeAttr, Op, OrderAttr, Owner, Program, ShipmentAttr, Tree,
 };
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -751,8 +752,8 @@ impl Env<'_> {
                 Compare::Gt => self.num(&pair[0], f) > self.num(&pair[1], f),
                 Compare::GtEq => self.num(&pair[0], f) >= self.num(&pair[1], f),
                 Compare::Eq | Compare::NotEq | Compare::In | Compare::NotIn => {
-                    let a = self.value(&pair[0], f);
-                    let b = self.value(&pair[1], f);
+                    let a = self.value_ref(&pair[0], f);
+                    let b = self.value_ref(&pair[1], f);
                     match op {
                         Compare::Eq => a.same(&b),
                         Compare::NotEq => !a.same(&b),
@@ -976,7 +977,26 @@ impl Env<'_> {
         }
     }
 
+    /// The value of `expr`, borrowed where it is stored (a constant, a value computed at
+    /// load, a custom attribute): comparing strings and sets then copies nothing, not
+    /// even a shared pointer, whose count is an atomic operation.
+    fn value_ref<'e>(&'e self, expr: &'e Expr, f: &mut Frame) -> Cow<'e, V> {
+        let stored = match expr {
+            Expr::Const(v) => Some(v),
+            Expr::PerNode(values) => self.per_node(values),
+            Expr::Custom(owner, slot) => self.custom_ref(*owner, *slot),
+            _ => return Cow::Owned(self.value(expr, f)),
+        };
+        stored.map_or(Cow::Owned(V::Bool(false)), Cow::Borrowed)
+    }
+
     fn custom(&self, owner: Owner, slot: usize) -> V {
+        self.custom_ref(owner, slot)
+            .cloned()
+            .unwrap_or(V::Bool(false))
+    }
+
+    fn custom_ref(&self, owner: Owner, slot: usize) -> Option<&V> {
         let values = match owner {
             Owner::Order => self.order.map(|o| &o.custom),
             Owner::Node => self
@@ -986,9 +1006,6 @@ impl Env<'_> {
                 .line
                 .map(|l| &self.world.network.items[l.item as usize].custom),
         };
-        values
-            .and_then(|v| v.get(slot))
-            .cloned()
-            .unwrap_or(V::Bool(false))
+        values.and_then(|v| v.get(slot))
     }
 }
