@@ -46,10 +46,25 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
         message: format!("{}: cannot read: {e}", args.network.display()),
         status: crate::exit::USAGE,
     })?;
-    let network = load_network(&network_text, &args.network, &baseline)?;
-    let baseline = Engine::new(baseline, network);
-    let network = load_network(&network_text, &args.network, &candidate)?;
-    let candidate = Engine::new(candidate, network);
+    // Each side parses its own copy of the network while the orders are read: three
+    // jobs that share nothing.
+    let (baseline, candidate, orders) = std::thread::scope(|scope| {
+        let engine = |plan| {
+            let text = &network_text;
+            scope.spawn(move || {
+                load_network(text, &args.network, &plan).map(|network| Engine::new(plan, network))
+            })
+        };
+        let baseline = engine(baseline);
+        let candidate = engine(candidate);
+        let orders = read_orders(args.orders.as_deref());
+        let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<Engine, Failure>>| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        Ok::<_, Failure>((joined(baseline)?, joined(candidate)?, orders?))
+    })?;
     drop(network_text);
     let digital: HashSet<String> = baseline
         .network()
@@ -65,7 +80,6 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
             .filter(|s| !digital.contains(&s.node))
             .count()
     };
-    let orders = read_orders(args.orders.as_deref())?;
     let progress = progress_bar(orders.len());
     let mut report = Report::default();
     // The two rulesets route on their own thread each; decisions meet here in order.
