@@ -41,8 +41,9 @@ pub struct Engine {
     policies: Vec<PolicyCode>,
     /// Orders taken per node (loaded load + shipments routed in this batch).
     load: Vec<f64>,
-    /// Units taken in this batch, parallel to `network.stock`.
-    taken: Vec<Vec<i64>>,
+    /// Units free, parallel to `network.stock`: on hand, less reserved, less what this
+    /// batch has taken (kept apart from the stock list, the one part that changes).
+    free: Vec<Vec<i64>>,
     /// Each node's position in the sorted list of ids.
     rank: Vec<u32>,
     /// Policies in selection order: priority (highest first), then name.
@@ -57,8 +58,12 @@ impl Engine {
     pub fn new(plan: Plan, network: Network) -> Engine {
         let schema = Schema::new(&plan);
         let load: Vec<f64> = network.nodes.iter().map(|n| n.load).collect();
-        let taken: Vec<Vec<i64>> = network.stock.iter().map(|s| vec![0; s.len()]).collect();
-        let world = World::new(&network, &schema, &load, &taken);
+        let free: Vec<Vec<i64>> = network
+            .stock
+            .iter()
+            .map(|list| list.iter().map(|s| s.on_hand - s.reserved).collect())
+            .collect();
+        let world = World::new(&network, &schema, &load, &free);
         let table_params: Vec<usize> = plan.tables.iter().map(|t| t.params as usize).collect();
         let tables: Vec<TableCode> = {
             // Tables may call tables: none is evaluated at load while they are lowered.
@@ -109,7 +114,7 @@ impl Engine {
             tables,
             policies,
             load,
-            taken,
+            free,
             rank,
             selection,
             profiles,
@@ -130,7 +135,7 @@ impl Engine {
         for (item, node, units) in commit.units {
             let list = &self.network.stock[item as usize];
             if let Ok(i) = list.binary_search_by_key(&node, |s| s.node) {
-                self.taken[item as usize][i] += units;
+                self.free[item as usize][i] -= units;
             }
         }
         for node in commit.shipments {
@@ -147,7 +152,7 @@ impl Engine {
 
     /// Decides; orders of more than `exact_lines` lines use the heuristic.
     fn decide(&self, order: &Order, explain: bool, exact_lines: usize) -> (Decision, Commit) {
-        let world = World::new(&self.network, &self.schema, &self.load, &self.taken);
+        let world = World::new(&self.network, &self.schema, &self.load, &self.free);
         Router {
             engine: self,
             world: &world,

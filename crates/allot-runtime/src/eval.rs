@@ -492,8 +492,9 @@ pub(crate) struct World<'a> {
     pub schema: &'a Schema,
     /// Per node: orders taken (the loaded load plus shipments made in this batch).
     pub load: &'a [f64],
-    /// Parallel to `network.stock`: units taken in this batch.
-    pub taken: &'a [Vec<i64>],
+    /// Parallel to `network.stock`: units on hand, less reserved, less what this batch
+    /// has taken.
+    pub free: &'a [Vec<i64>],
     /// Per node, its distance to the order's ship-to once computed (NaN before): rules,
     /// guards and every shipment's costs ask for it again and again.
     pub ship_to_km: Box<[Cell<f64>]>,
@@ -504,13 +505,13 @@ impl<'a> World<'a> {
         network: &'a Network,
         schema: &'a Schema,
         load: &'a [f64],
-        taken: &'a [Vec<i64>],
+        free: &'a [Vec<i64>],
     ) -> World<'a> {
         World {
             network,
             schema,
             load,
-            taken,
+            free,
             ship_to_km: (0..network.nodes.len())
                 .map(|_| Cell::new(f64::NAN))
                 .collect(),
@@ -530,7 +531,7 @@ impl<'a> World<'a> {
         cell.get()
     }
 
-    /// on_hand − reserved − taken, before safety stock.
+    /// on_hand − reserved − taken in this batch, before safety stock.
     pub fn free_stock(&self, item: u32, node: u32) -> i64 {
         let list = &self.network.stock[item as usize];
         match list.binary_search_by_key(&node, |s| s.node) {
@@ -541,8 +542,7 @@ impl<'a> World<'a> {
 
     /// [`World::free_stock`] of the `at`-th entry of the item's stock list.
     pub fn free_stock_at(&self, item: u32, at: u32) -> i64 {
-        let s = &self.network.stock[item as usize][at as usize];
-        s.on_hand - s.reserved - self.taken[item as usize][at as usize]
+        self.free[item as usize][at as usize]
     }
 }
 
