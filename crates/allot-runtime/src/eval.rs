@@ -726,8 +726,8 @@ impl Env<'_> {
                     Arith::Div => a / b,
                 }
             }
-            Expr::Table(id, args) => self.table(*id, args, f).as_num(),
-            Expr::NumTable(id, args) => self.num_table(*id, args, f).as_num(),
+            Expr::Table(id, args) => self.table(*id, args, f, Env::num, f64::NAN),
+            Expr::NumTable(id, args) => self.num_table(*id, args, f, Env::num, f64::NAN),
             _ => self.value(expr, f).as_num(),
         }
     }
@@ -825,8 +825,10 @@ impl Env<'_> {
                 }
                 Params::Values(values) => values.get(*index).cloned().unwrap_or(V::Bool(false)),
             },
-            Expr::Table(id, args) => self.table(*id, args, f),
-            Expr::NumTable(id, args) => self.num_table(*id, args, f),
+            Expr::Table(id, args) => self.table(*id, args, f, Env::value, V::Num(f64::NAN)),
+            Expr::NumTable(id, args) => {
+                self.num_table(*id, args, f, Env::value, V::Num(f64::NAN))
+            }
             Expr::List(items) => V::Set(items.iter().map(|i| self.value(i, f)).collect()),
             Expr::If(parts) => {
                 if self.truth(&parts[0], f) {
@@ -851,25 +853,33 @@ impl Env<'_> {
         }
     }
 
-    /// A table's value: the first row whose condition holds for the arguments.
-    fn table(&self, id: usize, args: &[Expr], f: &mut Frame) -> V {
+    /// A table's value, read by `read` (as a number, or as a value): the first row
+    /// whose condition holds for the arguments; `missing` when none does.
+    fn table<T>(&self, id: usize, args: &[Expr], f: &mut Frame, read: fn(&Self, &Expr, &mut Frame) -> T, missing: T) -> T {
         let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
-        self.rows(id, Params::Values(&values))
+        self.rows(id, Params::Values(&values), read, missing)
     }
 
-    /// A table called with numbers ([`Expr::NumTable`]).
-    fn num_table(&self, id: usize, args: &[Expr], f: &mut Frame) -> V {
+    /// [`Env::table`] called with numbers ([`Expr::NumTable`]).
+    fn num_table<T>(
+        &self,
+        id: usize,
+        args: &[Expr],
+        f: &mut Frame,
+        read: fn(&Self, &Expr, &mut Frame) -> T,
+        missing: T,
+    ) -> T {
         let mut numbers = [0.0; MAX_NUM_ARGS];
         for (number, arg) in numbers.iter_mut().zip(args) {
             *number = self.num(arg, f);
         }
-        self.rows(id, Params::Numbers(&numbers[..args.len()]))
+        self.rows(id, Params::Numbers(&numbers[..args.len()]), read, missing)
     }
 
-    /// The value of the first row of table `id` whose condition holds for `params`.
-    fn rows(&self, id: usize, params: Params) -> V {
+    /// The first row of table `id` whose condition holds for `params`, read by `read`.
+    fn rows<T>(&self, id: usize, params: Params, read: fn(&Self, &Expr, &mut Frame) -> T, missing: T) -> T {
         let Some(table) = self.tables.get(id) else {
-            return V::Num(f64::NAN);
+            return missing;
         };
         let env = Env {
             order: None,
@@ -890,10 +900,10 @@ impl Env<'_> {
                 Some(c) => env.truth(&c.expr, &mut frame),
             };
             if matches {
-                return env.value(&value.expr, &mut frame);
+                return read(&env, &value.expr, &mut frame);
             }
         }
-        V::Num(f64::NAN)
+        missing
     }
 
     fn geo(&self, place: &V) -> &Geo {
