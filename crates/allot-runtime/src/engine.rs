@@ -63,7 +63,9 @@ impl Engine {
             .iter()
             .map(|list| list.iter().map(|s| s.on_hand - s.reserved).collect())
             .collect();
-        let world = World::new(&network, &schema, &load, &free);
+        let unit_vectors: Vec<[f64; 3]> =
+            network.nodes.iter().map(|n| n.geo.unit_vector()).collect();
+        let world = World::new(&network, &schema, &load, &free, &unit_vectors, [0.0; 3]);
         let table_params: Vec<usize> = plan.tables.iter().map(|t| t.params as usize).collect();
         let tables: Vec<TableCode> = {
             // Tables may call tables: none is evaluated at load while they are lowered.
@@ -107,7 +109,7 @@ impl Engine {
             .collect();
         profiles.sort_by(|&a, &b| plan.policies[a].name.cmp(&plan.policies[b].name));
         Engine {
-            unit_vectors: network.nodes.iter().map(|n| n.geo.unit_vector()).collect(),
+            unit_vectors,
             plan,
             network,
             schema,
@@ -152,14 +154,20 @@ impl Engine {
 
     /// Decides; orders of more than `exact_lines` lines use the heuristic.
     fn decide(&self, order: &Order, explain: bool, exact_lines: usize) -> (Decision, Commit) {
-        let world = World::new(&self.network, &self.schema, &self.load, &self.free);
+        let world = World::new(
+            &self.network,
+            &self.schema,
+            &self.load,
+            &self.free,
+            &self.unit_vectors,
+            order.ship_to.unit_vector(),
+        );
         Router {
             engine: self,
             world: &world,
             order,
             explain,
             exact_lines,
-            ship_to: order.ship_to.unit_vector(),
             memo: HashMap::default(),
             exercised: Vec::new(),
         }
@@ -300,8 +308,6 @@ struct Router<'a> {
     explain: bool,
     /// Past this many lines, each line keeps only its cheapest candidates.
     exact_lines: usize,
-    /// The ship-to on the unit sphere.
-    ship_to: [f64; 3],
     /// Values of order- and line-level programs, by program and line.
     memo: HashMap<(usize, usize), V>,
     /// When explaining: where the rules that had an effect on the decision are written.
@@ -622,10 +628,10 @@ impl<'a> Router<'a> {
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
                 let beyond = || {
-                    if clearly_beyond(at, &self.ship_to, *km) {
+                    if clearly_beyond(at, &self.world.ship_to, *km) {
                         return true;
                     }
-                    let d = self.world.ship_to_km(node, self.order);
+                    let d = self.world.ship_to_km(node);
                     if *inclusive { d >= *km } else { d > *km }
                 };
                 if applies && beyond() {
@@ -726,7 +732,7 @@ impl<'a> Router<'a> {
                         .candidates(
                             line.item,
                             order.ship_to.lat,
-                            &self.ship_to,
+                            &self.world.ship_to,
                             &self.engine.unit_vectors,
                         )
                         .map(|(node, stock)| Pair {

@@ -6,7 +6,7 @@
 
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
-use crate::value::{Geo, Place, V};
+use crate::value::{Geo, Place, V, chord_km};
 use allot_plan::{
     Level, LineAttr, LocationField, NodeAttr, Op, OrderAttr, Owner, Program, ShipmentAttr, Tree,
 };
@@ -495,6 +495,10 @@ pub(crate) struct World<'a> {
     /// Parallel to `network.stock`: units on hand, less reserved, less what this batch
     /// has taken.
     pub free: &'a [Vec<i64>],
+    /// Each node's place on the unit sphere.
+    pub unit_vectors: &'a [[f64; 3]],
+    /// The order's ship-to on the unit sphere.
+    pub ship_to: [f64; 3],
     /// Per node, its distance to the order's ship-to once computed (NaN before): rules,
     /// guards and every shipment's costs ask for it again and again.
     pub ship_to_km: Box<[Cell<f64>]>,
@@ -506,12 +510,16 @@ impl<'a> World<'a> {
         schema: &'a Schema,
         load: &'a [f64],
         free: &'a [Vec<i64>],
+        unit_vectors: &'a [[f64; 3]],
+        ship_to: [f64; 3],
     ) -> World<'a> {
         World {
             network,
             schema,
             load,
             free,
+            unit_vectors,
+            ship_to,
             ship_to_km: (0..network.nodes.len())
                 .map(|_| Cell::new(f64::NAN))
                 .collect(),
@@ -519,14 +527,10 @@ impl<'a> World<'a> {
     }
 
     /// The distance from a node to the order's ship-to, computed once per order.
-    pub fn ship_to_km(&self, node: u32, order: &Order) -> f64 {
+    pub fn ship_to_km(&self, node: u32) -> f64 {
         let cell = &self.ship_to_km[node as usize];
         if cell.get().is_nan() {
-            cell.set(
-                self.network.nodes[node as usize]
-                    .geo
-                    .distance_km(&order.ship_to),
-            );
+            cell.set(chord_km(&self.unit_vectors[node as usize], &self.ship_to));
         }
         cell.get()
     }
@@ -655,7 +659,7 @@ impl Env<'_> {
             Expr::Const(V::Num(n)) => *n,
             Expr::PerNode(values) => self.per_node(values).map_or(f64::NAN, V::as_num),
             Expr::ShipToKm => match (self.node, self.order) {
-                (Some(node), Some(order)) => self.world.ship_to_km(node, order),
+                (Some(node), Some(_)) => self.world.ship_to_km(node),
                 _ => f64::NAN,
             },
             Expr::Shipment(attr) => {
@@ -826,9 +830,7 @@ impl Env<'_> {
                 Params::Values(values) => values.get(*index).cloned().unwrap_or(V::Bool(false)),
             },
             Expr::Table(id, args) => self.table(*id, args, f, Env::value, V::Num(f64::NAN)),
-            Expr::NumTable(id, args) => {
-                self.num_table(*id, args, f, Env::value, V::Num(f64::NAN))
-            }
+            Expr::NumTable(id, args) => self.num_table(*id, args, f, Env::value, V::Num(f64::NAN)),
             Expr::List(items) => V::Set(items.iter().map(|i| self.value(i, f)).collect()),
             Expr::If(parts) => {
                 if self.truth(&parts[0], f) {
@@ -855,7 +857,14 @@ impl Env<'_> {
 
     /// A table's value, read by `read` (as a number, or as a value): the first row
     /// whose condition holds for the arguments; `missing` when none does.
-    fn table<T>(&self, id: usize, args: &[Expr], f: &mut Frame, read: fn(&Self, &Expr, &mut Frame) -> T, missing: T) -> T {
+    fn table<T>(
+        &self,
+        id: usize,
+        args: &[Expr],
+        f: &mut Frame,
+        read: fn(&Self, &Expr, &mut Frame) -> T,
+        missing: T,
+    ) -> T {
         let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
         self.rows(id, Params::Values(&values), read, missing)
     }
@@ -877,7 +886,13 @@ impl Env<'_> {
     }
 
     /// The first row of table `id` whose condition holds for `params`, read by `read`.
-    fn rows<T>(&self, id: usize, params: Params, read: fn(&Self, &Expr, &mut Frame) -> T, missing: T) -> T {
+    fn rows<T>(
+        &self,
+        id: usize,
+        params: Params,
+        read: fn(&Self, &Expr, &mut Frame) -> T,
+        missing: T,
+    ) -> T {
         let Some(table) = self.tables.get(id) else {
             return missing;
         };

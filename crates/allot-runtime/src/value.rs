@@ -18,13 +18,10 @@ pub struct Geo {
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 impl Geo {
-    /// Great-circle distance in km (haversine, mean Earth radius 6371.0088 km).
+    /// Great-circle distance in km on the sphere of mean Earth radius 6371.0088 km (the
+    /// haversine distance, computed as [`chord_km`]).
     pub fn distance_km(&self, other: &Geo) -> f64 {
-        let (lat1, lat2) = (self.lat.to_radians(), other.lat.to_radians());
-        let dlat = lat2 - lat1;
-        let dlon = (other.lon - self.lon).to_radians();
-        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
-        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+        chord_km(&self.unit_vector(), &other.unit_vector())
     }
 
     /// The point on the unit sphere, for [`clearly_beyond`].
@@ -32,6 +29,14 @@ impl Geo {
         let (lat, lon) = (self.lat.to_radians(), self.lon.to_radians());
         [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
     }
+}
+
+/// The great-circle distance in km between two points given as [`Geo::unit_vector`]s:
+/// a chord of length c spans an arc of 2R·asin(c / 2) (the haversine formula, without
+/// trigonometry when the unit vectors are known).
+pub fn chord_km(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    let chord2: f64 = (0..3).map(|i| (a[i] - b[i]) * (a[i] - b[i])).sum();
+    2.0 * EARTH_RADIUS_KM * (chord2.sqrt() / 2.0).min(1.0).asin()
 }
 
 /// Whether two points (as [`Geo::unit_vector`]s) are certainly farther apart than `km`,
