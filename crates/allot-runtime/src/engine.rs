@@ -907,6 +907,9 @@ impl<'a> Router<'a> {
                     index,
                     sum: matches!(c.measure, Measure::Sum(_)),
                     maximize: c.direction == allot_plan::Direction::Maximize,
+                    per_node: self.engine.policies[layers[0].index].aggregates[index]
+                        .as_ref()
+                        .is_none_or(|code| code.level != Level::Shipment),
                 },
             })
             .collect();
@@ -1300,11 +1303,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         let Some(code) = &compiled.aggregates[index] else {
             return 0.0;
         };
-        // A term that does not read the shipment (`max(node.priority)`) is the node's alone.
-        let key = match code.level {
-            Level::Shipment => Self::key(node, index, totals),
-            _ => Self::key(node, index, &Totals::default()),
-        };
+        let key = Self::key(node, index, totals);
         if let Some(&value) = self.memo.get(&key) {
             return value;
         }

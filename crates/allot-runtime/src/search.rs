@@ -59,6 +59,9 @@ pub(crate) enum Criterion {
         index: usize,
         sum: bool,
         maximize: bool,
+        /// Whether the term reads the node alone, not the shipment (`max(node.priority)`):
+        /// then the search asks once per node.
+        per_node: bool,
     },
 }
 
@@ -201,6 +204,9 @@ struct Search<'a, S: Shipments> {
     leaf_nodes: Vec<usize>,
     leaf_values: Vec<f64>,
     leaf_key: Vec<f64>,
+    /// Per (criterion, local node): a per-node aggregate term once asked (NaN before);
+    /// empty for one line.
+    node_terms: Vec<f64>,
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
@@ -379,6 +385,12 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         leaf_nodes: Vec::new(),
         leaf_values: Vec::new(),
         leaf_key: Vec::new(),
+        // One line uses each node in one plan only: nothing to remember.
+        node_terms: if problem.lines.len() > 1 {
+            vec![f64::NAN; problem.criteria.len() * node_count]
+        } else {
+            Vec::new()
+        },
     };
     search.descend(0, 0);
     let complete = search.explored <= BUDGET;
@@ -682,12 +694,20 @@ impl<S: Shipments> Search<'_, S> {
                     index,
                     sum,
                     maximize,
+                    per_node,
                 } => {
                     let mut value: Option<f64> = None;
                     for &l in parcels {
-                        let term = self
-                            .env
-                            .aggregate(index, self.nodes[l], &self.leaf_totals[l].0);
+                        let totals = &self.leaf_totals[l].0;
+                        let term = if per_node && !self.node_terms.is_empty() {
+                            let known = &mut self.node_terms[index * self.nodes.len() + l];
+                            if known.is_nan() {
+                                *known = self.env.aggregate(index, self.nodes[l], totals);
+                            }
+                            *known
+                        } else {
+                            self.env.aggregate(index, self.nodes[l], totals)
+                        };
                         value = Some(match value {
                             None => term,
                             Some(v) if sum => v + term,
