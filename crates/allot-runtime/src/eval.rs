@@ -153,8 +153,8 @@ impl Expr {
         }
     }
 
-    fn arith(op: Arith, pair: Box<[Expr; 2]>) -> Expr {
-        match *pair {
+    fn arith(op: Arith, pair: [Expr; 2]) -> Expr {
+        match pair {
             [x, Expr::Const(V::Num(constant))] => Expr::ArithWith {
                 op,
                 x: Box::new(x),
@@ -453,10 +453,10 @@ impl<'a> Lowering<'a> {
                 Op::GtEq => Expr::compare(Compare::GtEq, self.fixed(args, &mut reads)),
                 Op::In => Expr::Compare(Compare::In, self.fixed(args, &mut reads)),
                 Op::NotIn => Expr::Compare(Compare::NotIn, self.fixed(args, &mut reads)),
-                Op::Add => Expr::arith(Arith::Add, self.fixed(args, &mut reads)),
-                Op::Sub => Expr::arith(Arith::Sub, self.fixed(args, &mut reads)),
-                Op::Mul => Expr::arith(Arith::Mul, self.fixed(args, &mut reads)),
-                Op::Div => Expr::arith(Arith::Div, self.fixed(args, &mut reads)),
+                Op::Add => Expr::arith(Arith::Add, *self.fixed(args, &mut reads)),
+                Op::Sub => Expr::arith(Arith::Sub, *self.fixed(args, &mut reads)),
+                Op::Mul => Expr::arith(Arith::Mul, *self.fixed(args, &mut reads)),
+                Op::Div => Expr::arith(Arith::Div, *self.fixed(args, &mut reads)),
                 // The tree reader makes jumps into `and`, `or` and `if`.
                 Op::AndThen(_) | Op::OrElse(_) | Op::JumpIfFalse(_) | Op::Jump(_) => {
                     Expr::Const(V::Bool(false))
