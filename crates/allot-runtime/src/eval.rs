@@ -730,8 +730,8 @@ impl Env<'_> {
                     Arith::Div => a / b,
                 }
             }
-            Expr::Table(id, args) => self.table(*id, args, f, Env::num, f64::NAN),
-            Expr::NumTable(id, args) => self.num_table(*id, args, f, Env::num, f64::NAN),
+            Expr::Table(id, args) => self.table((*id, args, false), f, Env::num, f64::NAN),
+            Expr::NumTable(id, args) => self.table((*id, args, true), f, Env::num, f64::NAN),
             _ => self.value(expr, f).as_num(),
         }
     }
@@ -829,8 +829,12 @@ impl Env<'_> {
                 }
                 Params::Values(values) => values.get(*index).cloned().unwrap_or(V::Bool(false)),
             },
-            Expr::Table(id, args) => self.table(*id, args, f, Env::value, V::Num(f64::NAN)),
-            Expr::NumTable(id, args) => self.num_table(*id, args, f, Env::value, V::Num(f64::NAN)),
+            Expr::Table(id, args) => {
+                self.table((*id, args, false), f, Env::value, V::Num(f64::NAN))
+            }
+            Expr::NumTable(id, args) => {
+                self.table((*id, args, true), f, Env::value, V::Num(f64::NAN))
+            }
             Expr::List(items) => V::Set(items.iter().map(|i| self.value(i, f)).collect()),
             Expr::If(parts) => {
                 if self.truth(&parts[0], f) {
@@ -856,33 +860,24 @@ impl Env<'_> {
     }
 
     /// A table's value, read by `read` (as a number, or as a value): the first row
-    /// whose condition holds for the arguments; `missing` when none does.
+    /// whose condition holds for the arguments; `missing` when none does. With
+    /// `numbers` ([`Expr::NumTable`]) the arguments are passed as plain numbers.
     fn table<T>(
         &self,
-        id: usize,
-        args: &[Expr],
+        (id, args, numbers): (usize, &[Expr], bool),
         f: &mut Frame,
         read: fn(&Self, &Expr, &mut Frame) -> T,
         missing: T,
     ) -> T {
+        if numbers {
+            let mut numbers = [0.0; MAX_NUM_ARGS];
+            for (number, arg) in numbers.iter_mut().zip(args) {
+                *number = self.num(arg, f);
+            }
+            return self.rows(id, Params::Numbers(&numbers[..args.len()]), read, missing);
+        }
         let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
         self.rows(id, Params::Values(&values), read, missing)
-    }
-
-    /// [`Env::table`] called with numbers ([`Expr::NumTable`]).
-    fn num_table<T>(
-        &self,
-        id: usize,
-        args: &[Expr],
-        f: &mut Frame,
-        read: fn(&Self, &Expr, &mut Frame) -> T,
-        missing: T,
-    ) -> T {
-        let mut numbers = [0.0; MAX_NUM_ARGS];
-        for (number, arg) in numbers.iter_mut().zip(args) {
-            *number = self.num(arg, f);
-        }
-        self.rows(id, Params::Numbers(&numbers[..args.len()]), read, missing)
     }
 
     /// The first row of table `id` whose condition holds for `params`, read by `read`.
