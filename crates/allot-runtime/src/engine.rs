@@ -246,7 +246,7 @@ struct NearIndex {
 
 impl NearIndex {
     fn new(km: f64, condition: Option<&Code>, network: &Network) -> NearIndex {
-        let holds = |node: u32| condition.is_none_or(|c| c.value_at(node).is_some_and(V::as_bool));
+        let holds = |node: u32| condition.is_none_or(|c| c.holds_at(node));
         let mut guarded = Vec::with_capacity(network.stock.len());
         let mut others = Vec::with_capacity(network.stock.len());
         for list in &network.stock {

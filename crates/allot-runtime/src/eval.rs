@@ -67,6 +67,10 @@ enum Expr {
     Const(V),
     /// A sub-expression of the static node alone, computed for every node at load.
     PerNode(Arc<[V]>),
+    /// [`Expr::PerNode`] when every value is a truth value, or a number: compact, so that
+    /// the values a rule reads at node after node stay in cache.
+    PerNodeBool(Arc<[bool]>),
+    PerNodeNum(Arc<[f64]>),
     Order(OrderAttr),
     Line(LineAttr),
     Node(NodeAttr),
@@ -113,7 +117,7 @@ impl Expr {
     fn is_numeric(&self) -> bool {
         match self {
             Expr::Const(v) => matches!(v, V::Num(_)),
-            Expr::PerNode(values) => values.iter().all(|v| matches!(v, V::Num(_))),
+            Expr::PerNodeNum(_) => true,
             Expr::Line(attr) => matches!(attr, LineAttr::Price | LineAttr::Qty | LineAttr::Weight),
             Expr::Node(attr) => matches!(
                 attr,
@@ -178,6 +182,8 @@ impl Expr {
             self,
             Expr::Const(_)
                 | Expr::PerNode(_)
+                | Expr::PerNodeBool(_)
+                | Expr::PerNodeNum(_)
                 | Expr::Order(_)
                 | Expr::Line(_)
                 | Expr::Node(_)
@@ -273,7 +279,11 @@ impl<'a> Lowering<'a> {
     /// a precomputed value: they are kept, but for a whole program (`top`).
     fn hoist(&self, expr: Expr, reads: Reads, top: bool) -> Expr {
         let leaf = expr.is_read() || matches!(expr, Expr::Let(_));
-        if matches!(expr, Expr::Const(_) | Expr::PerNode(_)) || (leaf && !top) {
+        if matches!(
+            expr,
+            Expr::Const(_) | Expr::PerNode(_) | Expr::PerNodeBool(_) | Expr::PerNodeNum(_)
+        ) || (leaf && !top)
+        {
             return expr;
         }
         let run = |node: Option<u32>| {
@@ -297,11 +307,16 @@ impl<'a> Lowering<'a> {
         if reads == Reads::NONE {
             Expr::Const(run(None))
         } else if reads == Reads::NODE {
-            Expr::PerNode(
-                (0..self.world.network.nodes.len() as u32)
-                    .map(|n| run(Some(n)))
-                    .collect(),
-            )
+            let values: Vec<V> = (0..self.world.network.nodes.len() as u32)
+                .map(|n| run(Some(n)))
+                .collect();
+            if values.iter().all(|v| matches!(v, V::Bool(_))) {
+                Expr::PerNodeBool(values.iter().map(V::as_bool).collect())
+            } else if values.iter().all(|v| matches!(v, V::Num(_))) {
+                Expr::PerNodeNum(values.iter().map(V::as_num).collect())
+            } else {
+                Expr::PerNode(values.into())
+            }
         } else {
             expr
         }
@@ -476,12 +491,14 @@ impl Code {
         }
     }
 
-    /// The value computed at load for a node-level program.
-    pub fn value_at(&self, node: u32) -> Option<&V> {
+    /// Whether a node-level condition, computed at load, holds at `node` (false for a
+    /// program not computed at load).
+    pub fn holds_at(&self, node: u32) -> bool {
         match &self.expr {
-            Expr::PerNode(values) => values.get(node as usize),
-            Expr::Const(value) => Some(value),
-            _ => None,
+            Expr::PerNodeBool(values) => values.get(node as usize).copied().unwrap_or(false),
+            Expr::PerNode(values) => values.get(node as usize).is_some_and(V::as_bool),
+            Expr::Const(value) => value.as_bool(),
+            _ => false,
         }
     }
 }
@@ -650,14 +667,14 @@ impl Env<'_> {
         self.num(&code.expr, &mut frame)
     }
 
-    fn per_node<'v>(&self, values: &'v [V]) -> Option<&'v V> {
+    fn per_node<'v, T>(&self, values: &'v [T]) -> Option<&'v T> {
         values.get(self.node? as usize)
     }
 
     fn num(&self, expr: &Expr, f: &mut Frame) -> f64 {
         match expr {
             Expr::Const(V::Num(n)) => *n,
-            Expr::PerNode(values) => self.per_node(values).map_or(f64::NAN, V::as_num),
+            Expr::PerNodeNum(values) => self.per_node(values).copied().unwrap_or(f64::NAN),
             Expr::ShipToKm => match (self.node, self.order) {
                 (Some(node), Some(_)) => self.world.ship_to_km(node),
                 _ => f64::NAN,
@@ -739,7 +756,7 @@ impl Env<'_> {
     fn truth(&self, expr: &Expr, f: &mut Frame) -> bool {
         match expr {
             Expr::Const(v) => v.as_bool(),
-            Expr::PerNode(values) => self.per_node(values).is_some_and(V::as_bool),
+            Expr::PerNodeBool(values) => self.per_node(values).copied().unwrap_or(false),
             Expr::Not(x) => !self.truth(x, f),
             Expr::And(pair) => self.truth(&pair[0], f) && self.truth(&pair[1], f),
             Expr::Or(pair) => self.truth(&pair[0], f) || self.truth(&pair[1], f),
@@ -798,6 +815,8 @@ impl Env<'_> {
         match expr {
             Expr::Const(v) => v.clone(),
             Expr::PerNode(values) => self.per_node(values).cloned().unwrap_or(V::Bool(false)),
+            Expr::PerNodeBool(values) => V::Bool(self.per_node(values).copied().unwrap_or(false)),
+            Expr::PerNodeNum(values) => V::Num(self.per_node(values).copied().unwrap_or(f64::NAN)),
             Expr::Order(attr) => self.order_attr(*attr),
             Expr::Line(attr) => self.line_attr(*attr),
             Expr::Node(attr) => self.node_attr(*attr),
