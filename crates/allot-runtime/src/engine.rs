@@ -6,7 +6,7 @@ use crate::eval::{Code, Env, LetCache, Lowering, ShipmentTotals, TableCode, Worl
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
-use crate::value::{EARTH_RADIUS_KM, V, clearly_beyond};
+use crate::value::{EARTH_RADIUS_KM, Radius, V};
 use allot_plan::{
     CostBasis, CostPlan, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program,
     ShortageAction,
@@ -19,7 +19,7 @@ struct PolicyCode {
     lets: Vec<Code>,
     excludes: Vec<Code>,
     /// Distance guards of exclusions: (km, inclusive, node condition).
-    guards: Vec<(f64, bool, Option<Code>)>,
+    guards: Vec<(Radius, bool, Option<Code>)>,
     /// For the first guard: who stocks each SKU, split for a latitude window.
     near: Option<NearIndex>,
     rejects: Vec<Code>,
@@ -189,16 +189,21 @@ impl Engine {
 fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
     lowering.lower_lets(&p.lets.iter().map(|l| &l.value).collect::<Vec<_>>());
     let lower = |program: &Program| lowering.lower(program);
-    let guards: Vec<(f64, bool, Option<Code>)> = p
+    let guards: Vec<(Radius, bool, Option<Code>)> = p
         .excludes
         .iter()
         .filter_map(|r| r.guard.as_ref())
-        .map(|g| (g.km, g.inclusive, g.node_condition.as_ref().map(lower)))
+        .map(|g| {
+            let condition = g.node_condition.as_ref().map(lower);
+            (Radius::new(g.km), g.inclusive, condition)
+        })
         .collect();
     let near = guards
         .first()
         .filter(|(_, _, condition)| condition.as_ref().is_none_or(|c| c.level == Level::Node))
-        .map(|(km, _, condition)| NearIndex::new(*km, condition.as_ref(), lowering.world.network));
+        .map(|(radius, _, condition)| {
+            NearIndex::new(*radius, condition.as_ref(), lowering.world.network)
+        });
     PolicyCode {
         applies: p.applies.as_ref().map(lower),
         excludes: p.excludes.iter().map(|r| lower(&r.condition)).collect(),
@@ -237,7 +242,7 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
 /// latitude, and the others: nodes the guard certainly excludes (outside the latitude
 /// band of its distance, or beyond it on the chord) are never visited.
 struct NearIndex {
-    km: f64,
+    radius: Radius,
     /// Per SKU: (latitude, node, position in the SKU's stock list).
     guarded: Vec<Vec<(f64, u32, u32)>>,
     /// Per SKU: (node, position in the SKU's stock list).
@@ -245,7 +250,7 @@ struct NearIndex {
 }
 
 impl NearIndex {
-    fn new(km: f64, condition: Option<&Code>, network: &Network) -> NearIndex {
+    fn new(radius: Radius, condition: Option<&Code>, network: &Network) -> NearIndex {
         let holds = |node: u32| condition.is_none_or(|c| c.holds_at(node));
         let mut guarded = Vec::with_capacity(network.stock.len());
         let mut others = Vec::with_capacity(network.stock.len());
@@ -264,7 +269,7 @@ impl NearIndex {
             others.push(rest);
         }
         NearIndex {
-            km,
+            radius,
             guarded,
             others,
         }
@@ -281,16 +286,19 @@ impl NearIndex {
         unit_vectors: &'s [[f64; 3]],
     ) -> impl Iterator<Item = (u32, u32)> + 's {
         // A great circle is at least as long as its latitude span.
-        let reach = ((self.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
+        let reach = ((self.radius.km + 1e-6) / EARTH_RADIUS_KM).to_degrees();
         let list = &self.guarded[item as usize];
         let from = list.partition_point(|&(l, ..)| l < lat - reach);
         let to = list.partition_point(|&(l, ..)| l <= lat + reach);
         let near = list[from..to].iter().map(|&(_, n, at)| (n, at));
-        self.others[item as usize].iter().copied().chain(
-            near.filter(move |&(n, _)| {
-                !clearly_beyond(&unit_vectors[n as usize], ship_to, self.km)
-            }),
-        )
+        self.others[item as usize]
+            .iter()
+            .copied()
+            .chain(near.filter(move |&(n, _)| {
+                !self
+                    .radius
+                    .clearly_beyond(&unit_vectors[n as usize], ship_to)
+            }))
     }
 }
 
@@ -623,16 +631,20 @@ impl<'a> Router<'a> {
         let env = self.env(None, Some(node));
         let at = &self.engine.unit_vectors[node as usize];
         for layer in layers.iter_mut() {
-            for (km, inclusive, condition) in &self.engine.policies[layer.index].guards {
+            for (radius, inclusive, condition) in &self.engine.policies[layer.index].guards {
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
                 let beyond = || {
-                    if clearly_beyond(at, &self.world.ship_to, *km) {
+                    if radius.clearly_beyond(at, &self.world.ship_to) {
                         return true;
                     }
                     let d = self.world.ship_to_km(node);
-                    if *inclusive { d >= *km } else { d > *km }
+                    if *inclusive {
+                        d >= radius.km
+                    } else {
+                        d > radius.km
+                    }
                 };
                 if applies && beyond() {
                     return true;

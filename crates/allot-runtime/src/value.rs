@@ -24,7 +24,7 @@ impl Geo {
         chord_km(&self.unit_vector(), &other.unit_vector())
     }
 
-    /// The point on the unit sphere, for [`clearly_beyond`].
+    /// The point on the unit sphere, for [`Radius::clearly_beyond`].
     pub fn unit_vector(&self) -> [f64; 3] {
         let (lat, lon) = (self.lat.to_radians(), self.lon.to_radians());
         [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
@@ -39,15 +39,33 @@ pub fn chord_km(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     2.0 * EARTH_RADIUS_KM * (chord2.sqrt() / 2.0).min(1.0).asin()
 }
 
-/// Whether two points (as [`Geo::unit_vector`]s) are certainly farther apart than `km`,
-/// without trigonometry: a great circle of length d spans a chord of 2·sin(d / 2R). The
-/// margin (a millionth of the chord, under a metre at 300 km) leaves every close call to
-/// the haversine.
-pub fn clearly_beyond(a: &[f64; 3], b: &[f64; 3], km: f64) -> bool {
-    let chord2: f64 = (0..3).map(|i| (a[i] - b[i]) * (a[i] - b[i])).sum();
-    let limit =
-        2.0 * (km.min(std::f64::consts::PI * EARTH_RADIUS_KM) / (2.0 * EARTH_RADIUS_KM)).sin();
-    chord2 > (limit * (1.0 + 1e-6)).powi(2)
+/// A distance, with the chord that tells on the unit sphere when two points are certainly
+/// farther apart, without trigonometry: a great circle of length d spans a chord of
+/// 2·sin(d / 2R). The margin (a millionth of the chord, under a metre at 300 km) leaves
+/// every close call to the haversine.
+#[derive(Clone, Copy, Debug)]
+pub struct Radius {
+    pub km: f64,
+    /// The square of the chord beyond which points are farther than `km`.
+    beyond_chord2: f64,
+}
+
+impl Radius {
+    pub fn new(km: f64) -> Radius {
+        let chord =
+            2.0 * (km.min(std::f64::consts::PI * EARTH_RADIUS_KM) / (2.0 * EARTH_RADIUS_KM)).sin();
+        Radius {
+            km,
+            beyond_chord2: (chord * (1.0 + 1e-6)).powi(2),
+        }
+    }
+
+    /// Whether two points (as [`Geo::unit_vector`]s) are certainly farther apart than
+    /// the radius.
+    pub fn clearly_beyond(&self, a: &[f64; 3], b: &[f64; 3]) -> bool {
+        let chord2: f64 = (0..3).map(|i| (a[i] - b[i]) * (a[i] - b[i])).sum();
+        chord2 > self.beyond_chord2
+    }
 }
 
 /// Which location a value refers to: resolved against the evaluation context.

@@ -2,6 +2,7 @@
 //! message: never a panic.
 
 use crate::*;
+use allot_runtime::value::Radius;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -143,11 +144,11 @@ proptest! {
             postal_code: "".into(),
         };
         let (p, q) = (geo(a.0, a.1), geo(a.0 + offset.0, a.1 + offset.1));
-        if allot_runtime::value::clearly_beyond(&p.unit_vector(), &q.unit_vector(), km) {
+        if Radius::new(km).clearly_beyond(&p.unit_vector(), &q.unit_vector()) {
             prop_assert!(p.distance_km(&q) > km, "{} km apart", p.distance_km(&q));
         }
         // At the exact distance, never beyond.
         let d = p.distance_km(&q);
-        prop_assert!(!allot_runtime::value::clearly_beyond(&p.unit_vector(), &q.unit_vector(), d));
+        prop_assert!(!Radius::new(d).clearly_beyond(&p.unit_vector(), &q.unit_vector()));
     }
 }
