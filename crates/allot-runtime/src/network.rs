@@ -4,8 +4,8 @@
 use crate::record::{DataError, Record, custom_attributes, describe};
 use crate::value::{Geo, V};
 use allot_plan::{Owner, Plan};
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -131,7 +131,7 @@ impl Network {
         let kinds = &plan.enums[0].variants;
 
         let mut nodes = Vec::new();
-        let mut node_index: HashMap<Arc<str>, u32> = HashMap::new();
+        let mut node_index: HashMap<Arc<str>, u32> = HashMap::default();
         for (i, value) in root
             .array("nodes")?
             .map(Vec::as_slice)
@@ -179,7 +179,7 @@ impl Network {
         }
 
         let mut items = Vec::new();
-        let mut sku_index: HashMap<Arc<str>, u32> = HashMap::new();
+        let mut sku_index: HashMap<Arc<str>, u32> = HashMap::default();
         for (i, value) in root
             .array("items")?
             .map(Vec::as_slice)
