@@ -18,7 +18,7 @@ struct PolicyCode {
     applies: Option<Code>,
     lets: Vec<Code>,
     excludes: Vec<Code>,
-    /// Distance guards of exclusions: (km, inclusive, node condition).
+    /// Distance guards of exclusions: (radius, inclusive, node condition).
     guards: Vec<(Radius, bool, Option<Code>)>,
     /// For the first guard: who stocks each SKU, split for a latitude window.
     near: Option<NearIndex>,
