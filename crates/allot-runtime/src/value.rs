@@ -35,8 +35,12 @@ impl Geo {
 /// a chord of length c spans an arc of 2R·asin(c / 2) (the haversine formula, without
 /// trigonometry when the unit vectors are known).
 pub fn chord_km(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    let chord2: f64 = (0..3).map(|i| (a[i] - b[i]) * (a[i] - b[i])).sum();
-    2.0 * EARTH_RADIUS_KM * (chord2.sqrt() / 2.0).min(1.0).asin()
+    2.0 * EARTH_RADIUS_KM * (chord2(a, b).sqrt() / 2.0).min(1.0).asin()
+}
+
+/// The square of the chord between two points on the unit sphere.
+fn chord2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    (0..3).map(|i| (a[i] - b[i]) * (a[i] - b[i])).sum()
 }
 
 /// A distance, with the chord that tells on the unit sphere when two points are certainly
@@ -63,8 +67,7 @@ impl Radius {
     /// Whether two points (as [`Geo::unit_vector`]s) are certainly farther apart than
     /// the radius.
     pub fn clearly_beyond(&self, a: &[f64; 3], b: &[f64; 3]) -> bool {
-        let chord2: f64 = (0..3).map(|i| (a[i] - b[i]) * (a[i] - b[i])).sum();
-        chord2 > self.beyond_chord2
+        chord2(a, b) > self.beyond_chord2
     }
 }
 
