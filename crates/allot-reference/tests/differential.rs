@@ -17,6 +17,7 @@ const EXCLUSIONS: &[&str] = &[
     r#"exclude when "blocked" in node.tags because "blocked""#,
     r#"exclude when line.qty > 2 and node.kind == vendor because "vendor limit""#,
     r#"exclude when available(node, line.sku) < line.qty and node.kind == store because "store short""#,
+    r#"exclude when not (line.qty <= 3 or "vip" in order.tags) and node.kind == store because "large store line""#,
 ];
 
 const COSTS: &[&str] = &[
@@ -25,6 +26,7 @@ const COSTS: &[&str] = &[
     "cost lines per line = 0.30 USD when node.kind == store",
     "cost handling per shipment = node.handling_cost",
     "cost bulk per shipment = if shipment.units > 2 then 1 USD else 0 USD",
+    "cost care per line = if \"vip\" in order.tags then 1 USD else line.qty * 0.1 USD when node.kind != vendor",
 ];
 
 const CRITERIA: &[&str] = &[

@@ -6,12 +6,13 @@ use crate::eval::{Code, Env, LetCache, Lowering, ShipmentTotals, TableCode, Worl
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
-use crate::value::{EARTH_RADIUS_KM, Radius, V};
+use crate::value::{EARTH_RADIUS_KM, Radius};
 use allot_plan::{
     CostBasis, CostPlan, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program,
     ShortageAction,
 };
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 struct PolicyCode {
@@ -168,7 +169,6 @@ impl Engine {
             order,
             explain,
             exact_lines,
-            memo: HashMap::default(),
             exercised: Vec::new(),
         }
         .route()
@@ -316,10 +316,23 @@ struct Router<'a> {
     explain: bool,
     /// Past this many lines, each line keeps only its cheapest candidates.
     exact_lines: usize,
-    /// Values of order- and line-level programs, by program and line.
-    memo: HashMap<(usize, usize), V>,
     /// When explaining: where the rules that had an effect on the decision are written.
     exercised: Vec<Origin>,
+}
+
+/// A program with what the order (and line) fix computed, or the program itself.
+fn fixed<'a>(env: &Env, code: &'a Code, cache: &mut LetCache, lets: &[Code]) -> Cow<'a, Code> {
+    env.fix(code, cache, lets)
+        .map_or(Cow::Borrowed(code), Cow::Owned)
+}
+
+/// The programs of one layer that (node, line) pairs run, fixed for a line: by rule, and
+/// by cost (`None` for per-shipment costs), each as (amount, condition).
+struct LinePrograms<'a> {
+    /// The exclusions that may hold for the line, with their index.
+    excludes: Vec<(usize, Cow<'a, Code>)>,
+    safety: Vec<(Cow<'a, Code>, Option<Cow<'a, Code>>)>,
+    costs: Vec<Option<(Cow<'a, Code>, Option<Cow<'a, Code>>)>>,
 }
 
 /// A policy or profile applied to the order, with its `let` cache.
@@ -384,42 +397,57 @@ impl<'a> Router<'a> {
         )
     }
 
-    fn holds(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
-        let lets = &self.engine.policies[applied.index].lets;
-        match self.memo_key(env, c) {
-            None => env.holds(c, &mut applied.cache, lets),
-            Some(key) => self.memoized(key, env, c, applied).as_bool(),
-        }
+    fn holds(&self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
+        env.holds(
+            c,
+            &mut applied.cache,
+            &self.engine.policies[applied.index].lets,
+        )
     }
 
-    fn number(&mut self, env: &Env, c: &Code, applied: &mut Applied) -> f64 {
-        let lets = &self.engine.policies[applied.index].lets;
-        match self.memo_key(env, c) {
-            None => env.number(c, &mut applied.cache, lets),
-            Some(key) => self.memoized(key, env, c, applied).as_num(),
-        }
+    fn number(&self, env: &Env, c: &Code, applied: &mut Applied) -> f64 {
+        env.number(
+            c,
+            &mut applied.cache,
+            &self.engine.policies[applied.index].lets,
+        )
     }
 
-    /// A program that depends on the order or the line alone runs once per order or line,
-    /// however many nodes ask: its key in the memo.
-    fn memo_key(&self, env: &Env, c: &Code) -> Option<(usize, usize)> {
-        match c.level {
-            Level::Constant | Level::Order => Some((c as *const Code as usize, 0)),
-            Level::Line => env
-                .line
-                .map(|line| (c as *const Code as usize, line as *const Line as usize)),
-            _ => None,
+    /// The programs of each layer a (node, line) pair runs, with what the order and the
+    /// line fix computed once (see [`Env::fix`]).
+    fn line_programs(&self, layers: &[Applied], line: &'a Line) -> Vec<LinePrograms<'a>> {
+        let env = self.env(Some(line), None);
+        let mut programs = Vec::with_capacity(layers.len());
+        for layer in layers {
+            let (plan, compiled) = self.policy(layer.index);
+            // The values of the line's `let`s, for this line only.
+            let mut cache = LetCache::new(compiled.lets.len());
+            let mut fix = |code| fixed(&env, code, &mut cache, &compiled.lets);
+            let excludes = compiled
+                .excludes
+                .iter()
+                .enumerate()
+                .map(|(rule, code)| (rule, fix(code)))
+                .filter(|(_, code)| !code.never_holds())
+                .collect();
+            let mut safety = Vec::with_capacity(compiled.safety.len());
+            for (amount, condition) in &compiled.safety {
+                safety.push((fix(amount), condition.as_ref().map(&mut fix)));
+            }
+            let mut costs = Vec::with_capacity(compiled.costs.len());
+            for (cost, (amount, condition)) in plan.costs.iter().zip(&compiled.costs) {
+                costs.push(
+                    (cost.basis != CostBasis::Shipment)
+                        .then(|| (fix(amount), condition.as_ref().map(&mut fix))),
+                );
+            }
+            programs.push(LinePrograms {
+                excludes,
+                safety,
+                costs,
+            });
         }
-    }
-
-    fn memoized(&mut self, key: (usize, usize), env: &Env, c: &Code, applied: &mut Applied) -> V {
-        if let Some(value) = self.memo.get(&key) {
-            return value.clone();
-        }
-        let lets = &self.engine.policies[applied.index].lets;
-        let value = env.run(c, &mut applied.cache, lets);
-        self.memo.insert(key, value.clone());
-        value
+        programs
     }
 
     fn rule_ref(
@@ -578,12 +606,13 @@ impl<'a> Router<'a> {
         layers: &mut [Applied],
         node: u32,
         line: &'a Line,
+        programs: &[LinePrograms],
         memo: &mut NodeMemo,
     ) -> Verdict {
         let env = self.env(Some(line), Some(node));
-        for (position, layer) in layers.iter_mut().enumerate() {
-            let compiled = &self.engine.policies[layer.index];
-            for (rule, c) in compiled.excludes.iter().enumerate() {
+        for (position, (layer, programs)) in layers.iter_mut().zip(programs).enumerate() {
+            for (rule, c) in &programs.excludes {
+                let rule = *rule;
                 let line_free = !matches!(c.level, Level::Line | Level::LineNode);
                 let holds = match memo.exclusions[position][rule] {
                     Some(cached) => cached,
@@ -655,13 +684,18 @@ impl<'a> Router<'a> {
     }
 
     /// Safety stock of a node for a line: the largest amount any layer holds back.
-    fn safety_stock(&mut self, layers: &mut [Applied], node: u32, line: &'a Line) -> i64 {
+    fn safety_stock(
+        &mut self,
+        layers: &mut [Applied],
+        node: u32,
+        line: &'a Line,
+        programs: &[LinePrograms],
+    ) -> i64 {
         let env = self.env(Some(line), Some(node));
         let mut safety = 0i64;
-        for layer in layers.iter_mut() {
+        for (layer, programs) in layers.iter_mut().zip(programs) {
             let plan = &self.engine.plan.policies[layer.index];
-            let compiled = &self.engine.policies[layer.index];
-            for (rule, (amount, condition)) in plan.safety_stock.iter().zip(&compiled.safety) {
+            for (rule, (amount, condition)) in plan.safety_stock.iter().zip(&programs.safety) {
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
@@ -684,18 +718,18 @@ impl<'a> Router<'a> {
         layers: &mut [Applied],
         node: u32,
         line: &'a Line,
+        programs: &[LinePrograms],
         safety: i64,
     ) -> (f64, f64, Vec<(String, f64)>) {
         let mut env = self.env(Some(line), Some(node));
         env.safety = safety;
         let (mut unit, mut per_line, mut terms) = (0.0, 0.0, Vec::new());
-        for layer in layers.iter_mut() {
+        for (layer, programs) in layers.iter_mut().zip(programs) {
             let plan = &self.engine.plan.policies[layer.index];
-            let compiled = &self.engine.policies[layer.index];
-            for (cost, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
-                if cost.basis == CostBasis::Shipment {
+            for (cost, fixed) in plan.costs.iter().zip(&programs.costs) {
+                let Some((value, condition)) = fixed else {
                     continue;
-                }
+                };
                 if condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer))
@@ -767,6 +801,11 @@ impl<'a> Router<'a> {
         if order.lines.len() > 1 {
             pairs = by_node(&pairs, network.nodes.len());
         }
+        let programs: Vec<Vec<LinePrograms>> = order
+            .lines
+            .iter()
+            .map(|line| self.line_programs(&layers, line))
+            .collect();
         let mut memo = NodeMemo::new(self.engine, &layers);
         let stage_count = self.engine.policies[layers[0].index].stages.len();
         for group in pairs.chunk_by(|a, b| a.node == b.node) {
@@ -801,7 +840,7 @@ impl<'a> Router<'a> {
                     }
                     continue;
                 }
-                match self.verdict(&mut layers, node, line, &mut memo) {
+                match self.verdict(&mut layers, node, line, &programs[l], &mut memo) {
                     Verdict::Excluded { policy, rule } => {
                         if self.explain {
                             let r = &self.engine.plan.policies[policy].excludes[rule];
@@ -827,7 +866,7 @@ impl<'a> Router<'a> {
                         }
                     }
                     Verdict::Candidate { stage } => {
-                        let safety = self.safety_stock(&mut layers, node, line);
+                        let safety = self.safety_stock(&mut layers, node, line, &programs[l]);
                         let available = (free - safety).max(0);
                         if available == 0 {
                             if self.explain {
@@ -840,7 +879,7 @@ impl<'a> Router<'a> {
                             continue;
                         }
                         let (unit_cost, line_cost, terms) =
-                            self.line_costs(&mut layers, node, line, safety);
+                            self.line_costs(&mut layers, node, line, &programs[l], safety);
                         if stage_count > 0 {
                             stage_of.insert(node, stage);
                         }
@@ -970,12 +1009,8 @@ impl<'a> Router<'a> {
             // About one shipment per candidate node: no growing on the way. A single line
             // gives each node one shipment: nothing to remember.
             let candidates = problem.lines.iter().map(|l| l.candidates.len()).sum();
-            let mut evaluator = ShipmentEvaluator {
-                router: &mut self,
-                layers: &mut layers,
-                memo: HashMap::with_capacity_and_hasher(candidates, Default::default()),
-                memoize: problem.lines.len() > 1,
-            };
+            let memoize = problem.lines.len() > 1;
+            let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, memoize, candidates);
             let result = search::solve(&problem, &mut evaluator);
             let done = result.best.placed == total;
             if stage_count > 0 {
@@ -1080,12 +1115,7 @@ impl<'a> Router<'a> {
                 self.exercise(stage.origin);
             }
             let mut shipment_costs = Vec::new();
-            let mut evaluator = ShipmentEvaluator {
-                router: &mut self,
-                layers: &mut layers,
-                memo: HashMap::default(),
-                memoize: false,
-            };
+            let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, false, 0);
             for (&node, (totals, _)) in &best.shipments {
                 // Digital deliveries are not parcels: no per-shipment cost.
                 if network.nodes[node as usize].is_digital() {
@@ -1230,9 +1260,64 @@ fn round_micro(x: f64) -> f64 {
 struct ShipmentEvaluator<'r, 'a> {
     router: &'r mut Router<'a>,
     layers: &'r mut [Applied],
+    /// Per layer: its per-shipment costs as (cost, amount, condition), and the objective's
+    /// aggregate terms, with what the order fixes computed once (see [`Env::fix`]).
+    costs: Vec<Vec<ShipmentCostCode<'a>>>,
+    aggregates: Vec<Option<Cow<'a, Code>>>,
     memo: HashMap<(u32, usize, [u64; 4]), f64>,
     /// Whether the same node may be asked about the same totals again.
     memoize: bool,
+}
+
+type ShipmentCostCode<'a> = (&'a CostPlan, Cow<'a, Code>, Option<Cow<'a, Code>>);
+
+impl<'r, 'a> ShipmentEvaluator<'r, 'a> {
+    /// An evaluator for the order; `capacity` is about how many shipments it will cost.
+    fn new(
+        router: &'r mut Router<'a>,
+        layers: &'r mut [Applied],
+        memoize: bool,
+        capacity: usize,
+    ) -> ShipmentEvaluator<'r, 'a> {
+        let env = router.env(None, None);
+        let engine = router.engine;
+        let costs = layers
+            .iter()
+            .map(|layer| {
+                let compiled = &engine.policies[layer.index];
+                let mut cache = LetCache::new(compiled.lets.len());
+                let mut fix = |code| fixed(&env, code, &mut cache, &compiled.lets);
+                engine.plan.policies[layer.index]
+                    .costs
+                    .iter()
+                    .zip(&compiled.costs)
+                    .filter(|(cost, _)| cost.basis == CostBasis::Shipment)
+                    .map(|(cost, (amount, condition))| {
+                        let amount = fix(amount);
+                        (cost, amount, condition.as_ref().map(&mut fix))
+                    })
+                    .collect()
+            })
+            .collect();
+        let main = &engine.policies[layers[0].index];
+        let aggregates = main
+            .aggregates
+            .iter()
+            .map(|code| {
+                let mut cache = LetCache::new(main.lets.len());
+                code.as_ref()
+                    .map(|code| fixed(&env, code, &mut cache, &main.lets))
+            })
+            .collect();
+        ShipmentEvaluator {
+            router,
+            layers,
+            costs,
+            aggregates,
+            memo: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            memoize,
+        }
+    }
 }
 
 impl<'a> ShipmentEvaluator<'_, 'a> {
@@ -1244,15 +1329,10 @@ impl<'a> ShipmentEvaluator<'_, 'a> {
         mut each: impl FnMut(&'a CostPlan, f64),
     ) {
         let env = self.env(node, totals);
-        for layer in self.layers.iter_mut() {
+        for (layer, costs) in self.layers.iter_mut().zip(&self.costs) {
             let lets = &self.router.engine.policies[layer.index].lets;
             layer.cache.forget(lets, |level| level >= Level::Line);
-            let plan = &self.router.engine.plan.policies[layer.index];
-            let compiled = &self.router.engine.policies[layer.index];
-            for (term, (value, condition)) in plan.costs.iter().zip(&compiled.costs) {
-                if term.basis != CostBasis::Shipment {
-                    continue;
-                }
+            for (term, value, condition) in costs {
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| env.holds(c, &mut layer.cache, lets));
@@ -1312,7 +1392,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
 
     fn aggregate(&mut self, index: usize, node: u32, totals: &Totals) -> f64 {
         let compiled = &self.router.engine.policies[self.layers[0].index];
-        let Some(code) = &compiled.aggregates[index] else {
+        let Some(Some(code)) = self.aggregates.get(index) else {
             return 0.0;
         };
         let key = Self::key(node, index, totals);
