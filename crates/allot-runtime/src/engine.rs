@@ -328,11 +328,14 @@ fn fixed<'a>(env: &Env, code: &'a Code, cache: &mut LetCache, lets: &[Code]) -> 
 
 /// The programs of one layer that (node, line) pairs run, fixed for a line: by rule, and
 /// by cost (`None` for per-shipment costs), each as (amount, condition).
+/// An amount and the condition under which it applies, fixed.
+type FixedAmount<'a> = (Cow<'a, Code>, Option<Cow<'a, Code>>);
+
 struct LinePrograms<'a> {
     /// The exclusions that may hold for the line, with their index.
     excludes: Vec<(usize, Cow<'a, Code>)>,
-    safety: Vec<(Cow<'a, Code>, Option<Cow<'a, Code>>)>,
-    costs: Vec<Option<(Cow<'a, Code>, Option<Cow<'a, Code>>)>>,
+    safety: Vec<FixedAmount<'a>>,
+    costs: Vec<Option<FixedAmount<'a>>>,
 }
 
 /// A policy or profile applied to the order, with its `let` cache.
