@@ -73,12 +73,15 @@ impl Engine {
             let lowering = Lowering::new(&world, &[], &table_params);
             plan.tables
                 .iter()
-                .map(|t| TableCode {
-                    rows: t
-                        .rows
-                        .iter()
-                        .map(|(c, v)| (c.as_ref().map(|c| lowering.lower(c)), lowering.lower(v)))
-                        .collect(),
+                .map(|t| {
+                    TableCode::new(
+                        t.rows
+                            .iter()
+                            .map(|(c, v)| {
+                                (c.as_ref().map(|c| lowering.lower(c)), lowering.lower(v))
+                            })
+                            .collect(),
+                    )
                 })
                 .collect()
         };

@@ -45,7 +45,7 @@ impl Reads {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Compare {
+pub(crate) enum Compare {
     Eq,
     NotEq,
     Lt,
@@ -54,6 +54,18 @@ enum Compare {
     GtEq,
     In,
     NotIn,
+}
+
+impl Compare {
+    /// An order comparison of `x` with a constant ([`Expr::CompareWith`]).
+    fn holds_with(self, x: f64, constant: f64) -> bool {
+        match self {
+            Compare::Lt => x < constant,
+            Compare::LtEq => x <= constant,
+            Compare::Gt => x > constant,
+            _ => x >= constant,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -201,7 +213,28 @@ impl Expr {
 /// The rows of a table, lowered.
 #[derive(Clone, Debug)]
 pub(crate) struct TableCode {
-    pub rows: Vec<(Option<Code>, Code)>,
+    rows: Vec<(Option<Code>, Code)>,
+    /// When every row's condition is `_` or a parameter compared with a constant (zone
+    /// tables: `d < 150 km`): per row, `None` or (parameter, comparison, constant), tested
+    /// without running a program.
+    thresholds: Option<Box<[Option<(usize, Compare, f64)>]>>,
+}
+
+impl TableCode {
+    pub fn new(rows: Vec<(Option<Code>, Code)>) -> TableCode {
+        let thresholds = rows
+            .iter()
+            .map(|(condition, _)| match condition.as_ref().map(|c| &c.expr) {
+                None => Some(None),
+                Some(Expr::CompareWith(op, x, constant)) => match **x {
+                    Expr::Param(index) => Some(Some((index, *op, *constant))),
+                    _ => None,
+                },
+                Some(_) => None,
+            })
+            .collect();
+        TableCode { rows, thresholds }
+    }
 }
 
 /// What lowering needs: the network to compute node-level parts at load, the tables
@@ -783,15 +816,7 @@ impl Env<'_> {
                     }
                 }
             },
-            Expr::CompareWith(op, x, c) => {
-                let x = self.num(x, f);
-                match op {
-                    Compare::Lt => x < *c,
-                    Compare::LtEq => x <= *c,
-                    Compare::Gt => x > *c,
-                    _ => x >= *c,
-                }
-            }
+            Expr::CompareWith(op, x, c) => op.holds_with(self.num(x, f), *c),
             Expr::Let(index) => self.let_value(*index, f).as_bool(),
             _ => self.value(expr, f).as_bool(),
         }
@@ -923,6 +948,19 @@ impl Env<'_> {
             lets: &[],
             params,
         };
+        if let (Some(thresholds), Params::Numbers(numbers)) = (&table.thresholds, params) {
+            for (threshold, (_, value)) in thresholds.iter().zip(&table.rows) {
+                let holds = threshold.is_none_or(|(index, op, constant)| {
+                    numbers
+                        .get(index)
+                        .is_some_and(|&x| op.holds_with(x, constant))
+                });
+                if holds {
+                    return read(&env, &value.expr, &mut frame);
+                }
+            }
+            return missing;
+        }
         for (condition, value) in &table.rows {
             let matches = match condition {
                 None => true,
