@@ -217,8 +217,11 @@ pub(crate) struct TableCode {
     /// When every row's condition is `_` or a parameter compared with a constant (zone
     /// tables: `d < 150 km`): per row, `None` or (parameter, comparison, constant), tested
     /// without running a program.
-    thresholds: Option<Box<[Option<(usize, Compare, f64)>]>>,
+    thresholds: Option<Box<[Option<Threshold>]>>,
 }
+
+/// A table parameter compared with a constant: (parameter, comparison, constant).
+type Threshold = (usize, Compare, f64);
 
 impl TableCode {
     pub fn new(rows: Vec<(Option<Code>, Code)>) -> TableCode {
