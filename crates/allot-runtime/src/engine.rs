@@ -329,16 +329,34 @@ fn fixed<'a>(env: &Env, code: &'a Code, cache: &mut LetCache, lets: &[Code]) -> 
         .map_or(Cow::Borrowed(code), Cow::Owned)
 }
 
-/// The programs of one layer that (node, line) pairs run, fixed for a line: by rule, and
-/// by cost (`None` for per-shipment costs), each as (amount, condition).
-/// An amount and the condition under which it applies, fixed.
-type FixedAmount<'a> = (Cow<'a, Code>, Option<Cow<'a, Code>>);
+/// A rule's index, its amount and the condition under which it applies, fixed.
+type FixedAmount<'a> = (usize, Cow<'a, Code>, Option<Cow<'a, Code>>);
 
+/// Fixes `amounts` (index, amount, condition): those whose condition cannot hold are left
+/// out, and conditions that always hold dropped.
+fn fixed_amounts<'a>(
+    amounts: impl Iterator<Item = (usize, &'a Code, Option<&'a Code>)>,
+    fix: &mut impl FnMut(&'a Code) -> Cow<'a, Code>,
+) -> Vec<FixedAmount<'a>> {
+    let mut fixed = Vec::new();
+    for (index, amount, condition) in amounts {
+        let condition = condition.map(&mut *fix);
+        if condition.as_ref().is_some_and(|c| c.never_holds()) {
+            continue;
+        }
+        let condition = condition.filter(|c| !c.always_holds());
+        fixed.push((index, fix(amount), condition));
+    }
+    fixed
+}
+
+/// The programs of one layer that (node, line) pairs run, fixed for a line, each with its
+/// index; only those that may apply to the line.
 struct LinePrograms<'a> {
-    /// The exclusions that may hold for the line, with their index.
     excludes: Vec<(usize, Cow<'a, Code>)>,
     safety: Vec<FixedAmount<'a>>,
-    costs: Vec<Option<FixedAmount<'a>>>,
+    /// Per-unit and per-line costs.
+    costs: Vec<FixedAmount<'a>>,
 }
 
 /// A policy or profile applied to the order, with its `let` cache.
@@ -436,17 +454,16 @@ impl<'a> Router<'a> {
                 .map(|(rule, code)| (rule, fix(code)))
                 .filter(|(_, code)| !code.never_holds())
                 .collect();
-            let mut safety = Vec::with_capacity(compiled.safety.len());
-            for (amount, condition) in &compiled.safety {
-                safety.push((fix(amount), condition.as_ref().map(&mut fix)));
-            }
-            let mut costs = Vec::with_capacity(compiled.costs.len());
-            for (cost, (amount, condition)) in plan.costs.iter().zip(&compiled.costs) {
-                costs.push(
-                    (cost.basis != CostBasis::Shipment)
-                        .then(|| (fix(amount), condition.as_ref().map(&mut fix))),
-                );
-            }
+            let safety = fixed_amounts(
+                (compiled.safety.iter().enumerate()).map(|(i, (a, c))| (i, a, c.as_ref())),
+                &mut fix,
+            );
+            let costs = fixed_amounts(
+                (plan.costs.iter().zip(&compiled.costs).enumerate())
+                    .filter(|(_, (cost, _))| cost.basis != CostBasis::Shipment)
+                    .map(|(i, (_, (a, c)))| (i, a, c.as_ref())),
+                &mut fix,
+            );
             programs.push(LinePrograms {
                 excludes,
                 safety,
@@ -701,7 +718,8 @@ impl<'a> Router<'a> {
         let mut safety = 0i64;
         for (layer, programs) in layers.iter_mut().zip(programs) {
             let plan = &self.engine.plan.policies[layer.index];
-            for (rule, (amount, condition)) in plan.safety_stock.iter().zip(&programs.safety) {
+            for (index, amount, condition) in &programs.safety {
+                let rule = &plan.safety_stock[*index];
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer));
@@ -732,10 +750,8 @@ impl<'a> Router<'a> {
         let (mut unit, mut per_line, mut terms) = (0.0, 0.0, Vec::new());
         for (layer, programs) in layers.iter_mut().zip(programs) {
             let plan = &self.engine.plan.policies[layer.index];
-            for (cost, fixed) in plan.costs.iter().zip(&programs.costs) {
-                let Some((value, condition)) = fixed else {
-                    continue;
-                };
+            for (index, value, condition) in &programs.costs {
+                let cost = &plan.costs[*index];
                 if condition
                     .as_ref()
                     .is_none_or(|c| self.holds(&env, c, layer))
@@ -1268,14 +1284,12 @@ struct ShipmentEvaluator<'r, 'a> {
     layers: &'r mut [Applied],
     /// Per layer: its per-shipment costs as (cost, amount, condition), and the objective's
     /// aggregate terms, with what the order fixes computed once (see [`Env::fix`]).
-    costs: Vec<Vec<ShipmentCostCode<'a>>>,
+    costs: Vec<Vec<FixedAmount<'a>>>,
     aggregates: Vec<Option<Cow<'a, Code>>>,
     memo: HashMap<(u32, usize, [u64; 4]), f64>,
     /// Whether the same node may be asked about the same totals again.
     memoize: bool,
 }
-
-type ShipmentCostCode<'a> = (&'a CostPlan, Cow<'a, Code>, Option<Cow<'a, Code>>);
 
 impl<'r, 'a> ShipmentEvaluator<'r, 'a> {
     /// An evaluator for the order; `capacity` is about how many shipments it will cost.
@@ -1293,16 +1307,13 @@ impl<'r, 'a> ShipmentEvaluator<'r, 'a> {
                 let compiled = &engine.policies[layer.index];
                 let mut cache = LetCache::new(compiled.lets.len());
                 let mut fix = |code| fixed(&env, code, &mut cache, &compiled.lets);
-                engine.plan.policies[layer.index]
-                    .costs
-                    .iter()
-                    .zip(&compiled.costs)
-                    .filter(|(cost, _)| cost.basis == CostBasis::Shipment)
-                    .map(|(cost, (amount, condition))| {
-                        let amount = fix(amount);
-                        (cost, amount, condition.as_ref().map(&mut fix))
-                    })
-                    .collect()
+                let costs = &engine.plan.policies[layer.index].costs;
+                fixed_amounts(
+                    (costs.iter().zip(&compiled.costs).enumerate())
+                        .filter(|(_, (cost, _))| cost.basis == CostBasis::Shipment)
+                        .map(|(i, (_, (a, c)))| (i, a, c.as_ref())),
+                    &mut fix,
+                )
             })
             .collect();
         let main = &engine.policies[layers[0].index];
@@ -1338,7 +1349,9 @@ impl<'a> ShipmentEvaluator<'_, 'a> {
         for (layer, costs) in self.layers.iter_mut().zip(&self.costs) {
             let lets = &self.router.engine.policies[layer.index].lets;
             layer.cache.forget(lets, |level| level >= Level::Line);
-            for (term, value, condition) in costs {
+            let terms = &self.router.engine.plan.policies[layer.index].costs;
+            for (index, value, condition) in costs {
+                let term = &terms[*index];
                 let applies = condition
                     .as_ref()
                     .is_none_or(|c| env.holds(c, &mut layer.cache, lets));

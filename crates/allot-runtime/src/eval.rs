@@ -528,6 +528,11 @@ impl Code {
         matches!(&self.expr, Expr::Const(v) if !v.as_bool())
     }
 
+    /// Whether the condition is known to hold, wherever it runs.
+    pub fn always_holds(&self) -> bool {
+        matches!(&self.expr, Expr::Const(v) if v.as_bool())
+    }
+
     /// A program the runtime cannot read (only a plan that skipped validation has one).
     fn unreadable() -> Code {
         Code {
