@@ -27,6 +27,11 @@ const COSTS: &[&str] = &[
     "cost handling per shipment = node.handling_cost",
     "cost bulk per shipment = if shipment.units > 2 then 1 USD else 0 USD",
     "cost care per line = if \"vip\" in order.tags then 1 USD else line.qty * 0.1 USD when node.kind != vendor",
+    // Rising with the shipment's weight, in bands: the search may bound cost with it.
+    "cost freight per shipment = band(shipment.weight)",
+    // Falling as a shipment grows, and a negative line cost: the search may not.
+    "cost volume per shipment = 3 USD - 0.5 USD * shipment.units",
+    "cost rebate per unit = -0.2 USD when node.kind == store",
 ];
 
 const CRITERIA: &[&str] = &[
@@ -66,7 +71,7 @@ fn ruleset() -> impl Strategy<Value = String> {
                 ""
             };
             format!(
-                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n{profile}",
+                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\ntable band(w: weight) -> money {{\n  w <= 2 kg => 0 USD\n  _ => 1 USD/kg * (w - 2 kg)\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n{profile}",
                 excludes.join("\n  "),
                 costs.join("\n  "),
             )

@@ -30,6 +30,9 @@ struct PolicyCode {
     stages: Vec<Option<Code>>,
     /// Per objective criterion: the `max(E)` / `sum(E)` program.
     aggregates: Vec<Option<Code>>,
+    /// Whether no per-shipment cost can fall as lines are added to a shipment (see
+    /// [`Problem::costs_rise`]).
+    shipment_costs_rise: bool,
 }
 
 /// Routes orders one after another, as a live system would: each order sees the stock
@@ -207,6 +210,20 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
         .map(|(radius, _, condition)| {
             NearIndex::new(*radius, condition.as_ref(), lowering.world.network)
         });
+    let costs: Vec<(Code, Option<Code>)> = p
+        .costs
+        .iter()
+        .map(|c| (lower(&c.value), c.condition.as_ref().map(lower)))
+        .collect();
+    let shipment_costs_rise = p
+        .costs
+        .iter()
+        .zip(&costs)
+        .all(|(cost, (amount, condition))| {
+            cost.basis != CostBasis::Shipment
+                || (amount.never_falls(&lowering)
+                    && (condition.as_ref()).is_none_or(|c| c.ignores_shipment(&lowering)))
+        });
     PolicyCode {
         applies: p.applies.as_ref().map(lower),
         excludes: p.excludes.iter().map(|r| lower(&r.condition)).collect(),
@@ -218,11 +235,6 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
             .safety_stock
             .iter()
             .map(|s| (lower(&s.amount), s.condition.as_ref().map(lower)))
-            .collect(),
-        costs: p
-            .costs
-            .iter()
-            .map(|c| (lower(&c.value), c.condition.as_ref().map(lower)))
             .collect(),
         stages: p
             .stages
@@ -237,6 +249,8 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
                 _ => None,
             })
             .collect(),
+        shipment_costs_rise,
+        costs,
         lets: lowering.lets,
     }
 }
@@ -1027,6 +1041,10 @@ impl<'a> Router<'a> {
                 no_line_split,
                 criteria: criteria.clone(),
                 consolidate_first: !self.explain,
+                costs_rise: !self.explain
+                    && layers
+                        .iter()
+                        .all(|l| self.engine.policies[l.index].shipment_costs_rise),
             };
             // About one shipment per candidate node: no growing on the way. A single line
             // gives each node one shipment: nothing to remember.
@@ -1427,5 +1445,88 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
             self.memo.insert(key, value);
         }
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Engine;
+    use crate::network::Network;
+    use allot_diagnostics::Sources;
+    use serde_json::json;
+
+    /// Which per-shipment costs let the search bound a plan's cost before all its lines
+    /// are placed: those that never fall as a shipment grows (see `eval::trend`).
+    #[test]
+    fn shipment_costs_that_never_fall() {
+        let cases = [
+            ("6 USD", true),
+            (
+                "ground(d) + 0.35 USD/kg * shipment.weight * node.factor",
+                true,
+            ),
+            ("freight(d, shipment.weight)", true),
+            (
+                "max(node.handling_cost, 2 USD) + 0.5 USD * shipment.units",
+                true,
+            ),
+            ("0.5 USD * shipment.units when node.kind == store", true),
+            (
+                "if node.kind == store then 1 USD * shipment.lines else 2 USD",
+                true,
+            ),
+            ("0.01 USD/kg * shipment.weight * shipment.units", true),
+            ("-2 USD when node.kind == store", true),
+            ("5 USD - 0.1 USD * shipment.units", false),
+            ("1 USD when shipment.units > 2", false),
+            ("if shipment.units > 2 then 1 USD else 0 USD", false),
+            ("0.35 USD/kg * shipment.weight * node.offset", false),
+            ("discount(shipment.value)", false),
+            ("step(shipment.weight)", false),
+            ("-0.1 USD * shipment.lines", false),
+        ];
+        let policies: String = cases
+            .iter()
+            .enumerate()
+            .map(|(i, (cost, _))| {
+                format!(
+                    "policy \"p{i}\" {{\n  let d = distance(node, order.ship_to)\n  \
+                     cost c per shipment = {cost}\n}}\n"
+                )
+            })
+            .collect();
+        let ruleset = format!(
+            "schema {{\n  node.factor: number = 1\n  node.offset: number = 0\n}}\n\
+             table ground(d: distance) -> money {{\n  d < 150 km => 6 USD\n  _ => 9 USD\n}}\n\
+             table freight(d: distance, w: weight) -> money {{\n  w <= 30 kg => 0 USD\n  \
+             w <= 60 kg => 0.001 USD/km * d\n  _ => 0.001 USD/km * d + 0.1 USD/kg * (w - 60 kg)\n}}\n\
+             table discount(v: money) -> money {{\n  v < 100 USD => 5 USD\n  _ => 2 USD\n}}\n\
+             table step(w: weight) -> money {{\n  w < 10 kg => 5 USD\n  w < 20 kg => 3 USD\n  _ => 9 USD\n}}\n{policies}"
+        );
+        let mut sources = Sources::new();
+        sources.add("costs.allot", &ruleset);
+        let plan = allot_compile::compile_sources(&sources).unwrap_or_else(|diagnostics| {
+            panic!(
+                "{}",
+                allot_diagnostics::render_human(&diagnostics, &sources, false)
+            )
+        });
+        let node = |id: &str, offset: f64| {
+            json!({ "id": id, "kind": "dc", "lat": 40.0, "lon": -74.0, "country": "US",
+                    "attributes": { "factor": 1.5, "offset": offset } })
+        };
+        let network = json!({ "currency": "USD", "nodes": [node("A", 1.0), node("B", -1.0)],
+                               "items": [], "inventory": [] });
+        let network = Network::from_value(&network, &plan).expect("a valid network");
+        let engine = Engine::new(plan, network);
+        for (i, (cost, rises)) in cases.iter().enumerate() {
+            let index = (engine.plan.policies.iter())
+                .position(|p| p.name == format!("p{i}"))
+                .expect("the policy");
+            assert_eq!(
+                engine.policies[index].shipment_costs_rise, *rises,
+                "cost {cost}"
+            );
+        }
     }
 }

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
+mod trend;
+
 /// A program ready to run.
 #[derive(Clone, Debug)]
 pub(crate) struct Code {

@@ -87,6 +87,11 @@ pub(crate) struct Problem {
     /// are tried first. The plan chosen is the same either way; off when explaining, since
     /// the few-shipment plan found first prunes the runner-up the trace would show.
     pub consolidate_first: bool,
+    /// Whether no per-shipment cost falls as lines are added to a shipment: then, once
+    /// no new shipment can compete, the cost of the lines placed so far (their shipments
+    /// costed as they stand) bounds every completion's, and the search prunes with it.
+    /// Off when explaining, like `consolidate_first`: it prunes runners-up.
+    pub costs_rise: bool,
 }
 
 /// A plan: for each line, (node, units) allocations.
@@ -207,6 +212,21 @@ struct Search<'a, S: Shipments> {
     /// Per (criterion, local node): a per-node aggregate term once asked (NaN before);
     /// empty for one line.
     node_terms: Vec<f64>,
+    /// The cost criterion's place in the objective when the search bounds cost (see
+    /// [`Problem::costs_rise`]): it comes first, or right after `minimize shipments`.
+    cost_at: Option<usize>,
+    /// Per local node while bounding cost: what the branch ships from it (totals, cost of
+    /// its lines) and its shipment's cost as it stands (NaN until asked); and the values
+    /// each `take` replaced, to restore them exactly.
+    open: Vec<OpenShipment>,
+    replaced: Vec<OpenShipment>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct OpenShipment {
+    totals: Totals,
+    line_costs: f64,
+    cost: f64,
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
@@ -352,6 +372,17 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         })
         .collect();
     let node_count = nodes.len();
+    let cost_at = (problem.costs_rise && problem.lines.len() > 1)
+        .then(|| problem.criteria.iter().position(|c| *c == Criterion::Cost))
+        .flatten()
+        .filter(|&k| {
+            problem.criteria[..k]
+                .iter()
+                .all(|c| *c == Criterion::Shipments)
+                && problem.lines.iter().all(|line| {
+                    (line.candidates.iter()).all(|c| c.unit_cost >= 0.0 && c.line_cost >= 0.0)
+                })
+        });
     let any_digital = digital.iter().any(|&d| d);
     let total_units = problem.lines.iter().map(|l| l.qty).sum();
     let mut search = Search {
@@ -391,6 +422,12 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         } else {
             Vec::new()
         },
+        cost_at,
+        open: match cost_at {
+            Some(_) => vec![OpenShipment::default(); node_count],
+            None => Vec::new(),
+        },
+        replaced: Vec::new(),
     };
     search.descend(0, 0);
     let complete = search.explored <= BUDGET;
@@ -478,6 +515,41 @@ impl<S: Shipments> Search<'_, S> {
         })
     }
 
+    /// Whether, with no new shipment able to compete, the branch already costs more than
+    /// the best plan: lines to come only add to the shipments open (see
+    /// [`Problem::costs_rise`]), and their own costs are not negative.
+    fn too_costly(&mut self, depth: usize, placed: i64) -> bool {
+        let (Some(k), Some(best)) = (self.cost_at, &self.best) else {
+            return false;
+        };
+        let most = placed + self.remaining_bound[depth];
+        let shipments_first = k > 0;
+        // A completion that places more units, or ships fewer times, is not bounded.
+        if most > best.placed || (shipments_first && (self.parcels as f64) < best.values[0]) {
+            return false;
+        }
+        let closed = self.limit().is_some_and(|l| self.parcels >= l)
+            || (shipments_first && self.parcels as f64 >= best.values[0]);
+        if !closed {
+            return false;
+        }
+        let best_cost = best.key[k];
+        let mut cost = 0.0;
+        for i in 0..self.in_use_list.len() {
+            let n = self.in_use_list[i];
+            let open = self.open[n];
+            cost += open.line_costs;
+            if !self.digital[n] {
+                if open.cost.is_nan() {
+                    self.open[n].cost = self.env.shipment_cost(self.nodes[n], &open.totals);
+                }
+                cost += self.open[n].cost;
+            }
+        }
+        // A millionth of slack, as sums in another order may round differently.
+        quantize(cost) > best_cost + 1.0
+    }
+
     /// The most a line can place at the nodes already shipping and at digital ones (an
     /// over-estimate where lines share an item: enough for a bound).
     fn room_open(&self, line_index: usize) -> i64 {
@@ -504,6 +576,9 @@ impl<S: Shipments> Search<'_, S> {
     }
 
     fn take(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
+        if self.cost_at.is_some() {
+            self.track_open(line_index, option, sign);
+        }
         let item = self.line_item[line_index];
         for &(node, units) in option {
             let node = node as usize;
@@ -528,6 +603,38 @@ impl<S: Shipments> Search<'_, S> {
         }
     }
 
+    /// Adds an option's parts to the open shipments' totals (`sign` 1), or restores the
+    /// totals from before (`sign` -1, in the reverse order of taking).
+    fn track_open(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
+        if sign < 0 {
+            for &(node, _) in option.iter().rev() {
+                self.open[node as usize] = self.replaced.pop().expect("taken before");
+            }
+            return;
+        }
+        let line = &self.problem.lines[line_index];
+        for &(node, units) in option {
+            let n = node as usize;
+            let c = self
+                .candidate_at(line_index, n)
+                .expect("a candidate at the node");
+            let candidate = &line.candidates[c];
+            let before = self.open[n];
+            self.replaced.push(before);
+            let u = units as f64;
+            self.open[n] = OpenShipment {
+                totals: Totals {
+                    weight: before.totals.weight + u * line.weight,
+                    units: before.totals.units + u,
+                    lines: before.totals.lines + 1.0,
+                    value: before.totals.value + u * line.price,
+                },
+                line_costs: before.line_costs + candidate.unit_cost * u + candidate.line_cost,
+                cost: f64::NAN,
+            };
+        }
+    }
+
     fn descend(&mut self, depth: usize, placed: i64) {
         self.explored += 1;
         if self.explored > BUDGET && self.best.is_some() {
@@ -540,7 +647,7 @@ impl<S: Shipments> Search<'_, S> {
             self.leaf(placed);
             return;
         }
-        if self.stranded(depth, placed) {
+        if self.stranded(depth, placed) || self.too_costly(depth, placed) {
             return;
         }
         let line_index = self.order[depth];
