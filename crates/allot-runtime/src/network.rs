@@ -229,17 +229,18 @@ impl Network {
                 on_hand: record.integer("on_hand", 0, None)?,
                 reserved: record.integer("reserved", 0, Some(0))?,
             };
-            let list = &mut stock[item as usize];
-            if list.iter().any(|s| s.node == node) {
-                return Err(record.error(
-                    "sku",
-                    format!("a second entry for \"{sku}\" at \"{node_id}\""),
-                ));
-            }
-            list.push(entry);
+            stock[item as usize].push(entry);
         }
         for list in &mut stock {
             list.sort_by_key(|s| s.node);
+        }
+        // Sorted, a SKU's entries at one node are neighbours; which entry repeats an
+        // earlier one is found again in the input only then.
+        if stock
+            .iter()
+            .any(|list| list.windows(2).any(|pair| pair[0].node == pair[1].node))
+        {
+            return Err(first_repeated_entry(&root));
         }
         for key in value
             .as_object()
@@ -261,5 +262,34 @@ impl Network {
             sku_index,
             stock,
         })
+    }
+}
+
+/// The error for the first inventory entry that repeats an earlier one's SKU and node.
+fn first_repeated_entry(root: &Record) -> DataError {
+    let mut seen = std::collections::HashSet::new();
+    let mut find = || -> Result<Option<DataError>, DataError> {
+        let entries = root
+            .array("inventory")?
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (i, value) in entries.iter().enumerate() {
+            let record = Record::new(format!("inventory[{i}]"), value)?;
+            let (node_id, sku) = (
+                record.required_string("node")?,
+                record.required_string("sku")?,
+            );
+            if !seen.insert((node_id, sku)) {
+                return Ok(Some(record.error(
+                    "sku",
+                    format!("a second entry for \"{sku}\" at \"{node_id}\""),
+                )));
+            }
+        }
+        Ok(None)
+    };
+    match find() {
+        Ok(Some(error)) | Err(error) => error,
+        Ok(None) => top_error("an inventory entry repeats another's SKU and node"),
     }
 }

@@ -451,6 +451,17 @@ fn malformed_orders_and_networks_say_where() {
             "inventory[0]: field `on_hand`: must be at least 0, not -1",
         ),
         (
+            // The first entry to repeat an earlier one's SKU and node is named.
+            json!({ "inventory": [
+                { "node": "DC-B", "sku": "Y", "on_hand": 1 },
+                { "node": "DC-A", "sku": "X", "on_hand": 1 },
+                { "node": "DC-A", "sku": "Y", "on_hand": 1 },
+                { "node": "DC-B", "sku": "Y", "on_hand": 2 },
+                { "node": "DC-A", "sku": "X", "on_hand": 3 },
+            ] }),
+            "inventory[3]: field `sku`: a second entry for \"Y\" at \"DC-B\"",
+        ),
+        (
             json!({ "currency": "EUR" }),
             "network: field `currency`: the network is in EUR, but the ruleset's amounts are in USD",
         ),
