@@ -1,11 +1,15 @@
 //! The network snapshot: nodes, the item catalog and inventory, validated and indexed
 //! at load.
 
-use crate::record::{DataError, Record, custom_attributes, describe};
+use crate::record::{DataError, INTEGER_LIMIT, Record, custom_attributes, describe};
 use crate::value::{Geo, V};
 use allot_plan::{Owner, Plan};
 use rustc_hash::FxHashMap as HashMap;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -100,12 +104,28 @@ fn top_error(message: impl Into<String>) -> DataError {
 impl Network {
     /// Parses and validates a network snapshot (JSON) for a plan.
     pub fn from_json(text: &str, plan: &Plan) -> Result<Network, DataError> {
+        // The inventory, most of a network's text, is read entry by entry without a JSON
+        // tree for each (see `StockText`). When the text is not an object with a list of
+        // inventory entries, the general path below gives the precise error.
+        if let Ok(mut parts) = serde_json::from_str::<BTreeMap<String, &RawValue>>(text)
+            && let Some(inventory) = parts.remove("inventory")
+            && let Ok(entries) = serde_json::from_str::<Vec<&RawValue>>(inventory.get())
+            && let Ok(rest) = (parts.into_iter())
+                .map(|(key, raw)| Ok((key, serde_json::from_str(raw.get())?)))
+                .collect::<Result<serde_json::Map<String, Value>, serde_json::Error>>()
+        {
+            return Network::read(&Value::Object(rest), Entries::Text(&entries), plan);
+        }
         let value: Value =
             serde_json::from_str(text).map_err(|e| top_error(format!("not valid JSON: {e}")))?;
         Network::from_value(&value, plan)
     }
 
     pub fn from_value(value: &Value, plan: &Plan) -> Result<Network, DataError> {
+        Network::read(value, Entries::InRoot, plan)
+    }
+
+    fn read(value: &Value, inventory: Entries, plan: &Plan) -> Result<Network, DataError> {
         let schema = Schema::new(plan);
         let root = Record::new("network".into(), value)?;
         let currency = root.required_string("currency")?;
@@ -205,31 +225,27 @@ impl Network {
         }
 
         let mut stock: Vec<Vec<Stock>> = vec![Vec::new(); items.len()];
-        for (i, value) in root
-            .array("inventory")?
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let record = Record::new(format!("inventory[{i}]"), value)?;
-            let node_id = record.required_string("node")?;
-            let sku = record.required_string("sku")?;
-            let node = *node_index
-                .get(node_id)
-                .ok_or_else(|| record.error("node", format!("unknown node \"{node_id}\"")))?;
-            let item = *sku_index.get(sku).ok_or_else(|| {
-                record.error(
-                    "sku",
-                    format!("unknown SKU \"{sku}\": it is not in `items`"),
-                )
-            })?;
-            let entry = Stock {
-                node,
-                on_hand: record.integer("on_hand", 0, None)?,
-                reserved: record.integer("reserved", 0, Some(0))?,
-            };
-            stock[item as usize].push(entry);
+        let in_root = match inventory {
+            Entries::InRoot => root.array("inventory")?.map(Vec::as_slice),
+            Entries::Text(_) => None,
+        };
+        let indexes = (&node_index, &sku_index);
+        match inventory {
+            Entries::InRoot => {
+                for (i, value) in in_root.unwrap_or_default().iter().enumerate() {
+                    let (item, entry) = stock_entry(i, value, indexes)?;
+                    stock[item as usize].push(entry);
+                }
+            }
+            Entries::Text(entries) => {
+                for (i, raw) in entries.iter().enumerate() {
+                    let (item, entry) = match StockText::read(raw, indexes) {
+                        Some(read) => read,
+                        None => stock_entry(i, &entry_value(i, raw)?, indexes)?,
+                    };
+                    stock[item as usize].push(entry);
+                }
+            }
         }
         for list in &mut stock {
             list.sort_by_key(|s| s.node);
@@ -240,7 +256,7 @@ impl Network {
             .iter()
             .any(|list| list.windows(2).any(|pair| pair[0].node == pair[1].node))
         {
-            return Err(first_repeated_entry(&root));
+            return Err(first_repeated_entry(in_root, inventory));
         }
         for key in value
             .as_object()
@@ -265,21 +281,97 @@ impl Network {
     }
 }
 
+/// A network's inventory entries: the `inventory` list of the root value, or the raw
+/// text of each entry.
+#[derive(Clone, Copy)]
+enum Entries<'a> {
+    InRoot,
+    Text(&'a [&'a RawValue]),
+}
+
+/// An inventory entry in its plain form (no other field, whole numbers, known node and
+/// SKU, amounts in range), read straight from its text. Any other entry is read as a
+/// JSON value and checked field by field, which names what is wrong.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockText<'a> {
+    #[serde(borrow)]
+    node: Cow<'a, str>,
+    #[serde(borrow)]
+    sku: Cow<'a, str>,
+    on_hand: i64,
+    #[serde(default)]
+    reserved: i64,
+}
+
+type Indexes<'i> = (&'i HashMap<Arc<str>, u32>, &'i HashMap<Arc<str>, u32>);
+
+impl StockText<'_> {
+    fn read(raw: &RawValue, (nodes, skus): Indexes) -> Option<(u32, Stock)> {
+        let text: StockText = serde_json::from_str(raw.get()).ok()?;
+        let in_range = |n: i64| (0..=INTEGER_LIMIT).contains(&n);
+        if !(in_range(text.on_hand) && in_range(text.reserved)) {
+            return None;
+        }
+        let stock = Stock {
+            node: *nodes.get(text.node.as_ref())?,
+            on_hand: text.on_hand,
+            reserved: text.reserved,
+        };
+        Some((*skus.get(text.sku.as_ref())?, stock))
+    }
+}
+
+/// The `i`-th inventory entry as a JSON value, from its text.
+fn entry_value(i: usize, raw: &RawValue) -> Result<Value, DataError> {
+    serde_json::from_str(raw.get()).map_err(|e| DataError {
+        record: format!("inventory[{i}]"),
+        field: None,
+        message: format!("not valid JSON: {e}"),
+    })
+}
+
+/// The `i`-th inventory entry, checked: its item and its stock.
+fn stock_entry(i: usize, value: &Value, (nodes, skus): Indexes) -> Result<(u32, Stock), DataError> {
+    let record = Record::new(format!("inventory[{i}]"), value)?;
+    let node_id = record.required_string("node")?;
+    let sku = record.required_string("sku")?;
+    let node = *nodes
+        .get(node_id)
+        .ok_or_else(|| record.error("node", format!("unknown node \"{node_id}\"")))?;
+    let item = *skus.get(sku).ok_or_else(|| {
+        record.error(
+            "sku",
+            format!("unknown SKU \"{sku}\": it is not in `items`"),
+        )
+    })?;
+    let entry = Stock {
+        node,
+        on_hand: record.integer("on_hand", 0, None)?,
+        reserved: record.integer("reserved", 0, Some(0))?,
+    };
+    Ok((item, entry))
+}
+
 /// The error for the first inventory entry that repeats an earlier one's SKU and node.
-fn first_repeated_entry(root: &Record) -> DataError {
+fn first_repeated_entry(in_root: Option<&[Value]>, inventory: Entries) -> DataError {
     let mut seen = std::collections::HashSet::new();
     let mut find = || -> Result<Option<DataError>, DataError> {
-        let entries = root
-            .array("inventory")?
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for (i, value) in entries.iter().enumerate() {
-            let record = Record::new(format!("inventory[{i}]"), value)?;
+        let count = match inventory {
+            Entries::InRoot => in_root.map_or(0, <[Value]>::len),
+            Entries::Text(entries) => entries.len(),
+        };
+        for i in 0..count {
+            let value = match inventory {
+                Entries::InRoot => Cow::Borrowed(&in_root.unwrap_or_default()[i]),
+                Entries::Text(entries) => Cow::Owned(entry_value(i, entries[i])?),
+            };
+            let record = Record::new(format!("inventory[{i}]"), &value)?;
             let (node_id, sku) = (
                 record.required_string("node")?,
                 record.required_string("sku")?,
             );
-            if !seen.insert((node_id, sku)) {
+            if !seen.insert((node_id.to_string(), sku.to_string())) {
                 return Ok(Some(record.error(
                     "sku",
                     format!("a second entry for \"{sku}\" at \"{node_id}\""),

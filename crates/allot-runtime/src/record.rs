@@ -36,6 +36,9 @@ pub(crate) fn describe(value: &Value) -> String {
 }
 
 /// One JSON object being read.
+/// Far beyond any real stock or quantity; keeps every sum of them exact and in range.
+pub(crate) const INTEGER_LIMIT: i64 = 1_000_000_000_000;
+
 pub(crate) struct Record<'a> {
     pub name: String,
     pub object: &'a Map<String, Value>,
@@ -141,10 +144,11 @@ impl<'a> Record<'a> {
         if n < min {
             return Err(self.error(field, format!("must be at least {min}, not {n}")));
         }
-        // Far beyond any real stock or quantity; keeps every sum of them exact and in range.
-        const LIMIT: i64 = 1_000_000_000_000;
-        if n.abs() > LIMIT {
-            return Err(self.error(field, format!("{n} is beyond the supported ±{LIMIT}")));
+        if n.abs() > INTEGER_LIMIT {
+            return Err(self.error(
+                field,
+                format!("{n} is beyond the supported ±{INTEGER_LIMIT}"),
+            ));
         }
         Ok(n)
     }

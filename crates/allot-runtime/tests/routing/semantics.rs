@@ -465,6 +465,36 @@ fn malformed_orders_and_networks_say_where() {
             json!({ "currency": "EUR" }),
             "network: field `currency`: the network is in EUR, but the ruleset's amounts are in USD",
         ),
+        // Entries in the plain form JSON text is read in without a tree, and off it.
+        (json!({}), ""),
+        (
+            json!({ "inventory": [{ "node": "DC-A", "sku": "X", "on_hand": 1, "bin": 4 }] }),
+            "",
+        ),
+        (
+            json!({ "inventory": [{ "node": "DC-A", "sku": "X", "on_hand": 2.0 }] }),
+            "",
+        ),
+        (
+            json!({ "inventory": [{ "node": "DC-A", "sku": "X", "on_hand": 2, "reserved": 3e12 }] }),
+            "inventory[0]: field `reserved`: 3000000000000 is beyond the supported ±1000000000000",
+        ),
+        (
+            json!({ "inventory": [{ "node": "DC-A", "sku": "NOPE", "on_hand": 1 }] }),
+            "inventory[0]: field `sku`: unknown SKU \"NOPE\": it is not in `items`",
+        ),
+        (
+            json!({ "inventory": [{ "node": "DC-A", "sku": "X", "on_hand": "5" }] }),
+            "inventory[0]: field `on_hand`: expected a whole number, found \"5\"",
+        ),
+        (
+            json!({ "inventory": [7] }),
+            "inventory[0]: expected an object, found 7",
+        ),
+        (
+            json!({ "inventory": { "node": "DC-A" } }),
+            "network: field `inventory`: expected a list, found {\"node\":\"DC-A\"}",
+        ),
     ] {
         let mut bad = two_dcs();
         for (k, v) in patch.as_object().unwrap() {
@@ -474,10 +504,17 @@ fn malformed_orders_and_networks_say_where() {
             currency: Some("USD".into()),
             ..plan.clone()
         };
-        assert_eq!(
-            Network::from_value(&bad, &plan).unwrap_err().to_string(),
-            expected
-        );
+        // The JSON text and the JSON value are read alike, errors included.
+        let text = serde_json::to_string(&bad).unwrap();
+        let from_value = Network::from_value(&bad, &plan);
+        let from_json = Network::from_json(&text, &plan);
+        for read in [&from_value, &from_json] {
+            let error = read.as_ref().err().map(ToString::to_string);
+            assert_eq!(error.unwrap_or_default(), expected);
+        }
+        if let (Ok(a), Ok(b)) = (&from_value, &from_json) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
     }
     let mut engine = engine(r#"policy "p" {}"#, two_dcs());
     let decision = engine.route_json(
