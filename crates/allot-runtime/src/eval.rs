@@ -1178,21 +1178,6 @@ impl Env<'_> {
             Expr::Let(index) if fixed_let(*index) => {
                 return Folded::Known(self.let_value(*index, f));
             }
-            // What the node, the shipment, the batch or a table's arguments give, and the
-            // stock `available` reads (less the pair's safety stock).
-            Expr::PerNode(_)
-            | Expr::PerNodeBool(_)
-            | Expr::PerNodeNum(_)
-            | Expr::Order(_)
-            | Expr::Line(_)
-            | Expr::Node(_)
-            | Expr::Shipment(_)
-            | Expr::Custom(..)
-            | Expr::CandidateNode
-            | Expr::ShipToKm
-            | Expr::Let(_)
-            | Expr::Param(_)
-            | Expr::Available(_) => return Folded::Kept,
             Expr::And(pair) | Expr::Or(pair) => return self.fold_logic(expr, pair, f),
             Expr::If(parts) => {
                 if let Folded::Known(v) = self.fold(&parts[0], f) {
@@ -1216,6 +1201,9 @@ impl Env<'_> {
             | Expr::List(args)
             | Expr::Table(_, args)
             | Expr::NumTable(_, args) => args,
+            // What the node, the shipment, the batch or a table's arguments give, and the
+            // stock `available` reads (less the pair's safety stock).
+            _ => return Folded::Kept,
         };
         let folded: smallvec::SmallVec<[Folded; 3]> =
             operands.iter().map(|o| self.fold(o, f)).collect();

@@ -167,16 +167,8 @@ impl<'a> Analysis<'a> {
                 deeper.trend(&code.expr)
             }
             Expr::Param(index) => self.args.get(*index).map(|a| a.trend),
-            Expr::Const(_)
-            | Expr::PerNode(_)
-            | Expr::PerNodeBool(_)
-            | Expr::PerNodeNum(_)
-            | Expr::Order(_)
-            | Expr::Line(_)
-            | Expr::Node(_)
-            | Expr::Custom(..)
-            | Expr::CandidateNode
-            | Expr::ShipToKm => Some(Trend::Flat),
+            // Every other single read is of the order, a line or the node.
+            read if read.is_read() => Some(Trend::Flat),
             Expr::Field(_, x) | Expr::Abs(x) | Expr::Not(x) | Expr::CompareWith(_, x, _) => {
                 flat(std::slice::from_ref(&**x))
             }
@@ -238,6 +230,8 @@ impl<'a> Analysis<'a> {
                     _ => None,
                 }
             }
+            // Nothing else can be shown.
+            _ => None,
         }
     }
 
