@@ -36,8 +36,11 @@ pub struct SimulateArgs {
     limit: usize,
 }
 
-/// Decisions in flight between a routing thread and the comparison.
-const CHANNEL_DEPTH: usize = 1024;
+/// Decisions travel from a routing thread to the comparison in batches: one message,
+/// and at most one wake-up of the comparison, per batch rather than per order.
+const BATCH: usize = 256;
+/// Batches in flight between a routing thread and the comparison.
+const CHANNEL_DEPTH: usize = 8;
 
 pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
     let baseline = load_plan(&args.baseline)?;
@@ -84,28 +87,35 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
     let mut report = Report::default();
     // The two rulesets route on their own thread each; decisions meet here in order.
     std::thread::scope(|scope| {
-        let route_all = |mut engine: Engine, sender: mpsc::SyncSender<Decision>| {
+        let route_all = |mut engine: Engine, sender: mpsc::SyncSender<Vec<Decision>>| {
             let orders = &orders;
             move || {
-                for order in orders {
-                    let decision = match order {
-                        Ok(value) => engine.route_json(value, false),
-                        Err(message) => Decision::error(None, message.clone()),
-                    };
-                    if sender.send(decision).is_err() {
+                for batch in orders.chunks(BATCH) {
+                    let decisions = batch
+                        .iter()
+                        .map(|order| match order {
+                            Ok(value) => engine.route_json(value, false),
+                            Err(message) => Decision::error(None, message.clone()),
+                        })
+                        .collect();
+                    if sender.send(decisions).is_err() {
                         return;
                     }
                 }
             }
         };
-        let (old_sender, old_decisions) = mpsc::sync_channel(CHANNEL_DEPTH);
-        let (new_sender, new_decisions) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (old_sender, old_batches) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (new_sender, new_batches) = mpsc::sync_channel(CHANNEL_DEPTH);
         scope.spawn(route_all(baseline, old_sender));
         scope.spawn(route_all(candidate, new_sender));
-        for (old, new) in old_decisions.iter().zip(new_decisions.iter()) {
-            report.add(old, new, parcels);
+        // Both sides cut the orders into the same batches.
+        for (old, new) in old_batches.iter().zip(new_batches.iter()) {
+            let count = old.len() as u64;
+            for (old, new) in old.into_iter().zip(new) {
+                report.add(old, new, parcels);
+            }
             if let Some(bar) = &progress {
-                bar.inc(1);
+                bar.inc(count);
             }
         }
     });
