@@ -286,24 +286,22 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
         .zip(&candidate_local)
         .map(|(line, locals)| {
             // Keys first: ranks are distinct, so the order is total.
-            let mut keyed: Vec<(std::cmp::Reverse<usize>, f64, u32, usize)> = line
+            let mut keyed: Vec<(u128, usize)> = line
                 .candidates
                 .iter()
                 .zip(locals)
                 .enumerate()
                 .map(|(i, (c, &n))| {
-                    (
-                        std::cmp::Reverse(fills[n]),
-                        c.unit_cost * line.qty as f64 + c.line_cost,
-                        env.rank(c.node),
-                        i,
-                    )
+                    let cost = c.unit_cost * line.qty as f64 + c.line_cost;
+                    let fewer_fills = u16::MAX - fills[n].min(u16::MAX as usize) as u16;
+                    let key = (u128::from(fewer_fills) << 96)
+                        | (u128::from(ordered_bits(cost)) << 32)
+                        | u128::from(env.rank(c.node));
+                    (key, i)
                 })
                 .collect();
-            keyed.sort_unstable_by(|a, b| {
-                a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
-            });
-            keyed.into_iter().map(|(.., i)| i).collect()
+            keyed.sort_unstable_by_key(|&(key, _)| key);
+            keyed.into_iter().map(|(_, i)| i).collect()
         })
         .collect();
     let mut items: Vec<u32> = Vec::new();
@@ -918,6 +916,16 @@ fn search_order(problem: &Problem) -> Vec<usize> {
     order
 }
 
+/// The bits of `x` as an integer that orders like [`f64::total_cmp`].
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
 /// Index subsets of `0..n` with 2 to `max` members, in lexicographic order.
 fn subsets(n: usize, max: usize) -> Vec<Vec<usize>> {
     let mut out = Vec::new();
@@ -946,7 +954,32 @@ fn subsets(n: usize, max: usize) -> Vec<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::subsets;
+    use super::{ordered_bits, subsets};
+
+    #[test]
+    fn ordered_bits_order_like_total_cmp() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e9,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            0.01,
+            2.5,
+            1e9,
+            f64::INFINITY,
+        ];
+        for a in xs {
+            for b in xs {
+                assert_eq!(
+                    ordered_bits(a).cmp(&ordered_bits(b)),
+                    a.total_cmp(&b),
+                    "{a} {b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn subsets_of_two_and_three() {
