@@ -114,7 +114,7 @@ impl Network {
                 .map(|(key, raw)| Ok((key, serde_json::from_str(raw.get())?)))
                 .collect::<Result<serde_json::Map<String, Value>, serde_json::Error>>()
         {
-            return Network::read(&Value::Object(rest), Entries::Text(&entries), plan);
+            return Network::read(&Value::Object(rest), Some(&entries), plan);
         }
         let value: Value =
             serde_json::from_str(text).map_err(|e| top_error(format!("not valid JSON: {e}")))?;
@@ -122,10 +122,16 @@ impl Network {
     }
 
     pub fn from_value(value: &Value, plan: &Plan) -> Result<Network, DataError> {
-        Network::read(value, Entries::InRoot, plan)
+        Network::read(value, None, plan)
     }
 
-    fn read(value: &Value, inventory: Entries, plan: &Plan) -> Result<Network, DataError> {
+    /// Reads a network; `inventory` holds the text of each inventory entry when `value`
+    /// leaves them out.
+    fn read(
+        value: &Value,
+        inventory: Option<&[&RawValue]>,
+        plan: &Plan,
+    ) -> Result<Network, DataError> {
         let schema = Schema::new(plan);
         let root = Record::new("network".into(), value)?;
         let currency = root.required_string("currency")?;
@@ -225,27 +231,25 @@ impl Network {
         }
 
         let mut stock: Vec<Vec<Stock>> = vec![Vec::new(); items.len()];
-        let in_root = match inventory {
-            Entries::InRoot => root.array("inventory")?.map(Vec::as_slice),
-            Entries::Text(_) => None,
+        let entries = match inventory {
+            Some(texts) => Entries::Text(texts),
+            None => Entries::Values(
+                root.array("inventory")?
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            ),
         };
         let indexes = (&node_index, &sku_index);
-        match inventory {
-            Entries::InRoot => {
-                for (i, value) in in_root.unwrap_or_default().iter().enumerate() {
-                    let (item, entry) = stock_entry(i, value, indexes)?;
-                    stock[item as usize].push(entry);
-                }
-            }
-            Entries::Text(entries) => {
-                for (i, raw) in entries.iter().enumerate() {
-                    let (item, entry) = match StockText::read(raw, indexes) {
-                        Some(read) => read,
-                        None => stock_entry(i, &entry_value(i, raw)?, indexes)?,
-                    };
-                    stock[item as usize].push(entry);
-                }
-            }
+        for i in 0..entries.len() {
+            let plain = match entries {
+                Entries::Text(texts) => StockText::read(texts[i], indexes),
+                Entries::Values(_) => None,
+            };
+            let (item, entry) = match plain {
+                Some(read) => read,
+                None => stock_entry(i, &*entries.value(i)?, indexes)?,
+            };
+            stock[item as usize].push(entry);
         }
         for list in &mut stock {
             list.sort_by_key(|s| s.node);
@@ -256,7 +260,7 @@ impl Network {
             .iter()
             .any(|list| list.windows(2).any(|pair| pair[0].node == pair[1].node))
         {
-            return Err(first_repeated_entry(in_root, inventory));
+            return Err(first_repeated_entry(entries));
         }
         for key in value
             .as_object()
@@ -281,12 +285,34 @@ impl Network {
     }
 }
 
-/// A network's inventory entries: the `inventory` list of the root value, or the raw
-/// text of each entry.
+/// A network's inventory entries: JSON values, or the text of each.
 #[derive(Clone, Copy)]
 enum Entries<'a> {
-    InRoot,
+    Values(&'a [Value]),
     Text(&'a [&'a RawValue]),
+}
+
+impl<'a> Entries<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Entries::Values(values) => values.len(),
+            Entries::Text(texts) => texts.len(),
+        }
+    }
+
+    /// The `i`-th entry as a JSON value.
+    fn value(&self, i: usize) -> Result<Cow<'a, Value>, DataError> {
+        match self {
+            Entries::Values(values) => Ok(Cow::Borrowed(&values[i])),
+            Entries::Text(texts) => serde_json::from_str(texts[i].get())
+                .map(Cow::Owned)
+                .map_err(|e| DataError {
+                    record: format!("inventory[{i}]"),
+                    field: None,
+                    message: format!("not valid JSON: {e}"),
+                }),
+        }
+    }
 }
 
 /// An inventory entry in its plain form (no other field, whole numbers, known node and
@@ -322,15 +348,6 @@ impl StockText<'_> {
     }
 }
 
-/// The `i`-th inventory entry as a JSON value, from its text.
-fn entry_value(i: usize, raw: &RawValue) -> Result<Value, DataError> {
-    serde_json::from_str(raw.get()).map_err(|e| DataError {
-        record: format!("inventory[{i}]"),
-        field: None,
-        message: format!("not valid JSON: {e}"),
-    })
-}
-
 /// The `i`-th inventory entry, checked: its item and its stock.
 fn stock_entry(i: usize, value: &Value, (nodes, skus): Indexes) -> Result<(u32, Stock), DataError> {
     let record = Record::new(format!("inventory[{i}]"), value)?;
@@ -354,18 +371,11 @@ fn stock_entry(i: usize, value: &Value, (nodes, skus): Indexes) -> Result<(u32, 
 }
 
 /// The error for the first inventory entry that repeats an earlier one's SKU and node.
-fn first_repeated_entry(in_root: Option<&[Value]>, inventory: Entries) -> DataError {
+fn first_repeated_entry(entries: Entries) -> DataError {
     let mut seen = std::collections::HashSet::new();
     let mut find = || -> Result<Option<DataError>, DataError> {
-        let count = match inventory {
-            Entries::InRoot => in_root.map_or(0, <[Value]>::len),
-            Entries::Text(entries) => entries.len(),
-        };
-        for i in 0..count {
-            let value = match inventory {
-                Entries::InRoot => Cow::Borrowed(&in_root.unwrap_or_default()[i]),
-                Entries::Text(entries) => Cow::Owned(entry_value(i, entries[i])?),
-            };
+        for i in 0..entries.len() {
+            let value = entries.value(i)?;
             let record = Record::new(format!("inventory[{i}]"), &value)?;
             let (node_id, sku) = (
                 record.required_string("node")?,

@@ -35,10 +35,10 @@ pub(crate) fn describe(value: &Value) -> String {
     }
 }
 
-/// One JSON object being read.
 /// Far beyond any real stock or quantity; keeps every sum of them exact and in range.
 pub(crate) const INTEGER_LIMIT: i64 = 1_000_000_000_000;
 
+/// One JSON object being read.
 pub(crate) struct Record<'a> {
     pub name: String,
     pub object: &'a Map<String, Value>,

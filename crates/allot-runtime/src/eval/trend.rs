@@ -323,14 +323,8 @@ impl<'a> Analysis<'a> {
                 return true;
             }
         }
-        let ranges: Vec<Range> = (self.args.iter().enumerate())
-            .map(|(i, a)| match () {
-                _ if i == rising => (at, at),
-                _ if a.nonnegative => NONNEGATIVE,
-                _ => ANY,
-            })
-            .collect();
-        self.range(after, &ranges).0 >= self.range(before, &ranges).1
+        let at = Some((rising, at));
+        self.range(after, at).0 >= self.range(before, at).1
     }
 
     /// A table row's value as an affine form of the arguments, argument `rising` at
@@ -380,18 +374,12 @@ impl<'a> Analysis<'a> {
     /// Whether the number is never negative, wherever it runs (`false` when that cannot
     /// be shown).
     fn nonnegative(&self, expr: &Expr) -> bool {
-        match expr {
-            Expr::Param(index) => self.args.get(*index).is_some_and(|a| a.nonnegative),
-            Expr::Let(index) => self
-                .let_code(*index)
-                .is_some_and(|(code, deeper)| deeper.nonnegative(&code.expr)),
-            _ => self.range(expr, &[]).0 >= 0.0,
-        }
+        self.range(expr, None).0 >= 0.0
     }
 
-    /// The range of a number, table arguments in `params` (any number when missing).
-    fn range(&self, expr: &Expr, params: &[Range]) -> Range {
-        let of = |x: &Expr| self.range(x, params);
+    /// The range of a number; `fixed` gives one table argument a value.
+    fn range(&self, expr: &Expr, fixed: Option<(usize, f64)>) -> Range {
+        let of = |x: &Expr| self.range(x, fixed);
         let range = match expr {
             Expr::Const(V::Num(n)) => (*n, *n),
             Expr::PerNodeNum(values) => values
@@ -399,13 +387,13 @@ impl<'a> Analysis<'a> {
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
                     (lo.min(v), hi.max(v))
                 }),
-            Expr::Param(index) => match (params.get(*index), self.args.get(*index)) {
-                (Some(&range), _) => range,
-                (None, Some(a)) if a.nonnegative => NONNEGATIVE,
+            Expr::Param(index) => match (fixed, self.args.get(*index)) {
+                (Some((param, value)), _) if param == *index => (value, value),
+                (_, Some(a)) if a.nonnegative => NONNEGATIVE,
                 _ => ANY,
             },
             Expr::Let(index) => match self.let_code(*index) {
-                Some((code, deeper)) => deeper.range(&code.expr, params),
+                Some((code, deeper)) => deeper.range(&code.expr, fixed),
                 None => ANY,
             },
             Expr::Custom(Owner::Node, slot) => {
