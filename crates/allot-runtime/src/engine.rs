@@ -9,7 +9,7 @@ use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Sh
 use crate::value::{EARTH_RADIUS_KM, Radius};
 use allot_plan::{
     CostBasis, CostPlan, Level, Measure, Origin, Plan, PolicyKind, PolicyPlan, Program,
-    ShortageAction,
+    ShortageAction, ShortagePlan,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
@@ -56,6 +56,8 @@ pub struct Engine {
     profiles: Vec<usize>,
     /// Each node's place on the unit sphere, for cheap distance guards.
     unit_vectors: Vec<[f64; 3]>,
+    /// Per item: whether a digital node stocks it (a delivery that opens no shipment).
+    digital_stock: Vec<bool>,
 }
 
 impl Engine {
@@ -69,6 +71,12 @@ impl Engine {
             .collect();
         let unit_vectors: Vec<[f64; 3]> =
             network.nodes.iter().map(|n| n.geo.unit_vector()).collect();
+        let digital_stock = (network.stock.iter())
+            .map(|list| {
+                list.iter()
+                    .any(|s| network.nodes[s.node as usize].is_digital())
+            })
+            .collect();
         let world = World::new(&network, &schema, &load, &free, &unit_vectors, [0.0; 3]);
         let table_params: Vec<usize> = plan.tables.iter().map(|t| t.params as usize).collect();
         let tables: Vec<TableCode> = {
@@ -117,6 +125,7 @@ impl Engine {
         profiles.sort_by(|&a, &b| plan.policies[a].name.cmp(&plan.policies[b].name));
         Engine {
             unit_vectors,
+            digital_stock,
             plan,
             network,
             schema,
@@ -788,27 +797,24 @@ impl<'a> Router<'a> {
         (unit, per_line, terms)
     }
 
-    fn place(
-        mut self,
-        id: Option<String>,
-        policy_name: String,
-        profiles: Vec<String>,
-        mut layers: Vec<Applied>,
-    ) -> (Decision, Commit) {
+    /// The index of nearby stock of the first layer with one, unless explaining.
+    fn near_index(&self, layers: &[Applied]) -> Option<&'a NearIndex> {
+        let engine = self.engine;
+        layers
+            .iter()
+            .find_map(|l| engine.policies[l.index].near.as_ref())
+            .filter(|_| !self.explain)
+    }
+
+    /// Every (node, line) pair that may give a candidate, grouped by node: the nodes that
+    /// stock each line's item, less the far ones a distance guard excludes when there is
+    /// no explanation to give.
+    fn pairs(&self, layers: &[Applied]) -> Vec<Pair> {
         let order = self.order;
         let network = self.world.network;
-        let mut stage_of: HashMap<u32, Option<usize>> = HashMap::default();
-        let mut candidates: Vec<Vec<Candidate>> = vec![Vec::new(); order.lines.len()];
-        let mut traces: Vec<Vec<CandidateTrace>> = vec![Vec::new(); order.lines.len()];
-        // Node by node, so what depends on the node alone is computed once for all lines.
         let mut pairs: Vec<Pair> = Vec::new();
-        // Without an explanation to give, far nodes a guard excludes are not visited.
-        let near = layers
-            .iter()
-            .find_map(|l| self.engine.policies[l.index].near.as_ref())
-            .filter(|_| !self.explain);
         for (l, line) in order.lines.iter().enumerate() {
-            match near {
+            match self.near_index(layers) {
                 Some(index) => pairs.extend(
                     index
                         .candidates(
@@ -832,176 +838,218 @@ impl<'a> Router<'a> {
                 )),
             }
         }
-        // Grouped by node; one line's pairs have a node each already (and candidates do not
-        // depend on their order: the search ranks them itself).
+        // One line's pairs have a node each already (and candidates do not depend on their
+        // order: the search ranks them itself).
         if order.lines.len() > 1 {
             pairs = by_node(&pairs, network.nodes.len());
         }
-        let programs: Vec<Vec<LinePrograms>> = order
-            .lines
-            .iter()
-            .map(|line| self.line_programs(&layers, line))
-            .collect();
-        let mut memo = NodeMemo::new(self.engine, &layers);
-        let stage_count = self.engine.policies[layers[0].index].stages.len();
-        for group in pairs.chunk_by(|a, b| a.node == b.node) {
-            let node = group[0].node;
-            // Far nodes a distance guard excludes need nothing else (traces list every rule, so
-            // an explanation takes the long way).
-            if !self.explain && self.guarded_out(&mut layers, node) {
-                continue;
-            }
-            let name = || network.nodes[node as usize].id.to_string();
-            memo.clear();
-            for layer in layers.iter_mut() {
-                let lets = &self.engine.policies[layer.index].lets;
-                layer.cache.forget(lets, |level| level >= Level::Line);
-            }
-            for &Pair { line: l, stock, .. } in group {
-                let line = &order.lines[l];
-                let free = self.world.free_stock_at(line.item, stock);
-                for layer in layers.iter_mut() {
-                    let lets = &self.engine.policies[layer.index].lets;
-                    layer
-                        .cache
-                        .forget(lets, |level| matches!(level, Level::Line | Level::LineNode));
-                }
-                if free <= 0 {
-                    if self.explain {
-                        traces[l].push(CandidateTrace::NoStock {
-                            node: name(),
-                            available: 0,
-                            safety_stock: 0,
-                        });
-                    }
-                    continue;
-                }
-                match self.verdict(&mut layers, node, line, &programs[l], &mut memo) {
-                    Verdict::Excluded { policy, rule } => {
-                        if self.explain {
-                            let r = &self.engine.plan.policies[policy].excludes[rule];
-                            self.exercise(r.origin);
-                            traces[l].push(CandidateTrace::Excluded {
-                                node: name(),
-                                excluded_by: self.rule_ref(
-                                    policy,
-                                    &r.origin,
-                                    &r.condition.source,
-                                    &r.because,
-                                    "exclude when",
-                                ),
-                            });
-                        }
-                    }
-                    Verdict::NotStaged => {
-                        if self.explain {
-                            traces[l].push(CandidateTrace::NotStaged {
-                                node: name(),
-                                excluded_by: "in no stage of the policy".into(),
-                            });
-                        }
-                    }
-                    Verdict::Candidate { stage } => {
-                        let safety = self.safety_stock(&mut layers, node, line, &programs[l]);
-                        let available = (free - safety).max(0);
-                        if available == 0 {
-                            if self.explain {
-                                traces[l].push(CandidateTrace::NoStock {
-                                    node: name(),
-                                    available,
-                                    safety_stock: safety,
-                                });
-                            }
-                            continue;
-                        }
-                        let (unit_cost, line_cost, terms) =
-                            self.line_costs(&mut layers, node, line, &programs[l], safety);
-                        if stage_count > 0 {
-                            stage_of.insert(node, stage);
-                        }
-                        if self.explain {
-                            let stage_name = stage.map(|s| {
-                                self.engine.plan.policies[layers[0].index].stages[s]
-                                    .name
-                                    .clone()
-                            });
-                            traces[l].push(CandidateTrace::Candidate {
-                                node: name(),
-                                available,
-                                stage: stage_name,
-                                costs: terms,
-                            });
-                        }
-                        candidates[l].push(Candidate {
+        pairs
+    }
+
+    /// The pairs of the nodes that have free stock for every line whole, node by node,
+    /// each node's in line order: the nodes that stock the line with the fewest (less the
+    /// far ones a distance guard excludes, as [`Router::pairs`] leaves them out), searched
+    /// in the other lines' stock lists.
+    fn lone_pairs(&self, layers: &[Applied]) -> Vec<Pair> {
+        let lines = &self.order.lines;
+        let stock = &self.world.network.stock;
+        let list = |l: usize| &stock[lines[l].item as usize];
+        let mut pairs = Vec::new();
+        let Some(shortest) = (0..lines.len()).min_by_key(|&l| list(l).len()) else {
+            return pairs;
+        };
+        let item = lines[shortest].item;
+        let everywhere = || list(shortest).iter().map(|s| s.node);
+        let nodes: Box<dyn Iterator<Item = u32>> = match self.near_index(layers) {
+            Some(index) => Box::new(
+                index
+                    .candidates(
+                        item,
+                        self.order.ship_to.lat,
+                        &self.world.ship_to,
+                        &self.engine.unit_vectors,
+                    )
+                    .map(|(node, _)| node),
+            ),
+            None => Box::new(everywhere()),
+        };
+        'nodes: for node in nodes {
+            let start = pairs.len();
+            for (l, line) in lines.iter().enumerate() {
+                let found = list(l).binary_search_by_key(&node, |s| s.node);
+                match found {
+                    Ok(at) if self.world.free_stock_at(line.item, at as u32) >= line.qty => {
+                        pairs.push(Pair {
                             node,
-                            available,
-                            unit_cost,
-                            line_cost,
+                            line: l,
+                            stock: at as u32,
                         });
+                    }
+                    _ => {
+                        pairs.truncate(start);
+                        continue 'nodes;
                     }
                 }
             }
         }
-        let line_traces: Vec<LineTrace> = if self.explain {
-            order
-                .lines
-                .iter()
-                .zip(traces)
-                .map(|(line, candidates)| LineTrace {
-                    line: line.id.to_string(),
-                    sku: line.sku.to_string(),
-                    candidates,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let lines: Vec<LineProblem> = order
-            .lines
-            .iter()
-            .zip(candidates)
-            .map(|(line, candidates)| LineProblem {
-                qty: line.qty,
-                item: line.item,
-                weight: line.weight,
-                price: line.price,
-                candidates,
-            })
-            .collect();
+        pairs
+    }
 
-        // Effective settings: the policy, tightened by every profile.
-        let plans: Vec<&PolicyPlan> = layers
-            .iter()
-            .map(|l| &self.engine.plan.policies[l.index])
-            .collect();
-        let main = plans[0];
-        let ship_complete = plans.iter().any(|p| p.ship_complete);
-        let no_line_split = plans.iter().any(|p| p.no_line_split);
-        let max_shipments = plans.iter().filter_map(|p| p.max_shipments).min();
-        let shortage = plans
-            .iter()
-            .filter_map(|p| p.shortage.as_ref())
-            .max_by_key(|s| s.action)
-            .cloned();
-        let criteria: Vec<Criterion> = main
-            .objective
-            .iter()
-            .enumerate()
-            .map(|(index, c)| match &c.measure {
-                Measure::Shipments => Criterion::Shipments,
-                Measure::Cost => Criterion::Cost,
-                Measure::Max(_) | Measure::Sum(_) => Criterion::Aggregate {
-                    index,
-                    sum: matches!(c.measure, Measure::Sum(_)),
-                    maximize: c.direction == allot_plan::Direction::Maximize,
-                    per_node: self.engine.policies[layers[0].index].aggregates[index]
-                        .as_ref()
-                        .is_none_or(|code| code.level != Level::Shipment),
-                },
-            })
-            .collect();
+    /// Whether the best plan is known to ship from one node when one node can take the
+    /// whole order: the objective puts fewer shipments first, a shipment is allowed, no
+    /// line's item is stocked where delivery opens no shipment (digital nodes), the search
+    /// is exact, and stages do not restrict the nodes. Not when explaining: the trace
+    /// lists every node.
+    fn one_node_first(&self, layers: &[Applied], settings: &Settings) -> bool {
+        let main = &self.engine.plan.policies[layers[0].index];
+        !self.explain
+            && self.order.lines.len() <= self.exact_lines
+            && main.stages.is_empty()
+            && settings.criteria.first() == Some(&Criterion::Shipments)
+            && main.objective[0].direction == allot_plan::Direction::Minimize
+            && settings.max_shipments.is_none_or(|m| m >= 1)
+            && (self.order.lines.iter()).all(|l| !self.engine.digital_stock[l.item as usize])
+    }
 
-        // Stages widen the net: the first set of stages that fills the order wins.
+    /// Evaluates one node's pairs (`group`): each gives a candidate of its line, or, when
+    /// explaining, the reason it does not.
+    fn gather(
+        &mut self,
+        layers: &mut [Applied],
+        group: &[Pair],
+        programs: &[Vec<LinePrograms>],
+        memo: &mut NodeMemo,
+        gathered: &mut Gathered,
+    ) {
+        let order = self.order;
+        let network = self.world.network;
+        let node = group[0].node;
+        // Far nodes a distance guard excludes need nothing else (traces list every rule, so
+        // an explanation takes the long way).
+        if !self.explain && self.guarded_out(layers, node) {
+            return;
+        }
+        let stage_count = self.engine.policies[layers[0].index].stages.len();
+        let name = || network.nodes[node as usize].id.to_string();
+        memo.clear();
+        for layer in layers.iter_mut() {
+            let lets = &self.engine.policies[layer.index].lets;
+            layer.cache.forget(lets, |level| level >= Level::Line);
+        }
+        for &Pair { line: l, stock, .. } in group {
+            let line = &order.lines[l];
+            let traces = &mut gathered.traces[l];
+            let free = self.world.free_stock_at(line.item, stock);
+            for layer in layers.iter_mut() {
+                let lets = &self.engine.policies[layer.index].lets;
+                layer
+                    .cache
+                    .forget(lets, |level| matches!(level, Level::Line | Level::LineNode));
+            }
+            if free <= 0 {
+                if self.explain {
+                    traces.push(CandidateTrace::NoStock {
+                        node: name(),
+                        available: 0,
+                        safety_stock: 0,
+                    });
+                }
+                continue;
+            }
+            match self.verdict(layers, node, line, &programs[l], memo) {
+                Verdict::Excluded { policy, rule } => {
+                    if self.explain {
+                        let r = &self.engine.plan.policies[policy].excludes[rule];
+                        self.exercise(r.origin);
+                        traces.push(CandidateTrace::Excluded {
+                            node: name(),
+                            excluded_by: self.rule_ref(
+                                policy,
+                                &r.origin,
+                                &r.condition.source,
+                                &r.because,
+                                "exclude when",
+                            ),
+                        });
+                    }
+                }
+                Verdict::NotStaged => {
+                    if self.explain {
+                        traces.push(CandidateTrace::NotStaged {
+                            node: name(),
+                            excluded_by: "in no stage of the policy".into(),
+                        });
+                    }
+                }
+                Verdict::Candidate { stage } => {
+                    let safety = self.safety_stock(layers, node, line, &programs[l]);
+                    let available = (free - safety).max(0);
+                    if available == 0 {
+                        if self.explain {
+                            traces.push(CandidateTrace::NoStock {
+                                node: name(),
+                                available,
+                                safety_stock: safety,
+                            });
+                        }
+                        continue;
+                    }
+                    let (unit_cost, line_cost, terms) =
+                        self.line_costs(layers, node, line, &programs[l], safety);
+                    if stage_count > 0 {
+                        gathered.stage_of.insert(node, stage);
+                    }
+                    if self.explain {
+                        let stage_name = stage.map(|s| {
+                            self.engine.plan.policies[layers[0].index].stages[s]
+                                .name
+                                .clone()
+                        });
+                        traces.push(CandidateTrace::Candidate {
+                            node: name(),
+                            available,
+                            stage: stage_name,
+                            costs: terms,
+                        });
+                    }
+                    gathered.candidates[l].push(Candidate {
+                        node,
+                        available,
+                        unit_cost,
+                        line_cost,
+                    });
+                }
+            }
+        }
+    }
+
+    fn problem(&self, layers: &[Applied], lines: Vec<LineProblem>, settings: &Settings) -> Problem {
+        Problem {
+            lines,
+            max_shipments: settings.max_shipments,
+            ship_complete: settings.ship_complete,
+            no_line_split: settings.no_line_split,
+            criteria: settings.criteria.clone(),
+            consolidate_first: !self.explain,
+            runner_up: self.explain,
+            costs_rise: !self.explain
+                && layers
+                    .iter()
+                    .all(|l| self.engine.policies[l.index].shipment_costs_rise),
+        }
+    }
+
+    /// The best plan for the lines, and the stage it was found in: stages widen the net,
+    /// and the first set of stages that fills the order wins.
+    fn solve(
+        &mut self,
+        layers: &mut [Applied],
+        lines: Vec<LineProblem>,
+        stage_of: &HashMap<u32, Option<usize>>,
+        settings: &Settings,
+    ) -> (search::Outcome, Option<usize>) {
+        let order = self.order;
+        let stage_count = self.engine.policies[layers[0].index].stages.len();
         let total: i64 = order.lines.iter().map(|l| l.qty).sum();
         let mut chosen_stage = None;
         let mut outcome = None;
@@ -1034,23 +1082,12 @@ impl<'a> Router<'a> {
                     l
                 })
                 .collect();
-            let problem = Problem {
-                lines: restricted,
-                max_shipments,
-                ship_complete,
-                no_line_split,
-                criteria: criteria.clone(),
-                consolidate_first: !self.explain,
-                costs_rise: !self.explain
-                    && layers
-                        .iter()
-                        .all(|l| self.engine.policies[l.index].shipment_costs_rise),
-            };
+            let problem = self.problem(layers, restricted, settings);
             // About one shipment per candidate node: no growing on the way. A single line
             // gives each node one shipment: nothing to remember.
             let candidates = problem.lines.iter().map(|l| l.candidates.len()).sum();
             let memoize = problem.lines.len() > 1;
-            let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, memoize, candidates);
+            let mut evaluator = ShipmentEvaluator::new(self, layers, memoize, candidates);
             let result = search::solve(&problem, &mut evaluator);
             let done = result.best.placed == total;
             if stage_count > 0 {
@@ -1061,7 +1098,82 @@ impl<'a> Router<'a> {
                 break;
             }
         }
-        let result = outcome.expect("at least one search");
+        (outcome.expect("at least one search"), chosen_stage)
+    }
+
+    fn place(
+        mut self,
+        id: Option<String>,
+        policy_name: String,
+        profiles: Vec<String>,
+        mut layers: Vec<Applied>,
+    ) -> (Decision, Commit) {
+        let order = self.order;
+        let network = self.world.network;
+        let settings = Settings::new(self.engine, &layers);
+        let programs: Vec<Vec<LinePrograms>> = order
+            .lines
+            .iter()
+            .map(|line| self.line_programs(&layers, line))
+            .collect();
+        let mut memo = NodeMemo::new(self.engine, &layers);
+        let mut gathered = Gathered::new(order.lines.len());
+        let total: i64 = order.lines.iter().map(|l| l.qty).sum();
+
+        // When one node can take the whole order and fewer shipments come first, the best
+        // plan ships from one node that stocks every line: those are evaluated first, and
+        // the rest only when none of them takes the order alone.
+        let one_node_first = self.one_node_first(&layers, &settings);
+        let takes_alone = |group: &[Pair]| {
+            group.len() == order.lines.len()
+                && group.iter().all(|p| {
+                    let line = &order.lines[p.line];
+                    self.world.free_stock_at(line.item, p.stock) >= line.qty
+                })
+        };
+        let mut found = None;
+        if one_node_first {
+            for group in self.lone_pairs(&layers).chunks(order.lines.len()) {
+                self.gather(&mut layers, group, &programs, &mut memo, &mut gathered);
+            }
+            let lines = line_problems(order, std::mem::take(&mut gathered.candidates));
+            let problem = self.problem(&layers, lines, &settings);
+            let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, false, 0);
+            found = search::solve_alone(&problem, &mut evaluator).map(|outcome| (outcome, None));
+            gathered.candidates = problem.lines.into_iter().map(|l| l.candidates).collect();
+        }
+        let (result, chosen_stage) = match found {
+            Some(found) => found,
+            None => {
+                let pairs = self.pairs(&layers);
+                let groups = pairs.chunk_by(|a, b| a.node == b.node);
+                for group in groups.filter(|g| !one_node_first || !takes_alone(g)) {
+                    self.gather(&mut layers, group, &programs, &mut memo, &mut gathered);
+                }
+                let lines = line_problems(order, std::mem::take(&mut gathered.candidates));
+                self.solve(&mut layers, lines, &gathered.stage_of, &settings)
+            }
+        };
+        let line_traces: Vec<LineTrace> = if self.explain {
+            order
+                .lines
+                .iter()
+                .zip(std::mem::take(&mut gathered.traces))
+                .map(|(line, candidates)| LineTrace {
+                    line: line.id.to_string(),
+                    sku: line.sku.to_string(),
+                    candidates,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let Settings {
+            ship_complete,
+            shortage,
+            ..
+        } = settings;
+        let main = &self.engine.plan.policies[layers[0].index];
         let best = &result.best;
 
         // The decision.
@@ -1216,6 +1328,83 @@ impl<'a> Router<'a> {
                 .collect(),
         }
     }
+}
+
+/// The settings of the layers together: the policy, tightened by every profile.
+struct Settings {
+    ship_complete: bool,
+    no_line_split: bool,
+    max_shipments: Option<u32>,
+    shortage: Option<ShortagePlan>,
+    criteria: Vec<Criterion>,
+}
+
+impl Settings {
+    fn new(engine: &Engine, layers: &[Applied]) -> Settings {
+        let plans: Vec<&PolicyPlan> = layers
+            .iter()
+            .map(|l| &engine.plan.policies[l.index])
+            .collect();
+        let main = layers[0].index;
+        Settings {
+            ship_complete: plans.iter().any(|p| p.ship_complete),
+            no_line_split: plans.iter().any(|p| p.no_line_split),
+            max_shipments: plans.iter().filter_map(|p| p.max_shipments).min(),
+            shortage: plans
+                .iter()
+                .filter_map(|p| p.shortage.as_ref())
+                .max_by_key(|s| s.action)
+                .cloned(),
+            criteria: (plans[0].objective.iter().enumerate())
+                .map(|(index, c)| match &c.measure {
+                    Measure::Shipments => Criterion::Shipments,
+                    Measure::Cost => Criterion::Cost,
+                    Measure::Max(_) | Measure::Sum(_) => Criterion::Aggregate {
+                        index,
+                        sum: matches!(c.measure, Measure::Sum(_)),
+                        maximize: c.direction == allot_plan::Direction::Maximize,
+                        per_node: engine.policies[main].aggregates[index]
+                            .as_ref()
+                            .is_none_or(|code| code.level != Level::Shipment),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What evaluating (node, line) pairs gives: per line, its candidates and (when
+/// explaining) a trace entry for every node; each candidate node's stage.
+struct Gathered {
+    candidates: Vec<Vec<Candidate>>,
+    traces: Vec<Vec<CandidateTrace>>,
+    stage_of: HashMap<u32, Option<usize>>,
+}
+
+impl Gathered {
+    fn new(lines: usize) -> Gathered {
+        Gathered {
+            candidates: vec![Vec::new(); lines],
+            traces: vec![Vec::new(); lines],
+            stage_of: HashMap::default(),
+        }
+    }
+}
+
+/// The order's lines with their candidates, as the search takes them.
+fn line_problems(order: &Order, candidates: Vec<Vec<Candidate>>) -> Vec<LineProblem> {
+    order
+        .lines
+        .iter()
+        .zip(candidates)
+        .map(|(line, candidates)| LineProblem {
+            qty: line.qty,
+            item: line.item,
+            weight: line.weight,
+            price: line.price,
+            candidates,
+        })
+        .collect()
 }
 
 fn criteria_names(policy: &PolicyPlan) -> Vec<String> {

@@ -92,6 +92,9 @@ pub(crate) struct Problem {
     /// costed as they stand) bounds every completion's, and the search prunes with it.
     /// Off when explaining, like `consolidate_first`: it prunes runners-up.
     pub costs_rise: bool,
+    /// Whether the search keeps the runner-up, the best plan after the chosen one, which
+    /// explanations show.
+    pub runner_up: bool,
 }
 
 /// A plan: for each line, (node, units) allocations.
@@ -230,209 +233,264 @@ struct OpenShipment {
 }
 
 pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
-    let caps: Vec<i64> = problem
-        .lines
-        .iter()
-        .map(|line| {
-            line.qty
-                .min(line.candidates.iter().map(|c| c.available).sum())
-        })
-        .collect();
-    let order = search_order(problem);
-    let mut remaining_bound = vec![0; caps.len() + 1];
-    for i in (0..caps.len()).rev() {
-        remaining_bound[i] = remaining_bound[i + 1] + caps[order[i]];
-    }
-    // Every candidate node of the order, by local index (in node order).
-    let mut nodes: Vec<u32> = problem
-        .lines
-        .iter()
-        .flat_map(|line| line.candidates.iter().map(|c| c.node))
-        .collect();
-    nodes.sort_unstable();
-    nodes.dedup();
-    let candidate_local: Vec<Vec<usize>> = problem
-        .lines
-        .iter()
-        .map(|line| {
-            line.candidates
-                .iter()
-                .map(|c| nodes.binary_search(&c.node).unwrap_or_else(|at| at))
-                .collect()
-        })
-        .collect();
-    let mut candidate_at = vec![NO_CANDIDATE; problem.lines.len() * nodes.len()];
-    for (l, locals) in candidate_local.iter().enumerate() {
-        for (i, &n) in locals.iter().enumerate() {
-            candidate_at[l * nodes.len() + n] = i as u32;
-        }
-    }
-    // With `minimize shipments` first, nodes that can take more lines whole come first:
-    // a plan with few shipments is found early, and it prunes the rest.
-    let mut fills = vec![0usize; nodes.len()];
-    if problem.consolidate_first
-        && problem.criteria.first() == Some(&Criterion::Shipments)
-        && problem.lines.len() > 1
-    {
-        for (line, locals) in problem.lines.iter().zip(&candidate_local) {
-            for (c, &n) in line.candidates.iter().zip(locals) {
-                fills[n] += usize::from(c.available >= line.qty);
-            }
-        }
-    }
-    let preference: Vec<Vec<usize>> = problem
-        .lines
-        .iter()
-        .zip(&candidate_local)
-        .map(|(line, locals)| {
-            // Keys first: ranks are distinct, so the order is total.
-            let mut keyed: Vec<(u128, usize)> = line
-                .candidates
-                .iter()
-                .zip(locals)
-                .enumerate()
-                .map(|(i, (c, &n))| {
-                    let cost = c.unit_cost * line.qty as f64 + c.line_cost;
-                    let fewer_fills = u16::MAX - fills[n].min(u16::MAX as usize) as u16;
-                    let key = (u128::from(fewer_fills) << 96)
-                        | (u128::from(ordered_bits(cost)) << 32)
-                        | u128::from(env.rank(c.node));
-                    (key, i)
-                })
-                .collect();
-            keyed.sort_unstable_by_key(|&(key, _)| key);
-            keyed.into_iter().map(|(_, i)| i).collect()
-        })
-        .collect();
-    let mut items: Vec<u32> = Vec::new();
-    let line_item: Vec<usize> = problem
-        .lines
-        .iter()
-        .map(|line| match items.iter().position(|&i| i == line.item) {
-            Some(i) => i,
-            None => {
-                items.push(line.item);
-                items.len() - 1
-            }
-        })
-        .collect();
-    let preference_rank: Vec<Vec<usize>> = preference
-        .iter()
-        .map(|order: &Vec<usize>| {
-            let mut rank = vec![0; order.len()];
-            for (place, &c) in order.iter().enumerate() {
-                rank[c] = place;
-            }
-            rank
-        })
-        .collect();
-    let splittable = !problem.no_line_split && !problem.ship_complete;
-    let split_cap = problem
-        .max_shipments
-        .map_or(MAX_SPLIT_NODES, |m| (m as usize).min(MAX_SPLIT_NODES));
-    let splits: Vec<Vec<Vec<usize>>> = problem
-        .lines
-        .iter()
-        .map(|line| {
-            let whole_somewhere = line.candidates.iter().any(|c| c.available >= line.qty);
-            if !splittable || whole_somewhere {
-                return Vec::new();
-            }
-            let mut pool: Vec<usize> = (0..line.candidates.len()).collect();
-            let c = &line.candidates;
-            pool.sort_by(|&a, &b| {
-                c[b].available
-                    .cmp(&c[a].available)
-                    .then(c[a].node.cmp(&c[b].node))
-            });
-            pool.truncate(SPLIT_CANDIDATES);
-            pool.sort_by_key(|&i| c[i].node);
-            subsets(pool.len(), split_cap)
-                .into_iter()
-                .map(|subset| subset.into_iter().map(|i| pool[i]).collect())
-                .collect()
-        })
-        .collect();
-    let digital: Vec<bool> = nodes.iter().map(|&n| env.is_digital(n)).collect();
-    let digital_candidates = candidate_local
-        .iter()
-        .map(|locals| (0..locals.len()).filter(|&c| digital[locals[c]]).collect())
-        .collect();
-    let digital_preference = preference
-        .iter()
-        .zip(&candidate_local)
-        .map(|(order, locals)| {
-            order
-                .iter()
-                .copied()
-                .filter(|&c| digital[locals[c]])
-                .collect()
-        })
-        .collect();
-    let node_count = nodes.len();
-    let cost_at = (problem.costs_rise && problem.lines.len() > 1)
-        .then(|| problem.criteria.iter().position(|c| *c == Criterion::Cost))
-        .flatten()
-        .filter(|&k| {
-            problem.criteria[..k]
-                .iter()
-                .all(|c| *c == Criterion::Shipments)
-                && problem.lines.iter().all(|line| {
-                    (line.candidates.iter()).all(|c| c.unit_cost >= 0.0 && c.line_cost >= 0.0)
-                })
-        });
-    let any_digital = digital.iter().any(|&d| d);
-    let total_units = problem.lines.iter().map(|l| l.qty).sum();
-    let mut search = Search {
-        problem,
-        env,
-        used: vec![0; items.len() * nodes.len()],
-        in_use: vec![0; nodes.len()],
-        in_use_list: Vec::new(),
-        candidate_at,
-        candidate_local,
-        preference_rank,
-        splits,
-        digital_candidates,
-        digital_preference,
-        line_item,
-        digital,
-        any_digital,
-        total_units,
-        nodes,
-        option_lists: Vec::new(),
-        reused: Vec::new(),
-        allocation: vec![LineAllocation::UNPLACED; problem.lines.len()],
-        order,
-        best: None,
-        alternative: None,
-        explored: 0,
-        remaining_bound,
-        parcels: 0,
-        preference,
-        leaf_totals: vec![(Totals::default(), 0.0); node_count],
-        leaf_nodes: Vec::new(),
-        leaf_values: Vec::new(),
-        leaf_key: Vec::new(),
-        // One line uses each node in one plan only: nothing to remember.
-        node_terms: if problem.lines.len() > 1 {
-            vec![f64::NAN; problem.criteria.len() * node_count]
-        } else {
-            Vec::new()
-        },
-        cost_at,
-        open: match cost_at {
-            Some(_) => vec![OpenShipment::default(); node_count],
-            None => Vec::new(),
-        },
-        replaced: Vec::new(),
-    };
+    let mut search = Search::new(problem, env);
+    search.prepare_descent();
     search.descend(0, 0);
     let complete = search.explored <= BUDGET;
     Outcome {
         best: search.best.expect("the empty plan is always feasible"),
         alternative: search.alternative,
         complete,
+    }
+}
+
+/// The best of the plans that ship every line whole from one node, scored as [`solve`]
+/// scores plans; `None` when no node can take the whole order. With `minimize shipments`
+/// first and no digital candidate, such a plan, when there is one, is the best of all.
+pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Option<Outcome> {
+    let mut search = Search::new(problem, env);
+    let lines = problem.lines.len();
+    for n in 0..search.nodes.len() {
+        let mut placed = 0;
+        for (l, line) in problem.lines.iter().enumerate() {
+            match search.candidate_at(l, n) {
+                Some(c) if search.room(l, c) >= line.qty => {
+                    let option = LineAllocation::one(n as u32, line.qty);
+                    search.take(l, option.parts(), 1);
+                    search.allocation[l] = option;
+                    placed += line.qty;
+                }
+                _ => break,
+            }
+        }
+        if placed == search.total_units {
+            search.leaf(placed);
+        }
+        for l in (0..lines).rev() {
+            let option = std::mem::take(&mut search.allocation[l]);
+            search.take(l, option.parts(), -1);
+        }
+    }
+    let best = search.best?;
+    Some(Outcome {
+        best,
+        alternative: search.alternative,
+        complete: true,
+    })
+}
+
+impl<'a, S: Shipments> Search<'a, S> {
+    /// A search over the problem's candidates, without the tables that descending needs
+    /// (see [`Search::prepare_descent`]).
+    fn new(problem: &'a Problem, env: &'a mut S) -> Search<'a, S> {
+        // Every candidate node of the order, by local index (in node order).
+        let mut nodes: Vec<u32> = problem
+            .lines
+            .iter()
+            .flat_map(|line| line.candidates.iter().map(|c| c.node))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let candidate_local: Vec<Vec<usize>> = problem
+            .lines
+            .iter()
+            .map(|line| {
+                line.candidates
+                    .iter()
+                    .map(|c| nodes.binary_search(&c.node).unwrap_or_else(|at| at))
+                    .collect()
+            })
+            .collect();
+        let mut candidate_at = vec![NO_CANDIDATE; problem.lines.len() * nodes.len()];
+        for (l, locals) in candidate_local.iter().enumerate() {
+            for (i, &n) in locals.iter().enumerate() {
+                candidate_at[l * nodes.len() + n] = i as u32;
+            }
+        }
+        let mut items: Vec<u32> = Vec::new();
+        let line_item: Vec<usize> = problem
+            .lines
+            .iter()
+            .map(|line| match items.iter().position(|&i| i == line.item) {
+                Some(i) => i,
+                None => {
+                    items.push(line.item);
+                    items.len() - 1
+                }
+            })
+            .collect();
+        let digital: Vec<bool> = nodes.iter().map(|&n| env.is_digital(n)).collect();
+        let any_digital = digital.iter().any(|&d| d);
+        let total_units = problem.lines.iter().map(|l| l.qty).sum();
+        let node_count = nodes.len();
+        Search {
+            problem,
+            env,
+            used: vec![0; items.len() * nodes.len()],
+            in_use: vec![0; nodes.len()],
+            in_use_list: Vec::new(),
+            candidate_at,
+            candidate_local,
+            preference_rank: Vec::new(),
+            splits: Vec::new(),
+            digital_candidates: Vec::new(),
+            digital_preference: Vec::new(),
+            line_item,
+            digital,
+            any_digital,
+            total_units,
+            nodes,
+            option_lists: Vec::new(),
+            reused: Vec::new(),
+            allocation: vec![LineAllocation::UNPLACED; problem.lines.len()],
+            order: Vec::new(),
+            best: None,
+            alternative: None,
+            explored: 0,
+            remaining_bound: Vec::new(),
+            parcels: 0,
+            preference: Vec::new(),
+            leaf_totals: vec![(Totals::default(), 0.0); node_count],
+            leaf_nodes: Vec::new(),
+            leaf_values: Vec::new(),
+            leaf_key: Vec::new(),
+            // One line uses each node in one plan only: nothing to remember.
+            node_terms: if problem.lines.len() > 1 {
+                vec![f64::NAN; problem.criteria.len() * node_count]
+            } else {
+                Vec::new()
+            },
+            cost_at: None,
+            open: Vec::new(),
+            replaced: Vec::new(),
+        }
+    }
+
+    /// The tables descending needs: the order of the lines and the bounds on what they
+    /// can place, each line's candidates in order of preference, its splits and digital
+    /// candidates, and whether cost bounds the branches.
+    fn prepare_descent(&mut self) {
+        let problem = self.problem;
+        let caps: Vec<i64> = problem
+            .lines
+            .iter()
+            .map(|line| {
+                line.qty
+                    .min(line.candidates.iter().map(|c| c.available).sum())
+            })
+            .collect();
+        self.order = search_order(problem);
+        self.remaining_bound = vec![0; caps.len() + 1];
+        for i in (0..caps.len()).rev() {
+            self.remaining_bound[i] = self.remaining_bound[i + 1] + caps[self.order[i]];
+        }
+        // With `minimize shipments` first, nodes that can take more lines whole come first:
+        // a plan with few shipments is found early, and it prunes the rest.
+        let mut fills = vec![0usize; self.nodes.len()];
+        if problem.consolidate_first
+            && problem.criteria.first() == Some(&Criterion::Shipments)
+            && problem.lines.len() > 1
+        {
+            for (line, locals) in problem.lines.iter().zip(&self.candidate_local) {
+                for (c, &n) in line.candidates.iter().zip(locals) {
+                    fills[n] += usize::from(c.available >= line.qty);
+                }
+            }
+        }
+        self.preference = problem
+            .lines
+            .iter()
+            .zip(&self.candidate_local)
+            .map(|(line, locals)| {
+                // Keys first: ranks are distinct, so the order is total.
+                let mut keyed: Vec<(u128, usize)> = line
+                    .candidates
+                    .iter()
+                    .zip(locals)
+                    .enumerate()
+                    .map(|(i, (c, &n))| {
+                        let cost = c.unit_cost * line.qty as f64 + c.line_cost;
+                        let fewer_fills = u16::MAX - fills[n].min(u16::MAX as usize) as u16;
+                        let key = (u128::from(fewer_fills) << 96)
+                            | (u128::from(ordered_bits(cost)) << 32)
+                            | u128::from(self.env.rank(c.node));
+                        (key, i)
+                    })
+                    .collect();
+                keyed.sort_unstable_by_key(|&(key, _)| key);
+                keyed.into_iter().map(|(_, i)| i).collect()
+            })
+            .collect();
+        self.preference_rank = self
+            .preference
+            .iter()
+            .map(|order: &Vec<usize>| {
+                let mut rank = vec![0; order.len()];
+                for (place, &c) in order.iter().enumerate() {
+                    rank[c] = place;
+                }
+                rank
+            })
+            .collect();
+        let splittable = !problem.no_line_split && !problem.ship_complete;
+        let split_cap = problem
+            .max_shipments
+            .map_or(MAX_SPLIT_NODES, |m| (m as usize).min(MAX_SPLIT_NODES));
+        self.splits = problem
+            .lines
+            .iter()
+            .map(|line| {
+                let whole_somewhere = line.candidates.iter().any(|c| c.available >= line.qty);
+                if !splittable || whole_somewhere {
+                    return Vec::new();
+                }
+                let mut pool: Vec<usize> = (0..line.candidates.len()).collect();
+                let c = &line.candidates;
+                pool.sort_by(|&a, &b| {
+                    c[b].available
+                        .cmp(&c[a].available)
+                        .then(c[a].node.cmp(&c[b].node))
+                });
+                pool.truncate(SPLIT_CANDIDATES);
+                pool.sort_by_key(|&i| c[i].node);
+                subsets(pool.len(), split_cap)
+                    .into_iter()
+                    .map(|subset| subset.into_iter().map(|i| pool[i]).collect())
+                    .collect()
+            })
+            .collect();
+        let digital = &self.digital;
+        self.digital_candidates = self
+            .candidate_local
+            .iter()
+            .map(|locals| (0..locals.len()).filter(|&c| digital[locals[c]]).collect())
+            .collect();
+        self.digital_preference = self
+            .preference
+            .iter()
+            .zip(&self.candidate_local)
+            .map(|(order, locals)| {
+                order
+                    .iter()
+                    .copied()
+                    .filter(|&c| digital[locals[c]])
+                    .collect()
+            })
+            .collect();
+        self.cost_at = (problem.costs_rise && problem.lines.len() > 1)
+            .then(|| problem.criteria.iter().position(|c| *c == Criterion::Cost))
+            .flatten()
+            .filter(|&k| {
+                problem.criteria[..k]
+                    .iter()
+                    .all(|c| *c == Criterion::Shipments)
+                    && problem.lines.iter().all(|line| {
+                        (line.candidates.iter()).all(|c| c.unit_cost >= 0.0 && c.line_cost >= 0.0)
+                    })
+            });
+        if self.cost_at.is_some() {
+            self.open = vec![OpenShipment::default(); self.nodes.len()];
+        }
     }
 }
 
@@ -739,13 +797,13 @@ impl<S: Shipments> Search<'_, S> {
             return;
         }
         self.evaluate();
+        let runner_up = self.problem.runner_up;
         if self.beats(placed, self.best.as_ref()) {
-            let scored = self.scored(placed);
-            if let Some(previous) = self.best.take() {
-                self.alternative = Some(previous);
+            let previous = self.best.replace(self.scored(placed));
+            if runner_up && previous.is_some() {
+                self.alternative = previous;
             }
-            self.best = Some(scored);
-        } else if self.beats(placed, self.alternative.as_ref()) {
+        } else if runner_up && self.beats(placed, self.alternative.as_ref()) {
             self.alternative = Some(self.scored(placed));
         }
     }
