@@ -249,27 +249,30 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
 /// first and no digital candidate, such a plan, when there is one, is the best of all.
 pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Option<Outcome> {
     let mut search = Search::new(problem, env);
-    let lines = problem.lines.len();
+    let lines = &problem.lines;
     for n in 0..search.nodes.len() {
-        let mut placed = 0;
-        for (l, line) in problem.lines.iter().enumerate() {
-            match search.candidate_at(l, n) {
-                Some(c) if search.room(l, c) >= line.qty => {
-                    let option = LineAllocation::one(n as u32, line.qty);
-                    search.take(l, option.parts(), 1);
-                    search.allocation[l] = option;
-                    placed += line.qty;
-                }
-                _ => break,
-            }
+        // Lines of one item share its stock at the node: each takes its units after the
+        // earlier ones, as in a branch of the search.
+        let takes_all = lines.iter().enumerate().all(|(l, line)| {
+            search.candidate_at(l, n).is_some_and(|c| {
+                let before: i64 = (lines[..l].iter())
+                    .filter(|earlier| earlier.item == line.item)
+                    .map(|earlier| earlier.qty)
+                    .sum();
+                line.candidates[c].available - before >= line.qty
+            })
+        });
+        if !takes_all {
+            continue;
         }
-        if placed == search.total_units {
-            search.leaf(placed);
+        for (allocation, line) in search.allocation.iter_mut().zip(lines) {
+            *allocation = LineAllocation::one(n as u32, line.qty);
         }
-        for l in (0..lines).rev() {
-            let option = std::mem::take(&mut search.allocation[l]);
-            search.take(l, option.parts(), -1);
-        }
+        search.leaf_nodes.clear();
+        search.leaf_nodes.push(n);
+        search.parcels = usize::from(!search.digital[n]);
+        search.score();
+        search.keep(search.total_units);
     }
     let best = search.best?;
     Some(Outcome {
@@ -797,6 +800,11 @@ impl<S: Shipments> Search<'_, S> {
             return;
         }
         self.evaluate();
+        self.keep(placed);
+    }
+
+    /// Keeps the plan scored in the scratch if it beats the best (or the runner-up).
+    fn keep(&mut self, placed: i64) {
         let runner_up = self.problem.runner_up;
         if self.beats(placed, self.best.as_ref()) {
             let previous = self.best.replace(self.scored(placed));
@@ -816,6 +824,12 @@ impl<S: Shipments> Search<'_, S> {
         // Node id order, so that sums are always added in the same order.
         let nodes = &self.nodes;
         self.leaf_nodes.sort_unstable_by_key(|&l| nodes[l]);
+        self.score();
+    }
+
+    /// Scores the allocation shipping from `leaf_nodes` (in node id order) into the
+    /// scratch.
+    fn score(&mut self) {
         for &l in &self.leaf_nodes {
             self.leaf_totals[l] = (Totals::default(), 0.0);
         }
