@@ -2,7 +2,9 @@
 //! consume as they are routed.
 
 use crate::decision::*;
-use crate::eval::{Code, Env, LetCache, Lowering, ShipmentTotals, TableCode, World};
+use crate::eval::{
+    Code, Columns, Env, LetCache, Lowering, ShipmentTotals, Spare, TableCode, World,
+};
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
@@ -388,42 +390,6 @@ struct Applied {
     cache: LetCache,
 }
 
-/// What is known of the current node for every line: line-independent exclusions
-/// (by layer position and rule) and its stage.
-struct NodeMemo {
-    /// By layer position, then rule.
-    exclusions: Vec<Vec<Option<bool>>>,
-    stage: Option<Verdict>,
-}
-
-impl NodeMemo {
-    fn new(engine: &Engine, layers: &[Applied]) -> NodeMemo {
-        NodeMemo {
-            exclusions: layers
-                .iter()
-                .map(|l| vec![None; engine.policies[l.index].excludes.len()])
-                .collect(),
-            stage: None,
-        }
-    }
-
-    /// Forgets everything, keeping the memory for the next node.
-    fn clear(&mut self) {
-        for rules in &mut self.exclusions {
-            rules.fill(None);
-        }
-        self.stage = None;
-    }
-}
-
-/// Why a node cannot take a line.
-#[derive(Clone, Copy, Debug)]
-enum Verdict {
-    Excluded { policy: usize, rule: usize },
-    NotStaged,
-    Candidate { stage: Option<usize> },
-}
-
 impl<'a> Router<'a> {
     fn env(&self, line: Option<&'a Line>, node: Option<u32>) -> Env<'a> {
         Env {
@@ -446,14 +412,6 @@ impl<'a> Router<'a> {
 
     fn holds(&self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
         env.holds(
-            c,
-            &mut applied.cache,
-            &self.engine.policies[applied.index].lets,
-        )
-    }
-
-    fn number(&self, env: &Env, c: &Code, applied: &mut Applied) -> f64 {
-        env.number(
             c,
             &mut applied.cache,
             &self.engine.policies[applied.index].lets,
@@ -645,158 +603,6 @@ impl<'a> Router<'a> {
         }
     }
 
-    /// The verdict of every layer's exclusions and the policy's stages for (node, line).
-    /// What does not depend on the line is remembered in `memo` for the node.
-    fn verdict(
-        &mut self,
-        layers: &mut [Applied],
-        node: u32,
-        line: &'a Line,
-        programs: &[LinePrograms],
-        memo: &mut NodeMemo,
-    ) -> Verdict {
-        let env = self.env(Some(line), Some(node));
-        for (position, (layer, programs)) in layers.iter_mut().zip(programs).enumerate() {
-            for (rule, c) in &programs.excludes {
-                let rule = *rule;
-                let line_free = !matches!(c.level, Level::Line | Level::LineNode);
-                let holds = match memo.exclusions[position][rule] {
-                    Some(cached) => cached,
-                    None => {
-                        let holds = self.holds(&env, c, layer);
-                        if line_free {
-                            memo.exclusions[position][rule] = Some(holds);
-                        }
-                        holds
-                    }
-                };
-                if holds {
-                    return Verdict::Excluded {
-                        policy: layer.index,
-                        rule,
-                    };
-                }
-            }
-        }
-        if let Some(stage) = memo.stage {
-            return stage;
-        }
-        let stages = &self.engine.policies[layers[0].index].stages;
-        let mut verdict = if stages.is_empty() {
-            Verdict::Candidate { stage: None }
-        } else {
-            Verdict::NotStaged
-        };
-        for (i, stage) in stages.iter().enumerate() {
-            let member = match stage {
-                None => true,
-                Some(c) => self.holds(&env, c, &mut layers[0]),
-            };
-            if member {
-                verdict = Verdict::Candidate { stage: Some(i) };
-                break;
-            }
-        }
-        memo.stage = Some(verdict);
-        verdict
-    }
-
-    /// Whether a distance guard of any layer excludes the node for this order.
-    fn guarded_out(&mut self, layers: &mut [Applied], node: u32) -> bool {
-        let env = self.env(None, Some(node));
-        let at = &self.engine.unit_vectors[node as usize];
-        for layer in layers.iter_mut() {
-            for (radius, inclusive, condition) in &self.engine.policies[layer.index].guards {
-                let applies = condition
-                    .as_ref()
-                    .is_none_or(|c| self.holds(&env, c, layer));
-                let beyond = || {
-                    if radius.clearly_beyond(at, &self.world.ship_to) {
-                        return true;
-                    }
-                    let d = self.world.ship_to_km(node);
-                    if *inclusive {
-                        d >= radius.km
-                    } else {
-                        d > radius.km
-                    }
-                };
-                if applies && beyond() {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// Safety stock of a node for a line: the largest amount any layer holds back.
-    fn safety_stock(
-        &mut self,
-        layers: &mut [Applied],
-        node: u32,
-        line: &'a Line,
-        programs: &[LinePrograms],
-    ) -> i64 {
-        let env = self.env(Some(line), Some(node));
-        let mut safety = 0i64;
-        for (layer, programs) in layers.iter_mut().zip(programs) {
-            let plan = &self.engine.plan.policies[layer.index];
-            for (index, amount, condition) in &programs.safety {
-                let rule = &plan.safety_stock[*index];
-                let applies = condition
-                    .as_ref()
-                    .is_none_or(|c| self.holds(&env, c, layer));
-                if applies {
-                    let amount = self.number(&env, amount, layer) as i64;
-                    if amount > 0 {
-                        self.exercise(rule.origin);
-                    }
-                    safety = safety.max(amount);
-                }
-            }
-        }
-        safety
-    }
-
-    /// Per-unit and per-line costs of every layer for (node, line): their sums, and
-    /// the named terms when explaining.
-    fn line_costs(
-        &mut self,
-        layers: &mut [Applied],
-        node: u32,
-        line: &'a Line,
-        programs: &[LinePrograms],
-        safety: i64,
-    ) -> (f64, f64, Vec<(String, f64)>) {
-        let mut env = self.env(Some(line), Some(node));
-        env.safety = safety;
-        let (mut unit, mut per_line, mut terms) = (0.0, 0.0, Vec::new());
-        for (layer, programs) in layers.iter_mut().zip(programs) {
-            let plan = &self.engine.plan.policies[layer.index];
-            for (index, value, condition) in &programs.costs {
-                let cost = &plan.costs[*index];
-                if condition
-                    .as_ref()
-                    .is_none_or(|c| self.holds(&env, c, layer))
-                {
-                    let amount = self.number(&env, value, layer);
-                    if cost.basis == CostBasis::Unit {
-                        unit += amount;
-                    } else {
-                        per_line += amount;
-                    }
-                    if amount != 0.0 {
-                        self.exercise(cost.origin);
-                    }
-                    if self.explain {
-                        terms.push((cost.name.clone(), round_cents(amount)));
-                    }
-                }
-            }
-        }
-        (unit, per_line, terms)
-    }
-
     /// The index of nearby stock of the first layer with one, unless explaining.
     fn near_index(&self, layers: &[Applied]) -> Option<&'a NearIndex> {
         let engine = self.engine;
@@ -911,116 +717,318 @@ impl<'a> Router<'a> {
             && (self.order.lines.iter()).all(|l| !self.engine.digital_stock[l.item as usize])
     }
 
-    /// Evaluates one node's pairs (`group`): each gives a candidate of its line, or, when
-    /// explaining, the reason it does not.
+    /// Evaluates the (node, line) pairs, grouped by node: each gives a candidate of its
+    /// line, or, when explaining, the reason it does not. Every program runs over all the
+    /// nodes it concerns at once (see [`Columns`]): the exclusions that do not read the
+    /// line and the stages once for all the nodes, the rest once per line. A program may
+    /// run at a node whose pair an earlier rule already decided: programs have no effects,
+    /// and only what decides a pair is kept.
     fn gather(
         &mut self,
-        layers: &mut [Applied],
-        group: &[Pair],
+        layers: &[Applied],
+        pairs: &[Pair],
         programs: &[Vec<LinePrograms>],
-        memo: &mut NodeMemo,
         gathered: &mut Gathered,
     ) {
         let order = self.order;
+        let engine = self.engine;
         let network = self.world.network;
-        let node = group[0].node;
+        let lets = |layer: &Applied| &engine.policies[layer.index].lets[..];
+        let groups = || pairs.chunk_by(|a, b| a.node == b.node);
+        let nodes: Vec<u32> = groups().map(|group| group[0].node).collect();
         // Far nodes a distance guard excludes need nothing else (traces list every rule, so
         // an explanation takes the long way).
-        if !self.explain && self.guarded_out(layers, node) {
-            return;
-        }
-        let stage_count = self.engine.policies[layers[0].index].stages.len();
-        let name = || network.nodes[node as usize].id.to_string();
-        memo.clear();
-        for layer in layers.iter_mut() {
-            let lets = &self.engine.policies[layer.index].lets;
-            layer.cache.forget(lets, |level| level >= Level::Line);
-        }
-        for &Pair { line: l, stock, .. } in group {
-            let line = &order.lines[l];
-            let traces = &mut gathered.traces[l];
-            let free = self.world.free_stock_at(line.item, stock);
-            for layer in layers.iter_mut() {
-                let lets = &self.engine.policies[layer.index].lets;
-                layer
-                    .cache
-                    .forget(lets, |level| matches!(level, Level::Line | Level::LineNode));
+        let mut spare = Spare::default();
+        let kept = self.within_guards(layers, &nodes, &mut spare);
+        // Per line: its pairs at the nodes kept, in the order of `pairs`.
+        let mut by_line: Vec<Vec<PairState>> = vec![Vec::new(); order.lines.len()];
+        for (at, group) in groups().enumerate().filter(|&(at, _)| kept[at]) {
+            for pair in group {
+                let line = &order.lines[pair.line];
+                by_line[pair.line].push(PairState {
+                    at,
+                    free: self.world.free_stock_at(line.item, pair.stock),
+                    excluded: None,
+                });
             }
-            if free <= 0 {
-                if self.explain {
-                    traces.push(CandidateTrace::NoStock {
-                        node: name(),
-                        available: 0,
-                        safety_stock: 0,
-                    });
-                }
-                continue;
-            }
-            match self.verdict(layers, node, line, &programs[l], memo) {
-                Verdict::Excluded { policy, rule } => {
-                    if self.explain {
-                        let r = &self.engine.plan.policies[policy].excludes[rule];
-                        self.exercise(r.origin);
-                        traces.push(CandidateTrace::Excluded {
-                            node: name(),
-                            excluded_by: self.rule_ref(
-                                policy,
-                                &r.origin,
-                                &r.condition.source,
-                                &r.because,
-                                "exclude when",
-                            ),
-                        });
+        }
+        let order_env = self.env(None, None);
+        let stages = self.stages_at(layers, &nodes, &mut spare);
+        let stage_count = engine.policies[layers[0].index].stages.len();
+        // Per layer position and rule: the exclusion at every node, if it does not read
+        // the line.
+        let mut line_free: Vec<Vec<Option<Vec<bool>>>> = layers
+            .iter()
+            .map(|l| vec![None; engine.policies[l.index].excludes.len()])
+            .collect();
+        let mut column = spare.truths();
+        for (l, line) in order.lines.iter().enumerate() {
+            let env = self.env(Some(line), None);
+            let states = &mut by_line[l];
+            let line_nodes: Vec<u32> = states.iter().map(|s| nodes[s.at]).collect();
+            for (position, (layer, programs)) in layers.iter().zip(&programs[l]).enumerate() {
+                for (rule, code) in &programs.excludes {
+                    let reads_line = matches!(code.level, Level::Line | Level::LineNode);
+                    let holds: &[bool] = if reads_line {
+                        env.truths(
+                            code,
+                            &mut Columns::new(&line_nodes, None, lets(layer), &mut spare),
+                            &mut column,
+                        );
+                        &column
+                    } else {
+                        line_free[position][*rule].get_or_insert_with(|| {
+                            let mut all = Vec::new();
+                            order_env.truths(
+                                code,
+                                &mut Columns::new(&nodes, None, lets(layer), &mut spare),
+                                &mut all,
+                            );
+                            all
+                        })
+                    };
+                    for (k, state) in states.iter_mut().enumerate() {
+                        let at = if reads_line { k } else { state.at };
+                        if state.excluded.is_none() && holds[at] {
+                            state.excluded = Some((layer.index, *rule));
+                        }
                     }
                 }
-                Verdict::NotStaged => {
+            }
+            let candidate: Vec<bool> = (states.iter())
+                .map(|s| s.free > 0 && s.excluded.is_none() && stages[s.at].is_some())
+                .collect();
+            let safety = self.safety_stock(
+                layers,
+                &env,
+                &programs[l],
+                (&line_nodes, &candidate),
+                &mut spare,
+            );
+            let costed: Vec<bool> = (states.iter().zip(&candidate).zip(&safety))
+                .map(|((s, &candidate), &safety)| candidate && s.free - safety > 0)
+                .collect();
+            let costs = self.line_costs(
+                layers,
+                &env,
+                &programs[l],
+                (&line_nodes, &safety, &costed),
+                &mut spare,
+            );
+
+            // In the order of the pairs: traces when explaining, and the candidates.
+            for (k, state) in states.iter().enumerate() {
+                let node = nodes[state.at];
+                let name = || network.nodes[node as usize].id.to_string();
+                let traces = &mut gathered.traces[l];
+                let available = (state.free - safety[k]).max(0);
+                if state.free <= 0 || (candidate[k] && available == 0) {
+                    if self.explain {
+                        traces.push(CandidateTrace::NoStock {
+                            node: name(),
+                            available: 0,
+                            safety_stock: if state.free <= 0 { 0 } else { safety[k] },
+                        });
+                    }
+                    continue;
+                }
+                if let Some((policy, rule)) = state.excluded {
+                    if self.explain {
+                        let r = &engine.plan.policies[policy].excludes[rule];
+                        self.exercise(r.origin);
+                        let excluded_by = self.rule_ref(
+                            policy,
+                            &r.origin,
+                            &r.condition.source,
+                            &r.because,
+                            "exclude when",
+                        );
+                        gathered.traces[l].push(CandidateTrace::Excluded {
+                            node: name(),
+                            excluded_by,
+                        });
+                    }
+                    continue;
+                }
+                let Some(stage) = stages[state.at] else {
                     if self.explain {
                         traces.push(CandidateTrace::NotStaged {
                             node: name(),
                             excluded_by: "in no stage of the policy".into(),
                         });
                     }
+                    continue;
+                };
+                let (unit_cost, line_cost) = costs.sums[k];
+                if stage_count > 0 {
+                    gathered.stage_of.insert(node, stage);
                 }
-                Verdict::Candidate { stage } => {
-                    let safety = self.safety_stock(layers, node, line, &programs[l]);
-                    let available = (free - safety).max(0);
-                    if available == 0 {
-                        if self.explain {
-                            traces.push(CandidateTrace::NoStock {
-                                node: name(),
-                                available,
-                                safety_stock: safety,
-                            });
-                        }
-                        continue;
-                    }
-                    let (unit_cost, line_cost, terms) =
-                        self.line_costs(layers, node, line, &programs[l], safety);
-                    if stage_count > 0 {
-                        gathered.stage_of.insert(node, stage);
-                    }
-                    if self.explain {
-                        let stage_name = stage.map(|s| {
-                            self.engine.plan.policies[layers[0].index].stages[s]
-                                .name
-                                .clone()
-                        });
-                        traces.push(CandidateTrace::Candidate {
-                            node: name(),
-                            available,
-                            stage: stage_name,
-                            costs: terms,
-                        });
-                    }
-                    gathered.candidates[l].push(Candidate {
-                        node,
+                if self.explain {
+                    let stage_name =
+                        stage.map(|s| engine.plan.policies[layers[0].index].stages[s].name.clone());
+                    traces.push(CandidateTrace::Candidate {
+                        node: name(),
                         available,
-                        unit_cost,
-                        line_cost,
+                        stage: stage_name,
+                        costs: costs.terms[k].clone(),
                     });
+                }
+                gathered.candidates[l].push(Candidate {
+                    node,
+                    available,
+                    unit_cost,
+                    line_cost,
+                });
+            }
+        }
+    }
+
+    /// Per node: false when a distance guard of a layer excludes it for this order (all
+    /// true when explaining, since the trace lists every rule).
+    fn within_guards(&self, layers: &[Applied], nodes: &[u32], spare: &mut Spare) -> Vec<bool> {
+        let mut kept = vec![true; nodes.len()];
+        if self.explain {
+            return kept;
+        }
+        let env = self.env(None, None);
+        let mut applies = spare.truths();
+        for layer in layers {
+            let policy = &self.engine.policies[layer.index];
+            for (radius, inclusive, condition) in &policy.guards {
+                let mut at = Columns::new(nodes, None, &policy.lets, spare);
+                env.truths_or_all(condition.as_ref(), &mut at, &mut applies);
+                for ((kept, &node), applies) in kept.iter_mut().zip(nodes).zip(&applies) {
+                    let beyond = || {
+                        let at = &self.engine.unit_vectors[node as usize];
+                        if radius.clearly_beyond(at, &self.world.ship_to) {
+                            return true;
+                        }
+                        let d = self.world.ship_to_km(node);
+                        if *inclusive {
+                            d >= radius.km
+                        } else {
+                            d > radius.km
+                        }
+                    };
+                    if *kept && *applies && beyond() {
+                        *kept = false;
+                    }
                 }
             }
         }
+        spare.keep_truths(applies);
+        kept
+    }
+
+    /// Per node: the first stage of the policy it is in (`Some(None)` when the policy has
+    /// no stages), or `None` when it is in none.
+    fn stages_at(
+        &self,
+        layers: &[Applied],
+        nodes: &[u32],
+        spare: &mut Spare,
+    ) -> Vec<Option<Option<usize>>> {
+        let policy = &self.engine.policies[layers[0].index];
+        if policy.stages.is_empty() {
+            return vec![Some(None); nodes.len()];
+        }
+        let env = self.env(None, None);
+        let mut stage_of = vec![None; nodes.len()];
+        let mut member = spare.truths();
+        for (i, stage) in policy.stages.iter().enumerate() {
+            let mut at = Columns::new(nodes, None, &policy.lets, spare);
+            env.truths_or_all(stage.as_ref(), &mut at, &mut member);
+            for (stage_of, &member) in stage_of.iter_mut().zip(&member) {
+                if stage_of.is_none() && member {
+                    *stage_of = Some(Some(i));
+                }
+            }
+        }
+        spare.keep_truths(member);
+        stage_of
+    }
+
+    /// Safety stock of the line at each node: the largest amount any layer holds back.
+    /// Rules are credited only at the nodes that are `candidate`s.
+    fn safety_stock(
+        &mut self,
+        layers: &[Applied],
+        env: &Env,
+        programs: &[LinePrograms],
+        (nodes, candidate): (&[u32], &[bool]),
+        spare: &mut Spare,
+    ) -> Vec<i64> {
+        let mut safety = vec![0i64; nodes.len()];
+        let (mut applies, mut amounts) = (spare.truths(), spare.numbers());
+        for (layer, programs) in layers.iter().zip(programs) {
+            let plan = &self.engine.plan.policies[layer.index];
+            let lets = &self.engine.policies[layer.index].lets;
+            for (index, amount, condition) in &programs.safety {
+                let mut at = Columns::new(nodes, None, lets, spare);
+                env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
+                env.numbers(amount, &mut at, &mut amounts);
+                for (k, safety) in safety.iter_mut().enumerate() {
+                    if applies[k] {
+                        let amount = amounts[k] as i64;
+                        if amount > 0 && candidate[k] {
+                            self.exercise(plan.safety_stock[*index].origin);
+                        }
+                        *safety = (*safety).max(amount);
+                    }
+                }
+            }
+        }
+        spare.keep_truths(applies);
+        spare.keep_numbers(amounts);
+        safety
+    }
+
+    /// Per-unit and per-line costs of every layer for the line at each node, given with
+    /// its safety stock: their sums, and the named terms when explaining. Rules are
+    /// credited only at the nodes that are `costed`.
+    fn line_costs(
+        &mut self,
+        layers: &[Applied],
+        env: &Env,
+        programs: &[LinePrograms],
+        (nodes, safety, costed): (&[u32], &[i64], &[bool]),
+        spare: &mut Spare,
+    ) -> LineCosts {
+        let mut costs = LineCosts {
+            sums: vec![(0.0, 0.0); nodes.len()],
+            terms: vec![Vec::new(); if self.explain { nodes.len() } else { 0 }],
+        };
+        let (mut applies, mut amounts) = (spare.truths(), spare.numbers());
+        for (layer, programs) in layers.iter().zip(programs) {
+            let plan = &self.engine.plan.policies[layer.index];
+            let lets = &self.engine.policies[layer.index].lets;
+            for (index, value, condition) in &programs.costs {
+                let cost = &plan.costs[*index];
+                let mut at = Columns::new(nodes, Some(safety), lets, spare);
+                env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
+                env.numbers(value, &mut at, &mut amounts);
+                for (k, (unit, per_line)) in costs.sums.iter_mut().enumerate() {
+                    if !applies[k] || !costed[k] {
+                        continue;
+                    }
+                    let amount = amounts[k];
+                    if cost.basis == CostBasis::Unit {
+                        *unit += amount;
+                    } else {
+                        *per_line += amount;
+                    }
+                    if amount != 0.0 {
+                        self.exercise(cost.origin);
+                    }
+                    if self.explain {
+                        costs.terms[k].push((cost.name.clone(), round_cents(amount)));
+                    }
+                }
+            }
+        }
+        spare.keep_truths(applies);
+        spare.keep_numbers(amounts);
+        costs
     }
 
     fn problem(&self, layers: &[Applied], lines: Vec<LineProblem>, settings: &Settings) -> Problem {
@@ -1116,7 +1124,6 @@ impl<'a> Router<'a> {
             .iter()
             .map(|line| self.line_programs(&layers, line))
             .collect();
-        let mut memo = NodeMemo::new(self.engine, &layers);
         let mut gathered = Gathered::new(order.lines.len());
         let total: i64 = order.lines.iter().map(|l| l.qty).sum();
 
@@ -1133,9 +1140,8 @@ impl<'a> Router<'a> {
         };
         let mut found = None;
         if one_node_first {
-            for group in self.lone_pairs(&layers).chunks(order.lines.len()) {
-                self.gather(&mut layers, group, &programs, &mut memo, &mut gathered);
-            }
+            let pairs = self.lone_pairs(&layers);
+            self.gather(&layers, &pairs, &programs, &mut gathered);
             let lines = line_problems(order, std::mem::take(&mut gathered.candidates));
             let problem = self.problem(&layers, lines, &settings);
             let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, false, 0);
@@ -1146,10 +1152,12 @@ impl<'a> Router<'a> {
             Some(found) => found,
             None => {
                 let pairs = self.pairs(&layers);
-                let groups = pairs.chunk_by(|a, b| a.node == b.node);
-                for group in groups.filter(|g| !one_node_first || !takes_alone(g)) {
-                    self.gather(&mut layers, group, &programs, &mut memo, &mut gathered);
-                }
+                let rest: Vec<Pair> = (pairs.chunk_by(|a, b| a.node == b.node))
+                    .filter(|g| !one_node_first || !takes_alone(g))
+                    .flatten()
+                    .copied()
+                    .collect();
+                self.gather(&layers, &rest, &programs, &mut gathered);
                 let lines = line_problems(order, std::mem::take(&mut gathered.candidates));
                 self.solve(&mut layers, lines, &gathered.stage_of, &settings)
             }
@@ -1391,6 +1399,22 @@ impl Gathered {
     }
 }
 
+/// A (node, line) pair as the line's programs decide it: the node (its index among the
+/// nodes gathered), its free stock, and the first rule that excludes it.
+#[derive(Clone, Copy)]
+struct PairState {
+    at: usize,
+    free: i64,
+    excluded: Option<(usize, usize)>,
+}
+
+/// A line's costs at each node: (per unit, per line), and the named terms when
+/// explaining.
+struct LineCosts {
+    sums: Vec<(f64, f64)>,
+    terms: Vec<Vec<(String, f64)>>,
+}
+
 /// The order's lines with their candidates, as the search takes them.
 fn line_problems(order: &Order, candidates: Vec<Vec<Candidate>>) -> Vec<LineProblem> {
     order
@@ -1496,6 +1520,8 @@ struct ShipmentEvaluator<'r, 'a> {
     memo: HashMap<(u32, usize, [u64; 4]), f64>,
     /// Whether the same node may be asked about the same totals again.
     memoize: bool,
+    /// Shipment costs computed together: the totals, and (node, cost) by node.
+    prepared: (Totals, Vec<(u32, f64)>),
 }
 
 impl<'r, 'a> ShipmentEvaluator<'r, 'a> {
@@ -1540,6 +1566,7 @@ impl<'r, 'a> ShipmentEvaluator<'r, 'a> {
             aggregates,
             memo: HashMap::with_capacity_and_hasher(capacity, Default::default()),
             memoize,
+            prepared: (Totals::default(), Vec::new()),
         }
     }
 }
@@ -1595,6 +1622,31 @@ impl<'a> ShipmentEvaluator<'_, 'a> {
 }
 
 impl Shipments for ShipmentEvaluator<'_, '_> {
+    fn prepare_shipments(&mut self, nodes: &[u32], totals: &Totals) {
+        let env = Env {
+            shipment: Some(totals),
+            ..self.router.env(None, None)
+        };
+        let mut costs = vec![0.0; nodes.len()];
+        let mut spare = Spare::default();
+        let (mut applies, mut amounts) = (Vec::new(), Vec::new());
+        for (layer, layer_costs) in self.layers.iter().zip(&self.costs) {
+            let lets = &self.router.engine.policies[layer.index].lets;
+            for (_, value, condition) in layer_costs {
+                let mut at = Columns::new(nodes, None, lets, &mut spare);
+                env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
+                env.numbers(value, &mut at, &mut amounts);
+                for ((cost, &applies), &amount) in costs.iter_mut().zip(&applies).zip(&amounts) {
+                    if applies {
+                        *cost += amount;
+                    }
+                }
+            }
+        }
+        self.prepared = (*totals, nodes.iter().copied().zip(costs).collect());
+        self.prepared.1.sort_unstable_by_key(|&(node, _)| node);
+    }
+
     fn is_digital(&self, node: u32) -> bool {
         self.router.world.network.nodes[node as usize].is_digital()
     }
@@ -1604,6 +1656,12 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
     }
 
     fn shipment_cost(&mut self, node: u32, totals: &Totals) -> f64 {
+        let (prepared_totals, prepared) = &self.prepared;
+        if prepared_totals == totals
+            && let Ok(at) = prepared.binary_search_by_key(&node, |&(n, _)| n)
+        {
+            return prepared[at].1;
+        }
         let key = Self::key(node, usize::MAX, totals);
         if let Some(&cost) = self.memo.get(&key) {
             return cost;

@@ -14,7 +14,10 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
+mod columns;
 mod trend;
+
+pub(crate) use columns::{Columns, Spare};
 
 /// A program ready to run.
 #[derive(Clone, Debug)]
@@ -239,6 +242,17 @@ impl TableCode {
             })
             .collect();
         TableCode { rows, thresholds }
+    }
+}
+
+impl TableCode {
+    /// Whether a row whose condition is `threshold` (`None`: `_`) holds for `numbers`.
+    fn row_holds(threshold: Option<Threshold>, numbers: &[f64]) -> bool {
+        threshold.is_none_or(|(index, op, constant)| {
+            numbers
+                .get(index)
+                .is_some_and(|&x| op.holds_with(x, constant))
+        })
     }
 }
 
@@ -763,13 +777,7 @@ impl Env<'_> {
             }
             Expr::Arith(op, pair) => {
                 let a = self.num(&pair[0], f);
-                let b = self.num(&pair[1], f);
-                match op {
-                    Arith::Add => a + b,
-                    Arith::Sub => a - b,
-                    Arith::Mul => a * b,
-                    Arith::Div => a / b,
-                }
+                op.apply(a, self.num(&pair[1], f))
             }
             Expr::ArithWith {
                 op,
@@ -778,16 +786,10 @@ impl Env<'_> {
                 constant_first,
             } => {
                 let x = self.num(x, f);
-                let (a, b) = if *constant_first {
-                    (*constant, x)
+                if *constant_first {
+                    op.apply(*constant, x)
                 } else {
-                    (x, *constant)
-                };
-                match op {
-                    Arith::Add => a + b,
-                    Arith::Sub => a - b,
-                    Arith::Mul => a * b,
-                    Arith::Div => a / b,
+                    op.apply(x, *constant)
                 }
             }
             Expr::Table(id, args) => self.table((*id, args, false), f, Env::num, f64::NAN),
@@ -960,12 +962,7 @@ impl Env<'_> {
         };
         if let (Some(thresholds), Params::Numbers(numbers)) = (&table.thresholds, params) {
             for (threshold, (_, value)) in thresholds.iter().zip(&table.rows) {
-                let holds = threshold.is_none_or(|(index, op, constant)| {
-                    numbers
-                        .get(index)
-                        .is_some_and(|&x| op.holds_with(x, constant))
-                });
-                if holds {
+                if TableCode::row_holds(*threshold, numbers) {
                     return read(&env, &value.expr, &mut frame);
                 }
             }
@@ -1042,9 +1039,13 @@ impl Env<'_> {
     }
 
     fn node_attr(&self, attr: NodeAttr) -> V {
-        let Some(index) = self.node else {
-            return V::Bool(false);
-        };
+        match self.node {
+            Some(index) => self.node_attr_at(attr, index),
+            None => V::Bool(false),
+        }
+    }
+
+    fn node_attr_at(&self, attr: NodeAttr, index: u32) -> V {
         let node = &self.world.network.nodes[index as usize];
         match attr {
             NodeAttr::Id => V::Str(node.id.clone()),

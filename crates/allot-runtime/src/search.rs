@@ -68,8 +68,24 @@ pub(crate) enum Criterion {
 /// The totals of a shipment in a plan, as `shipment.*` reads them.
 pub(crate) use crate::eval::ShipmentTotals as Totals;
 
+impl Totals {
+    /// The totals with `units` of `line` added.
+    fn with(self, line: &LineProblem, units: i64) -> Totals {
+        let u = units as f64;
+        Totals {
+            weight: self.weight + u * line.weight,
+            units: self.units + u,
+            lines: self.lines + 1.0,
+            value: self.value + u * line.price,
+        }
+    }
+}
+
 /// What the search asks of the policy: per-shipment costs and aggregate terms.
 pub(crate) trait Shipments {
+    /// Computes, all at once, the cost of a shipment with `totals` from each of the
+    /// (non-digital) `nodes`, for [`Shipments::shipment_cost`] to give.
+    fn prepare_shipments(&mut self, nodes: &[u32], totals: &Totals);
     fn is_digital(&self, node: u32) -> bool;
     /// Rank of the node's id among all ids (for tie-breaks).
     fn rank(&self, node: u32) -> u32;
@@ -250,10 +266,10 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
 pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Option<Outcome> {
     let mut search = Search::new(problem, env);
     let lines = &problem.lines;
-    for n in 0..search.nodes.len() {
-        // Lines of one item share its stock at the node: each takes its units after the
-        // earlier ones, as in a branch of the search.
-        let takes_all = lines.iter().enumerate().all(|(l, line)| {
+    // Lines of one item share its stock at a node: each takes its units after the
+    // earlier ones, as in a branch of the search.
+    let takes_all = |search: &Search<S>, n: usize| {
+        lines.iter().enumerate().all(|(l, line)| {
             search.candidate_at(l, n).is_some_and(|c| {
                 let before: i64 = (lines[..l].iter())
                     .filter(|earlier| earlier.item == line.item)
@@ -261,10 +277,21 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
                     .sum();
                 line.candidates[c].available - before >= line.qty
             })
-        });
-        if !takes_all {
-            continue;
-        }
+        })
+    };
+    let alone: Vec<usize> = (0..search.nodes.len())
+        .filter(|&n| takes_all(&search, n))
+        .collect();
+    // Every such plan ships the same totals: their shipments are costed together.
+    let totals = (lines.iter()).fold(Totals::default(), |totals, line| {
+        totals.with(line, line.qty)
+    });
+    let parcels: Vec<u32> = (alone.iter())
+        .filter(|&&n| !search.digital[n])
+        .map(|&n| search.nodes[n])
+        .collect();
+    search.env.prepare_shipments(&parcels, &totals);
+    for n in alone {
         for (allocation, line) in search.allocation.iter_mut().zip(lines) {
             *allocation = LineAllocation::one(n as u32, line.qty);
         }
@@ -682,12 +709,7 @@ impl<S: Shipments> Search<'_, S> {
             self.replaced.push(before);
             let u = units as f64;
             self.open[n] = OpenShipment {
-                totals: Totals {
-                    weight: before.totals.weight + u * line.weight,
-                    units: before.totals.units + u,
-                    lines: before.totals.lines + 1.0,
-                    value: before.totals.value + u * line.price,
-                },
+                totals: before.totals.with(line, units),
                 line_costs: before.line_costs + candidate.unit_cost * u + candidate.line_cost,
                 cost: f64::NAN,
             };
@@ -842,12 +864,8 @@ impl<S: Shipments> Search<'_, S> {
                     .candidate_at(line_index, l)
                     .expect("a candidate at the node")];
                 let entry = &mut self.leaf_totals[l];
-                let u = units as f64;
-                entry.0.weight += u * line.weight;
-                entry.0.units += u;
-                entry.0.lines += 1.0;
-                entry.0.value += u * line.price;
-                entry.1 += candidate.unit_cost * u + candidate.line_cost;
+                entry.0 = entry.0.with(line, units);
+                entry.1 += candidate.unit_cost * units as f64 + candidate.line_cost;
             }
         }
         for &l in &self.leaf_nodes {

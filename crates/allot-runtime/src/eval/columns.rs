@@ -1,0 +1,331 @@
+//! Evaluating a program at many nodes at once. Each sub-expression is computed for every
+//! node before its parent, so the tree is walked once per program instead of once per
+//! node, and the work per node is a step of a tight loop. What has no column form
+//! (strings, sets, places, `available`) is computed node by node by the scalar
+//! evaluator, with the same result. Programs have no effects, so both operands of `and`,
+//! `or` and `if` may be computed where the scalar evaluator skips one.
+
+use super::{Arith, Code, Compare, Env, Expr, Frame, LetCache, MAX_NUM_ARGS, Params, TableCode};
+use crate::value::V;
+use allot_plan::{LineAttr, Owner};
+
+/// Where a program runs: the nodes, and per node the safety stock that `available`
+/// holds back for the current line (`None`: the environment's); the policy's `let`s; and
+/// columns to reuse.
+pub(crate) struct Columns<'c> {
+    nodes: &'c [u32],
+    safety: Option<&'c [i64]>,
+    lets: &'c [Code],
+    spare: &'c mut Spare,
+    /// What is computed node by node runs with an empty `let` cache: no value carries
+    /// over from one node to the next.
+    cache: LetCache,
+}
+
+/// Columns kept for the next sub-expression, so that evaluating allocates only while the
+/// columns grow.
+#[derive(Default)]
+pub(crate) struct Spare {
+    numbers: Vec<Vec<f64>>,
+    truths: Vec<Vec<bool>>,
+}
+
+impl Spare {
+    pub fn numbers(&mut self) -> Vec<f64> {
+        self.numbers.pop().unwrap_or_default()
+    }
+
+    pub fn truths(&mut self) -> Vec<bool> {
+        self.truths.pop().unwrap_or_default()
+    }
+
+    pub fn keep_numbers(&mut self, column: Vec<f64>) {
+        self.numbers.push(column);
+    }
+
+    pub fn keep_truths(&mut self, column: Vec<bool>) {
+        self.truths.push(column);
+    }
+}
+
+impl<'c> Columns<'c> {
+    pub fn new(
+        nodes: &'c [u32],
+        safety: Option<&'c [i64]>,
+        lets: &'c [Code],
+        spare: &'c mut Spare,
+    ) -> Columns<'c> {
+        Columns {
+            nodes,
+            safety,
+            lets,
+            spare,
+            cache: LetCache::default(),
+        }
+    }
+}
+
+impl Env<'_> {
+    /// A condition at every node of `at`, into `out`.
+    pub fn truths(&self, code: &Code, at: &mut Columns, out: &mut Vec<bool>) {
+        self.truth_column(&code.expr, at, out);
+    }
+
+    /// A rule's condition at every node of `at`, into `out`: true everywhere when it has
+    /// none.
+    pub fn truths_or_all(&self, code: Option<&Code>, at: &mut Columns, out: &mut Vec<bool>) {
+        match code {
+            Some(code) => self.truths(code, at, out),
+            None => self.same_everywhere(at, out, true),
+        }
+    }
+
+    /// A number at every node of `at`, into `out`.
+    pub fn numbers(&self, code: &Code, at: &mut Columns, out: &mut Vec<f64>) {
+        self.num_column(&code.expr, at, out);
+    }
+
+    /// `expr` by the scalar evaluator at each node in turn.
+    fn node_by_node<T>(
+        &self,
+        at: &mut Columns,
+        out: &mut Vec<T>,
+        eval: impl Fn(&Env, &mut Frame) -> T,
+    ) {
+        out.clear();
+        out.reserve(at.nodes.len());
+        for (i, &node) in at.nodes.iter().enumerate() {
+            let env = Env {
+                node: Some(node),
+                safety: at.safety.map_or(self.safety, |safety| safety[i]),
+                ..*self
+            };
+            let mut frame = Frame {
+                cache: &mut at.cache,
+                lets: at.lets,
+                params: Params::Values(&[]),
+            };
+            out.push(eval(&env, &mut frame));
+        }
+    }
+
+    /// A value that does not depend on the node, at every node.
+    fn same_everywhere<T: Copy>(&self, at: &mut Columns, out: &mut Vec<T>, value: T) {
+        out.clear();
+        out.resize(at.nodes.len(), value);
+    }
+
+    fn num_column(&self, expr: &Expr, at: &mut Columns, out: &mut Vec<f64>) {
+        let nodes = at.nodes;
+        match expr {
+            Expr::Const(V::Num(n)) => self.same_everywhere(at, out, *n),
+            Expr::PerNodeNum(values) => {
+                out.clear();
+                out.extend(
+                    (nodes.iter()).map(|&n| values.get(n as usize).copied().unwrap_or(f64::NAN)),
+                );
+            }
+            Expr::ShipToKm if self.order.is_some() => {
+                out.clear();
+                out.extend(nodes.iter().map(|&n| self.world.ship_to_km(n)));
+            }
+            Expr::Shipment(_) | Expr::Line(LineAttr::Price | LineAttr::Qty | LineAttr::Weight) => {
+                let value = self.computed_once(expr, at);
+                self.same_everywhere(at, out, value);
+            }
+            Expr::Node(attr) if expr.is_numeric() => {
+                out.clear();
+                out.extend(nodes.iter().map(|&n| self.node_attr_at(*attr, n).as_num()));
+            }
+            Expr::Custom(Owner::Node, slot) => {
+                out.clear();
+                out.extend(nodes.iter().map(|&n| {
+                    (self.world.network.nodes[n as usize].custom.get(*slot))
+                        .map_or(f64::NAN, V::as_num)
+                }));
+            }
+            Expr::Let(index) if *index < at.lets.len() => {
+                let lets = at.lets;
+                self.num_column(&lets[*index].expr, at, out);
+            }
+            Expr::Min(args) | Expr::Max(args) if !args.is_empty() => {
+                let min = matches!(expr, Expr::Min(_));
+                self.num_column(&args[0], at, out);
+                let mut column = at.spare.numbers();
+                for arg in &args[1..] {
+                    self.num_column(arg, at, &mut column);
+                    for (v, x) in out.iter_mut().zip(&column) {
+                        *v = if min { v.min(*x) } else { v.max(*x) };
+                    }
+                }
+                at.spare.keep_numbers(column);
+            }
+            Expr::Abs(x) => {
+                self.num_column(x, at, out);
+                out.iter_mut().for_each(|v| *v = v.abs());
+            }
+            Expr::Neg(x) => {
+                self.num_column(x, at, out);
+                out.iter_mut().for_each(|v| *v = -*v);
+            }
+            Expr::If(parts) => {
+                let (mut condition, mut otherwise) = (at.spare.truths(), at.spare.numbers());
+                self.truth_column(&parts[0], at, &mut condition);
+                self.num_column(&parts[1], at, out);
+                self.num_column(&parts[2], at, &mut otherwise);
+                for ((v, holds), x) in out.iter_mut().zip(&condition).zip(&otherwise) {
+                    if !holds {
+                        *v = *x;
+                    }
+                }
+                at.spare.keep_truths(condition);
+                at.spare.keep_numbers(otherwise);
+            }
+            Expr::Arith(op, pair) => {
+                let mut right = at.spare.numbers();
+                self.num_column(&pair[0], at, out);
+                self.num_column(&pair[1], at, &mut right);
+                for (a, b) in out.iter_mut().zip(&right) {
+                    *a = op.apply(*a, *b);
+                }
+                at.spare.keep_numbers(right);
+            }
+            Expr::ArithWith {
+                op,
+                x,
+                constant,
+                constant_first,
+            } => {
+                self.num_column(x, at, out);
+                for v in out.iter_mut() {
+                    *v = if *constant_first {
+                        op.apply(*constant, *v)
+                    } else {
+                        op.apply(*v, *constant)
+                    };
+                }
+            }
+            Expr::NumTable(id, args) => {
+                let mut columns: [Vec<f64>; MAX_NUM_ARGS] = Default::default();
+                for (column, arg) in columns.iter_mut().zip(args) {
+                    *column = at.spare.numbers();
+                    self.num_column(arg, at, column);
+                }
+                out.clear();
+                let thresholds = self
+                    .tables
+                    .get(*id)
+                    .and_then(|t| Some((t.thresholds.as_ref()?, &t.rows)));
+                for i in 0..nodes.len() {
+                    let mut numbers = [0.0; MAX_NUM_ARGS];
+                    for (number, column) in numbers.iter_mut().zip(&columns[..args.len()]) {
+                        *number = column[i];
+                    }
+                    let numbers = &numbers[..args.len()];
+                    // A zone table's row found by its thresholds: a constant needs no program.
+                    let constant = thresholds.and_then(|(thresholds, rows)| {
+                        let row = thresholds
+                            .iter()
+                            .position(|t| TableCode::row_holds(*t, numbers))?;
+                        match rows[row].1.expr {
+                            Expr::Const(V::Num(n)) => Some(n),
+                            _ => None,
+                        }
+                    });
+                    out.push(constant.unwrap_or_else(|| {
+                        self.rows(*id, Params::Numbers(numbers), Env::num, f64::NAN)
+                    }));
+                }
+                for column in columns.into_iter().take(args.len()) {
+                    at.spare.keep_numbers(column);
+                }
+            }
+            _ => self.node_by_node(at, out, |env, f| env.num(expr, f)),
+        }
+    }
+
+    fn truth_column(&self, expr: &Expr, at: &mut Columns, out: &mut Vec<bool>) {
+        let nodes = at.nodes;
+        match expr {
+            Expr::Const(v) => self.same_everywhere(at, out, v.as_bool()),
+            Expr::PerNodeBool(values) => {
+                out.clear();
+                out.extend(
+                    (nodes.iter()).map(|&n| values.get(n as usize).copied().unwrap_or(false)),
+                );
+            }
+            Expr::Not(x) => {
+                self.truth_column(x, at, out);
+                out.iter_mut().for_each(|v| *v = !*v);
+            }
+            Expr::And(pair) | Expr::Or(pair) => {
+                let and = matches!(expr, Expr::And(_));
+                let mut right = at.spare.truths();
+                self.truth_column(&pair[0], at, out);
+                self.truth_column(&pair[1], at, &mut right);
+                for (a, b) in out.iter_mut().zip(&right) {
+                    *a = if and { *a && *b } else { *a || *b };
+                }
+                at.spare.keep_truths(right);
+            }
+            Expr::If(parts) => {
+                let (mut condition, mut otherwise) = (at.spare.truths(), at.spare.truths());
+                self.truth_column(&parts[0], at, &mut condition);
+                self.truth_column(&parts[1], at, out);
+                self.truth_column(&parts[2], at, &mut otherwise);
+                for ((v, holds), x) in out.iter_mut().zip(&condition).zip(&otherwise) {
+                    if !holds {
+                        *v = *x;
+                    }
+                }
+                at.spare.keep_truths(condition);
+                at.spare.keep_truths(otherwise);
+            }
+            Expr::Compare(
+                op @ (Compare::Lt | Compare::LtEq | Compare::Gt | Compare::GtEq),
+                pair,
+            ) => {
+                let (mut left, mut right) = (at.spare.numbers(), at.spare.numbers());
+                self.num_column(&pair[0], at, &mut left);
+                self.num_column(&pair[1], at, &mut right);
+                out.clear();
+                out.extend(left.iter().zip(&right).map(|(&a, &b)| op.holds_with(a, b)));
+                at.spare.keep_numbers(left);
+                at.spare.keep_numbers(right);
+            }
+            Expr::CompareWith(op, x, constant) => {
+                let mut values = at.spare.numbers();
+                self.num_column(x, at, &mut values);
+                out.clear();
+                out.extend(values.iter().map(|&v| op.holds_with(v, *constant)));
+                at.spare.keep_numbers(values);
+            }
+            Expr::Let(index) if *index < at.lets.len() => {
+                let lets = at.lets;
+                self.truth_column(&lets[*index].expr, at, out);
+            }
+            _ => self.node_by_node(at, out, |env, f| env.truth(expr, f)),
+        }
+    }
+
+    /// The value of an expression that does not read the node, computed once.
+    fn computed_once(&self, expr: &Expr, at: &mut Columns) -> f64 {
+        let mut frame = Frame {
+            cache: &mut at.cache,
+            lets: at.lets,
+            params: Params::Values(&[]),
+        };
+        self.num(expr, &mut frame)
+    }
+}
+
+impl Arith {
+    pub(super) fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Arith::Add => a + b,
+            Arith::Sub => a - b,
+            Arith::Mul => a * b,
+            Arith::Div => a / b,
+        }
+    }
+}
