@@ -646,8 +646,9 @@ impl<'a> Router<'a> {
         }
         // One line's pairs have a node each already (and candidates do not depend on their
         // order: the search ranks them itself).
+        // Each node's pairs stay in line order: one integer key, node then line.
         if order.lines.len() > 1 {
-            pairs = by_node(&pairs, network.nodes.len());
+            pairs.sort_unstable_by_key(|p| (u64::from(p.node) << 32) | p.line as u64);
         }
         pairs
     }
@@ -665,32 +666,36 @@ impl<'a> Router<'a> {
             return pairs;
         };
         let item = lines[shortest].item;
-        let everywhere = || list(shortest).iter().map(|s| s.node);
-        let nodes: Box<dyn Iterator<Item = u32>> = match self.near_index(layers) {
-            Some(index) => Box::new(
-                index
-                    .candidates(
-                        item,
-                        self.order.ship_to.lat,
-                        &self.world.ship_to,
-                        &self.engine.unit_vectors,
-                    )
-                    .map(|(node, _)| node),
-            ),
+        let everywhere = || (list(shortest).iter().enumerate()).map(|(at, s)| (s.node, at as u32));
+        let driver: Box<dyn Iterator<Item = (u32, u32)>> = match self.near_index(layers) {
+            Some(index) => Box::new(index.candidates(
+                item,
+                self.order.ship_to.lat,
+                &self.world.ship_to,
+                &self.engine.unit_vectors,
+            )),
             None => Box::new(everywhere()),
         };
-        'nodes: for node in nodes {
+        let takes_whole = |l: usize, at: usize| {
+            let line = &lines[l];
+            self.world.free_stock_at(line.item, at as u32) >= line.qty
+        };
+        'nodes: for (node, driver_at) in driver {
+            if !takes_whole(shortest, driver_at as usize) {
+                continue;
+            }
             let start = pairs.len();
-            for (l, line) in lines.iter().enumerate() {
-                let found = list(l).binary_search_by_key(&node, |s| s.node);
+            for l in 0..lines.len() {
+                let found = match l == shortest {
+                    true => Ok(driver_at as usize),
+                    false => list(l).binary_search_by_key(&node, |s| s.node),
+                };
                 match found {
-                    Ok(at) if self.world.free_stock_at(line.item, at as u32) >= line.qty => {
-                        pairs.push(Pair {
-                            node,
-                            line: l,
-                            stock: at as u32,
-                        });
-                    }
+                    Ok(at) if takes_whole(l, at) => pairs.push(Pair {
+                        node,
+                        line: l,
+                        stock: at as u32,
+                    }),
                     _ => {
                         pairs.truncate(start);
                         continue 'nodes;
@@ -741,7 +746,9 @@ impl<'a> Router<'a> {
         let mut spare = Spare::default();
         let kept = self.within_guards(layers, &nodes, &mut spare);
         // Per line: its pairs at the nodes kept, in the order of `pairs`.
-        let mut by_line: Vec<Vec<PairState>> = vec![Vec::new(); order.lines.len()];
+        let mut by_line: Vec<Vec<PairState>> = (order.lines.iter())
+            .map(|_| Vec::with_capacity(nodes.len()))
+            .collect();
         for (at, group) in groups().enumerate().filter(|&(at, _)| kept[at]) {
             for pair in group {
                 let line = &order.lines[pair.line];
@@ -816,6 +823,7 @@ impl<'a> Router<'a> {
                 &mut spare,
             );
 
+            gathered.candidates[l].reserve(states.len());
             // In the order of the pairs: traces when explaining, and the candidates.
             for (k, state) in states.iter().enumerate() {
                 let node = nodes[state.at];
@@ -1479,26 +1487,6 @@ struct Pair {
     node: u32,
     line: usize,
     stock: u32,
-}
-
-/// (node, line) pairs ordered by node, each node's in their order: a counting sort,
-/// linear in the pairs and nodes, where sorting by comparison was a tenth of the time
-/// of a 3-line order.
-fn by_node(pairs: &[Pair], nodes: usize) -> Vec<Pair> {
-    let mut next = vec![0usize; nodes + 1];
-    for pair in pairs {
-        next[pair.node as usize + 1] += 1;
-    }
-    for i in 0..nodes {
-        next[i + 1] += next[i];
-    }
-    let mut sorted = vec![Pair::default(); pairs.len()];
-    for &pair in pairs {
-        let slot = &mut next[pair.node as usize];
-        sorted[*slot] = pair;
-        *slot += 1;
-    }
-    sorted
 }
 
 pub(crate) fn round_cents(x: f64) -> f64 {

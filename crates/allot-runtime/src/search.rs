@@ -40,6 +40,13 @@ pub(crate) struct Candidate {
     pub line_cost: f64,
 }
 
+impl Candidate {
+    /// What placing `units` of the line here costs, before its shipment's costs.
+    fn cost_of(&self, units: i64) -> f64 {
+        self.unit_cost * units as f64 + self.line_cost
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct LineProblem {
     pub qty: i64,
@@ -291,6 +298,22 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
         .map(|&n| search.nodes[n])
         .collect();
     search.env.prepare_shipments(&parcels, &totals);
+    // With fewer shipments, then cost, first, only the cheapest of these plans (all one
+    // shipment) can win: the others need no scoring.
+    let mut alone = alone;
+    if problem
+        .criteria
+        .starts_with(&[Criterion::Shipments, Criterion::Cost])
+        && alone.iter().all(|&n| !search.digital[n])
+    {
+        let costs: Vec<f64> = (alone.iter())
+            .map(|&n| quantize(search.cost_alone(n, &totals)))
+            .collect();
+        if let Some(cheapest) = costs.iter().copied().min_by(f64::total_cmp) {
+            let mut cost = costs.iter();
+            alone.retain(|_| cost.next().is_some_and(|c| c.total_cmp(&cheapest).is_eq()));
+        }
+    }
     for n in alone {
         for (allocation, line) in search.allocation.iter_mut().zip(lines) {
             *allocation = LineAllocation::one(n as u32, line.qty);
@@ -399,6 +422,18 @@ impl<'a, S: Shipments> Search<'a, S> {
     /// The tables descending needs: the order of the lines and the bounds on what they
     /// can place, each line's candidates in order of preference, its splits and digital
     /// candidates, and whether cost bounds the branches.
+    /// The cost of the plan shipping every line whole from local node `n`, summed as
+    /// [`Search::score`] sums it: the lines' costs in line order, then the shipment's.
+    fn cost_alone(&mut self, n: usize, totals: &Totals) -> f64 {
+        let mut cost = 0.0;
+        for (l, line) in self.problem.lines.iter().enumerate() {
+            if let Some(c) = self.candidate_at(l, n) {
+                cost += line.candidates[c].cost_of(line.qty);
+            }
+        }
+        cost + self.env.shipment_cost(self.nodes[n], totals)
+    }
+
     fn prepare_descent(&mut self) {
         let problem = self.problem;
         let caps: Vec<i64> = problem
@@ -707,10 +742,9 @@ impl<S: Shipments> Search<'_, S> {
             let candidate = &line.candidates[c];
             let before = self.open[n];
             self.replaced.push(before);
-            let u = units as f64;
             self.open[n] = OpenShipment {
                 totals: before.totals.with(line, units),
-                line_costs: before.line_costs + candidate.unit_cost * u + candidate.line_cost,
+                line_costs: before.line_costs + candidate.cost_of(units),
                 cost: f64::NAN,
             };
         }
@@ -865,7 +899,7 @@ impl<S: Shipments> Search<'_, S> {
                     .expect("a candidate at the node")];
                 let entry = &mut self.leaf_totals[l];
                 entry.0 = entry.0.with(line, units);
-                entry.1 += candidate.unit_cost * units as f64 + candidate.line_cost;
+                entry.1 += candidate.cost_of(units);
             }
         }
         for &l in &self.leaf_nodes {
