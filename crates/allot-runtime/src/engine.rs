@@ -3,7 +3,8 @@
 
 use crate::decision::*;
 use crate::eval::{
-    Code, Columns, Env, LetCache, Lowering, ShipmentTotals, Spare, TableCode, World,
+    Code, Columns, Env, LetCache, Lowering, ShipToDistances, ShipmentTotals, Spare, TableCode,
+    World,
 };
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
@@ -60,6 +61,7 @@ pub struct Engine {
     unit_vectors: Vec<[f64; 3]>,
     /// Per item: whether a digital node stocks it (a delivery that opens no shipment).
     digital_stock: Vec<bool>,
+    distances: ShipToDistances,
 }
 
 impl Engine {
@@ -79,7 +81,15 @@ impl Engine {
                     .any(|s| network.nodes[s.node as usize].is_digital())
             })
             .collect();
-        let world = World::new(&network, &schema, &load, &free, &unit_vectors, [0.0; 3]);
+        let distances = ShipToDistances::new(network.nodes.len());
+        let world = World::new(
+            &network,
+            &schema,
+            &load,
+            &free,
+            &unit_vectors,
+            ([0.0; 3], &distances),
+        );
         let table_params: Vec<usize> = plan.tables.iter().map(|t| t.params as usize).collect();
         let tables: Vec<TableCode> = {
             // Tables may call tables: none is evaluated at load while they are lowered.
@@ -128,6 +138,7 @@ impl Engine {
         Engine {
             unit_vectors,
             digital_stock,
+            distances,
             plan,
             network,
             schema,
@@ -178,7 +189,7 @@ impl Engine {
             &self.load,
             &self.free,
             &self.unit_vectors,
-            order.ship_to.unit_vector(),
+            (order.ship_to.unit_vector(), &self.distances),
         );
         Router {
             engine: self,
@@ -759,45 +770,31 @@ impl<'a> Router<'a> {
                 });
             }
         }
-        let order_env = self.env(None, None);
         let stages = self.stages_at(layers, &nodes, &mut spare);
         let stage_count = engine.policies[layers[0].index].stages.len();
-        // Per layer position and rule: the exclusion at every node, if it does not read
-        // the line.
-        let mut line_free: Vec<Vec<Option<Vec<bool>>>> = layers
-            .iter()
-            .map(|l| vec![None; engine.policies[l.index].excludes.len()])
-            .collect();
+        let line_free = match programs.first() {
+            Some(programs) => self.line_free_exclusions(layers, programs, &nodes, &mut spare),
+            None => Vec::new(),
+        };
         let mut column = spare.truths();
         for (l, line) in order.lines.iter().enumerate() {
             let env = self.env(Some(line), None);
             let states = &mut by_line[l];
             let line_nodes: Vec<u32> = states.iter().map(|s| nodes[s.at]).collect();
+            // The first rule that excludes each pair, in the order the rules are written.
+            for state in states.iter_mut() {
+                state.excluded = line_free[state.at];
+            }
             for (position, (layer, programs)) in layers.iter().zip(&programs[l]).enumerate() {
                 for (rule, code) in &programs.excludes {
-                    let reads_line = matches!(code.level, Level::Line | Level::LineNode);
-                    let holds: &[bool] = if reads_line {
-                        env.truths(
-                            code,
-                            &mut Columns::new(&line_nodes, None, lets(layer), &mut spare),
-                            &mut column,
-                        );
-                        &column
-                    } else {
-                        line_free[position][*rule].get_or_insert_with(|| {
-                            let mut all = Vec::new();
-                            order_env.truths(
-                                code,
-                                &mut Columns::new(&nodes, None, lets(layer), &mut spare),
-                                &mut all,
-                            );
-                            all
-                        })
-                    };
-                    for (k, state) in states.iter_mut().enumerate() {
-                        let at = if reads_line { k } else { state.at };
-                        if state.excluded.is_none() && holds[at] {
-                            state.excluded = Some((layer.index, *rule));
+                    if !matches!(code.level, Level::Line | Level::LineNode) {
+                        continue;
+                    }
+                    let mut at = Columns::new(&line_nodes, None, lets(layer), &mut spare);
+                    env.truths(code, &mut at, &mut column);
+                    for (state, &holds) in states.iter_mut().zip(&column) {
+                        if holds && state.excluded.is_none_or(|first| (position, *rule) < first) {
+                            state.excluded = Some((position, *rule));
                         }
                     }
                 }
@@ -840,8 +837,9 @@ impl<'a> Router<'a> {
                     }
                     continue;
                 }
-                if let Some((policy, rule)) = state.excluded {
+                if let Some((position, rule)) = state.excluded {
                     if self.explain {
+                        let policy = layers[position].index;
                         let r = &engine.plan.policies[policy].excludes[rule];
                         self.exercise(r.origin);
                         let excluded_by = self.rule_ref(
@@ -889,6 +887,41 @@ impl<'a> Router<'a> {
                 });
             }
         }
+    }
+
+    /// Per node: the first exclusion that does not read the line and holds there, as
+    /// (layer position, rule). Such a rule is the same for every line: it runs once for
+    /// all the nodes of the order.
+    fn line_free_exclusions(
+        &self,
+        layers: &[Applied],
+        programs: &[LinePrograms],
+        nodes: &[u32],
+        spare: &mut Spare,
+    ) -> Vec<Option<(usize, usize)>> {
+        let env = self.env(None, None);
+        let mut first = vec![None; nodes.len()];
+        let mut holds = spare.truths();
+        for (position, (layer, programs)) in layers.iter().zip(programs).enumerate() {
+            let lets = &self.engine.policies[layer.index].lets;
+            for (rule, code) in &programs.excludes {
+                if matches!(code.level, Level::Line | Level::LineNode) {
+                    continue;
+                }
+                env.truths(
+                    code,
+                    &mut Columns::new(nodes, None, lets, spare),
+                    &mut holds,
+                );
+                for (first, &holds) in first.iter_mut().zip(&holds) {
+                    if holds && first.is_none() {
+                        *first = Some((position, *rule));
+                    }
+                }
+            }
+        }
+        spare.keep_truths(holds);
+        first
     }
 
     /// Per node: false when a distance guard of a layer excludes it for this order (all
@@ -1408,7 +1441,8 @@ impl Gathered {
 }
 
 /// A (node, line) pair as the line's programs decide it: the node (its index among the
-/// nodes gathered), its free stock, and the first rule that excludes it.
+/// nodes gathered), its free stock, and the first rule that excludes it (layer position,
+/// rule).
 #[derive(Clone, Copy)]
 struct PairState {
     at: usize,

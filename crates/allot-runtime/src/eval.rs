@@ -194,6 +194,44 @@ impl Expr {
         }
     }
 
+    /// Whether [`Env::fix`] may change the expression: it reads an attribute of the order
+    /// or the line, or a `let` (the distance to the ship-to, which also depends on the
+    /// node, is not fixed).
+    fn foldable(&self) -> bool {
+        match self {
+            Expr::Order(_) | Expr::Line(_) | Expr::Custom(Owner::Order | Owner::Item, _) => true,
+            Expr::Let(_) => true,
+            Expr::Not(x)
+            | Expr::Abs(x)
+            | Expr::Neg(x)
+            | Expr::Field(_, x)
+            | Expr::CompareWith(_, x, _)
+            | Expr::ArithWith { x, .. } => x.foldable(),
+            Expr::Distance(pair)
+            | Expr::Available(pair)
+            | Expr::Compare(_, pair)
+            | Expr::Arith(_, pair)
+            | Expr::And(pair)
+            | Expr::Or(pair) => pair.iter().any(Expr::foldable),
+            Expr::If(parts) => parts.iter().any(Expr::foldable),
+            Expr::Min(args)
+            | Expr::Max(args)
+            | Expr::List(args)
+            | Expr::Table(_, args)
+            | Expr::NumTable(_, args) => args.iter().any(Expr::foldable),
+            Expr::Const(_)
+            | Expr::PerNode(_)
+            | Expr::PerNodeBool(_)
+            | Expr::PerNodeNum(_)
+            | Expr::Node(_)
+            | Expr::Shipment(_)
+            | Expr::Custom(Owner::Node, _)
+            | Expr::CandidateNode
+            | Expr::ShipToKm
+            | Expr::Param(_) => false,
+        }
+    }
+
     /// Whether the expression is a single read: a value, an attribute, a distance to the
     /// ship-to.
     fn is_read(&self) -> bool {
@@ -322,7 +360,8 @@ impl<'a> Lowering<'a> {
             Ok(tree) => {
                 let (expr, reads) = self.expr(&tree);
                 let expr = self.hoist(expr, reads, true);
-                let reads_order_or_line = reads.0 & (Reads::ORDER.0 | Reads::LINE.0) != 0;
+                let reads_order_or_line =
+                    reads.0 & (Reads::ORDER.0 | Reads::LINE.0) != 0 && expr.foldable();
                 let code = Code {
                     expr,
                     level,
@@ -583,9 +622,41 @@ pub(crate) struct World<'a> {
     pub unit_vectors: &'a [[f64; 3]],
     /// The order's ship-to on the unit sphere.
     pub ship_to: [f64; 3],
-    /// Per node, its distance to the order's ship-to once computed (NaN before): rules,
-    /// guards and every shipment's costs ask for it again and again.
-    pub ship_to_km: Box<[Cell<f64>]>,
+    distances: &'a ShipToDistances,
+    /// This order's stamp in `distances`.
+    stamp: u32,
+}
+
+/// Per node, its distance to an order's ship-to, computed once per order: rules, guards
+/// and every shipment's costs ask for it again and again. Kept from order to order, each
+/// entry stamped with the order it was computed for, so that a new order forgets them
+/// all without touching them.
+pub(crate) struct ShipToDistances {
+    entries: Box<[Cell<(u32, f64)>]>,
+    last_stamp: Cell<u32>,
+}
+
+impl ShipToDistances {
+    pub fn new(nodes: usize) -> ShipToDistances {
+        ShipToDistances {
+            entries: (0..nodes).map(|_| Cell::new((0, f64::NAN))).collect(),
+            last_stamp: Cell::new(0),
+        }
+    }
+
+    /// The stamp of a new order: no distance computed before holds for it.
+    fn next_stamp(&self) -> u32 {
+        let stamp = self.last_stamp.get().wrapping_add(1);
+        // After four billion orders the stamps come round again: forget everything.
+        let stamp = if stamp == 0 {
+            self.entries.iter().for_each(|e| e.set((0, f64::NAN)));
+            1
+        } else {
+            stamp
+        };
+        self.last_stamp.set(stamp);
+        stamp
+    }
 }
 
 impl<'a> World<'a> {
@@ -595,7 +666,7 @@ impl<'a> World<'a> {
         load: &'a [f64],
         free: &'a [Vec<i64>],
         unit_vectors: &'a [[f64; 3]],
-        ship_to: [f64; 3],
+        (ship_to, distances): ([f64; 3], &'a ShipToDistances),
     ) -> World<'a> {
         World {
             network,
@@ -604,19 +675,22 @@ impl<'a> World<'a> {
             free,
             unit_vectors,
             ship_to,
-            ship_to_km: (0..network.nodes.len())
-                .map(|_| Cell::new(f64::NAN))
-                .collect(),
+            stamp: distances.next_stamp(),
+            distances,
         }
     }
 
     /// The distance from a node to the order's ship-to, computed once per order.
     pub fn ship_to_km(&self, node: u32) -> f64 {
-        let cell = &self.ship_to_km[node as usize];
-        if cell.get().is_nan() {
-            cell.set(chord_km(&self.unit_vectors[node as usize], &self.ship_to));
+        let entry = &self.distances.entries[node as usize];
+        match entry.get() {
+            (stamp, km) if stamp == self.stamp => km,
+            _ => {
+                let km = chord_km(&self.unit_vectors[node as usize], &self.ship_to);
+                entry.set((self.stamp, km));
+                km
+            }
         }
-        cell.get()
     }
 
     /// on_hand − reserved − taken in this batch, before safety stock.
