@@ -61,6 +61,7 @@ pub struct Engine {
     unit_vectors: Vec<[f64; 3]>,
     /// Per item: whether a digital node stocks it (a delivery that opens no shipment).
     digital_stock: Vec<bool>,
+    /// Per node: its distance to the ship-to of the order being routed.
     distances: ShipToDistances,
 }
 

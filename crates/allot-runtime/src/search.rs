@@ -15,6 +15,10 @@
 //! [`EXACT_LINES`] lines the search is exhaustive within its budget; beyond, each line
 //! keeps only [`HEURISTIC_CANDIDATES`] candidates: those that can take it whole, then
 //! those serving the most lines of the order, then the cheapest.
+//!
+//! [`solve_alone`] scores, without searching, only the plans that ship the whole order
+//! from one node: the router asks it first when such a plan, if there is one, is known
+//! to be the best.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -286,7 +290,7 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
             })
         })
     };
-    let alone: Vec<usize> = (0..search.nodes.len())
+    let mut alone: Vec<usize> = (0..search.nodes.len())
         .filter(|&n| takes_all(&search, n))
         .collect();
     // Every such plan ships the same totals: their shipments are costed together.
@@ -300,7 +304,6 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
     search.env.prepare_shipments(&parcels, &totals);
     // With fewer shipments, then cost, first, only the cheapest of these plans (all one
     // shipment) can win: the others need no scoring.
-    let mut alone = alone;
     if problem
         .criteria
         .starts_with(&[Criterion::Shipments, Criterion::Cost])
