@@ -173,11 +173,7 @@ impl Env<'_> {
                 self.truth_column(&parts[0], at, &mut condition);
                 self.num_column(&parts[1], at, out);
                 self.num_column(&parts[2], at, &mut otherwise);
-                for ((v, holds), x) in out.iter_mut().zip(&condition).zip(&otherwise) {
-                    if !holds {
-                        *v = *x;
-                    }
-                }
+                select(out, &condition, &otherwise);
                 at.spare.keep_truths(condition);
                 at.spare.keep_numbers(otherwise);
             }
@@ -273,11 +269,7 @@ impl Env<'_> {
                 self.truth_column(&parts[0], at, &mut condition);
                 self.truth_column(&parts[1], at, out);
                 self.truth_column(&parts[2], at, &mut otherwise);
-                for ((v, holds), x) in out.iter_mut().zip(&condition).zip(&otherwise) {
-                    if !holds {
-                        *v = *x;
-                    }
-                }
+                select(out, &condition, &otherwise);
                 at.spare.keep_truths(condition);
                 at.spare.keep_truths(otherwise);
             }
@@ -316,6 +308,15 @@ impl Env<'_> {
             params: Params::Values(&[]),
         };
         self.num(expr, &mut frame)
+    }
+}
+
+/// `if`: where the condition does not hold, the value of `otherwise`.
+fn select<T: Copy>(values: &mut [T], condition: &[bool], otherwise: &[T]) {
+    for ((value, holds), other) in values.iter_mut().zip(condition).zip(otherwise) {
+        if !holds {
+            *value = *other;
+        }
     }
 }
 
