@@ -665,6 +665,13 @@ impl<'a> Router<'a> {
         pairs
     }
 
+    /// Whether the `at`-th entry of the stock list of line `l`'s item has free stock for
+    /// the whole line.
+    fn takes_whole(&self, l: usize, at: u32) -> bool {
+        let line = &self.order.lines[l];
+        self.world.free_stock_at(line.item, at) >= line.qty
+    }
+
     /// The pairs of the nodes that have free stock for every line whole, node by node,
     /// each node's in line order: the nodes that stock the line with the fewest (less the
     /// far ones a distance guard excludes, as [`Router::pairs`] leaves them out), searched
@@ -688,12 +695,8 @@ impl<'a> Router<'a> {
             )),
             None => Box::new(everywhere()),
         };
-        let takes_whole = |l: usize, at: usize| {
-            let line = &lines[l];
-            self.world.free_stock_at(line.item, at as u32) >= line.qty
-        };
         'nodes: for (node, driver_at) in driver {
-            if !takes_whole(shortest, driver_at as usize) {
+            if !self.takes_whole(shortest, driver_at) {
                 continue;
             }
             let start = pairs.len();
@@ -703,7 +706,7 @@ impl<'a> Router<'a> {
                     false => list(l).binary_search_by_key(&node, |s| s.node),
                 };
                 match found {
-                    Ok(at) if takes_whole(l, at) => pairs.push(Pair {
+                    Ok(at) if self.takes_whole(l, at as u32) => pairs.push(Pair {
                         node,
                         line: l,
                         stock: at as u32,
@@ -1173,13 +1176,6 @@ impl<'a> Router<'a> {
         // plan ships from one node that stocks every line: those are evaluated first, and
         // the rest only when none of them takes the order alone.
         let one_node_first = self.one_node_first(&layers, &settings);
-        let takes_alone = |group: &[Pair]| {
-            group.len() == order.lines.len()
-                && group.iter().all(|p| {
-                    let line = &order.lines[p.line];
-                    self.world.free_stock_at(line.item, p.stock) >= line.qty
-                })
-        };
         let mut found = None;
         if one_node_first {
             let pairs = self.lone_pairs(&layers);
@@ -1193,6 +1189,11 @@ impl<'a> Router<'a> {
         let (result, chosen_stage) = match found {
             Some(found) => found,
             None => {
+                // The nodes evaluated above are those whose pairs take every line whole.
+                let takes_alone = |group: &[Pair]| {
+                    group.len() == order.lines.len()
+                        && group.iter().all(|p| self.takes_whole(p.line, p.stock))
+                };
                 let pairs = self.pairs(&layers);
                 let rest: Vec<Pair> = (pairs.chunk_by(|a, b| a.node == b.node))
                     .filter(|g| !one_node_first || !takes_alone(g))
