@@ -2,7 +2,8 @@
 //! [`allot_plan::Tree`]), lowered once at load into typed nodes, and evaluated by
 //! recursion. Numbers and truth values flow as plain `f64` and `bool`; only strings,
 //! sets and places go through [`V`]. Every sub-expression that depends on the (static)
-//! node alone is computed for every node at load, and every constant one folded.
+//! node alone is computed for every node at load, and every constant one folded. The
+//! programs of (line, node) pairs run over many nodes at once (see [`columns`]).
 
 use crate::network::{Network, Schema};
 use crate::order::{Line, Order};
