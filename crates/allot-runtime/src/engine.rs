@@ -816,7 +816,7 @@ impl<'a> Router<'a> {
             let costed: Vec<bool> = (states.iter().zip(&candidate).zip(&safety))
                 .map(|((s, &candidate), &safety)| candidate && s.free - safety > 0)
                 .collect();
-            let costs = self.line_costs(
+            let mut costs = self.line_costs(
                 layers,
                 &env,
                 &programs[l],
@@ -853,7 +853,7 @@ impl<'a> Router<'a> {
                             &r.because,
                             "exclude when",
                         );
-                        gathered.traces[l].push(CandidateTrace::Excluded {
+                        traces.push(CandidateTrace::Excluded {
                             node: name(),
                             excluded_by,
                         });
@@ -880,7 +880,7 @@ impl<'a> Router<'a> {
                         node: name(),
                         available,
                         stage: stage_name,
-                        costs: costs.terms[k].clone(),
+                        costs: std::mem::take(&mut costs.terms[k]),
                     });
                 }
                 gathered.candidates[l].push(Candidate {

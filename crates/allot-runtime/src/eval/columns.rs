@@ -17,9 +17,6 @@ pub(crate) struct Columns<'c> {
     safety: Option<&'c [i64]>,
     lets: &'c [Code],
     spare: &'c mut Spare,
-    /// What is computed node by node runs with an empty `let` cache: no value carries
-    /// over from one node to the next.
-    cache: LetCache,
 }
 
 /// Columns kept for the next sub-expression, so that evaluating allocates only while the
@@ -60,7 +57,6 @@ impl<'c> Columns<'c> {
             safety,
             lets,
             spare,
-            cache: LetCache::default(),
         }
     }
 }
@@ -94,6 +90,8 @@ impl Env<'_> {
     ) {
         out.clear();
         out.reserve(at.nodes.len());
+        // An empty `let` cache: no value carries over from one node to the next.
+        let mut cache = LetCache::default();
         for (i, &node) in at.nodes.iter().enumerate() {
             let env = Env {
                 node: Some(node),
@@ -101,7 +99,7 @@ impl Env<'_> {
                 ..*self
             };
             let mut frame = Frame {
-                cache: &mut at.cache,
+                cache: &mut cache,
                 lets: at.lets,
                 params: Params::Values(&[]),
             };
@@ -301,9 +299,9 @@ impl Env<'_> {
     }
 
     /// The value of an expression that does not read the node, computed once.
-    fn computed_once(&self, expr: &Expr, at: &mut Columns) -> f64 {
+    fn computed_once(&self, expr: &Expr, at: &Columns) -> f64 {
         let mut frame = Frame {
-            cache: &mut at.cache,
+            cache: &mut LetCache::default(),
             lets: at.lets,
             params: Params::Values(&[]),
         };
