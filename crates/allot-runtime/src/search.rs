@@ -279,15 +279,20 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
     let lines = &problem.lines;
     // Lines of one item share its stock at a node: each takes its units after the
     // earlier ones, as in a branch of the search.
+    let needed: Vec<i64> = (lines.iter().enumerate())
+        .map(|(l, line)| {
+            let before: i64 = (lines[..l].iter())
+                .filter(|earlier| earlier.item == line.item)
+                .map(|earlier| earlier.qty)
+                .sum();
+            before + line.qty
+        })
+        .collect();
     let takes_all = |search: &Search<S>, n: usize| {
-        lines.iter().enumerate().all(|(l, line)| {
-            search.candidate_at(l, n).is_some_and(|c| {
-                let before: i64 = (lines[..l].iter())
-                    .filter(|earlier| earlier.item == line.item)
-                    .map(|earlier| earlier.qty)
-                    .sum();
-                line.candidates[c].available - before >= line.qty
-            })
+        (lines.iter().zip(&needed).enumerate()).all(|(l, (line, &needed))| {
+            search
+                .candidate_at(l, n)
+                .is_some_and(|c| line.candidates[c].available >= needed)
         })
     };
     let mut alone: Vec<usize> = (0..search.nodes.len())
@@ -335,27 +340,68 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
     })
 }
 
+/// A set of node ids as a bitmap, with each member's rank: its index among the members
+/// in node order. Building it and ranking take no sort and no search.
+struct NodeSet {
+    words: Vec<u64>,
+    /// Per word: the members in the words before it.
+    before: Vec<u32>,
+}
+
+impl NodeSet {
+    fn new(nodes: impl Iterator<Item = u32> + Clone) -> NodeSet {
+        let len = nodes.clone().max().map_or(0, |max| max as usize / 64 + 1);
+        let mut words = vec![0u64; len];
+        for node in nodes {
+            words[node as usize / 64] |= 1 << (node % 64);
+        }
+        let mut count = 0;
+        let before = (words.iter())
+            .map(|w| {
+                let at = count;
+                count += w.count_ones();
+                at
+            })
+            .collect();
+        NodeSet { words, before }
+    }
+
+    /// The members, in node order.
+    fn nodes(&self) -> Vec<u32> {
+        let mut nodes = Vec::with_capacity(self.before.last().map_or(0, |&b| b as usize + 64));
+        for (w, &word) in self.words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                nodes.push(w as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        nodes
+    }
+
+    /// The rank of a member.
+    fn rank(&self, node: u32) -> usize {
+        let (w, bit) = (node as usize / 64, node % 64);
+        let below = self.words[w] & ((1u64 << bit) - 1);
+        (self.before[w] + below.count_ones()) as usize
+    }
+}
+
 impl<'a, S: Shipments> Search<'a, S> {
     /// A search over the problem's candidates, without the tables that descending needs
     /// (see [`Search::prepare_descent`]).
     fn new(problem: &'a Problem, env: &'a mut S) -> Search<'a, S> {
         // Every candidate node of the order, by local index (in node order).
-        let mut nodes: Vec<u32> = problem
-            .lines
-            .iter()
-            .flat_map(|line| line.candidates.iter().map(|c| c.node))
-            .collect();
-        nodes.sort_unstable();
-        nodes.dedup();
-        let candidate_local: Vec<Vec<usize>> = problem
-            .lines
-            .iter()
-            .map(|line| {
-                line.candidates
-                    .iter()
-                    .map(|c| nodes.binary_search(&c.node).unwrap_or_else(|at| at))
-                    .collect()
-            })
+        let set = NodeSet::new(
+            problem
+                .lines
+                .iter()
+                .flat_map(|l| &l.candidates)
+                .map(|c| c.node),
+        );
+        let nodes = set.nodes();
+        let candidate_local: Vec<Vec<usize>> = (problem.lines.iter())
+            .map(|line| line.candidates.iter().map(|c| set.rank(c.node)).collect())
             .collect();
         let mut candidate_at = vec![NO_CANDIDATE; problem.lines.len() * nodes.len()];
         for (l, locals) in candidate_local.iter().enumerate() {
