@@ -11,11 +11,13 @@ use allot_plan::{LineAttr, Owner};
 
 /// Where a program runs: the nodes, and per node the safety stock that `available`
 /// holds back for the current line (`None`: the environment's); the policy's `let`s; and
-/// columns to reuse.
+/// columns to reuse. In a table's row, `params` holds the arguments, a column each: the
+/// row runs once for all the nodes, and reads no node.
 pub(crate) struct Columns<'c> {
     nodes: &'c [u32],
     safety: Option<&'c [i64]>,
     lets: &'c [Code],
+    params: Option<&'c [Vec<f64>]>,
     spare: &'c mut Spare,
 }
 
@@ -56,6 +58,7 @@ impl<'c> Columns<'c> {
             nodes,
             safety,
             lets,
+            params: None,
             spare,
         }
     }
@@ -93,15 +96,26 @@ impl Env<'_> {
         // An empty `let` cache: no value carries over from one node to the next.
         let mut cache = LetCache::default();
         for (i, &node) in at.nodes.iter().enumerate() {
+            let mut numbers = [0.0; MAX_NUM_ARGS];
+            let (node, params) = match at.params {
+                // A table's row: the arguments at this node, and no node.
+                Some(params) => {
+                    for (number, column) in numbers.iter_mut().zip(params) {
+                        *number = column[i];
+                    }
+                    (None, Params::Numbers(&numbers[..params.len()]))
+                }
+                None => (Some(node), Params::Values(&[])),
+            };
             let env = Env {
-                node: Some(node),
+                node,
                 safety: at.safety.map_or(self.safety, |safety| safety[i]),
                 ..*self
             };
             let mut frame = Frame {
                 cache: &mut cache,
                 lets: at.lets,
-                params: Params::Values(&[]),
+                params,
             };
             out.push(eval(&env, &mut frame));
         }
@@ -122,6 +136,13 @@ impl Env<'_> {
                 out.extend(
                     (nodes.iter()).map(|&n| values.get(n as usize).copied().unwrap_or(f64::NAN)),
                 );
+            }
+            Expr::Param(index) if at.params.is_some() => {
+                out.clear();
+                match at.params.and_then(|params| params.get(*index)) {
+                    Some(column) => out.extend_from_slice(column),
+                    None => out.resize(nodes.len(), f64::NAN),
+                }
             }
             Expr::ShipToKm if self.order.is_some() => {
                 out.clear();
@@ -199,37 +220,13 @@ impl Env<'_> {
                     };
                 }
             }
-            Expr::NumTable(id, args) => {
+            Expr::NumTable(id, args) if args.len() <= MAX_NUM_ARGS => {
                 let mut columns: [Vec<f64>; MAX_NUM_ARGS] = Default::default();
                 for (column, arg) in columns.iter_mut().zip(args) {
                     *column = at.spare.numbers();
                     self.num_column(arg, at, column);
                 }
-                out.clear();
-                let thresholds = self
-                    .tables
-                    .get(*id)
-                    .and_then(|t| Some((t.thresholds.as_ref()?, &t.rows)));
-                for i in 0..nodes.len() {
-                    let mut numbers = [0.0; MAX_NUM_ARGS];
-                    for (number, column) in numbers.iter_mut().zip(&columns[..args.len()]) {
-                        *number = column[i];
-                    }
-                    let numbers = &numbers[..args.len()];
-                    // A zone table's row found by its thresholds: a constant needs no program.
-                    let constant = thresholds.and_then(|(thresholds, rows)| {
-                        let row = thresholds
-                            .iter()
-                            .position(|t| TableCode::row_holds(*t, numbers))?;
-                        match rows[row].1.expr {
-                            Expr::Const(V::Num(n)) => Some(n),
-                            _ => None,
-                        }
-                    });
-                    out.push(constant.unwrap_or_else(|| {
-                        self.rows(*id, Params::Numbers(numbers), Env::num, f64::NAN)
-                    }));
-                }
+                self.table_column(*id, &columns[..args.len()], at, out);
                 for column in columns.into_iter().take(args.len()) {
                     at.spare.keep_numbers(column);
                 }
@@ -296,6 +293,79 @@ impl Env<'_> {
             }
             _ => self.node_by_node(at, out, |env, f| env.truth(expr, f)),
         }
+    }
+
+    /// Table `id` at every node of `at`, its arguments in `params`. A zone table (see
+    /// [`TableCode`]) finds each node's row by its thresholds, and runs each row that some
+    /// node takes once for all the nodes; other tables run node by node.
+    fn table_column(&self, id: usize, params: &[Vec<f64>], at: &mut Columns, out: &mut Vec<f64>) {
+        let table = self.tables.get(id);
+        let Some((thresholds, rows)) = table.and_then(|t| Some((t.thresholds.as_ref()?, &t.rows)))
+        else {
+            out.clear();
+            for i in 0..at.nodes.len() {
+                let mut numbers = [0.0; MAX_NUM_ARGS];
+                for (number, column) in numbers.iter_mut().zip(params) {
+                    *number = column[i];
+                }
+                let numbers = Params::Numbers(&numbers[..params.len()]);
+                out.push(self.rows(id, numbers, Env::num, f64::NAN));
+            }
+            return;
+        };
+        // Each node's row; a constant row gives its value at once, the others are run below.
+        let mut row_of: Vec<usize> = Vec::new();
+        out.clear();
+        for i in 0..at.nodes.len() {
+            let mut numbers = [0.0; MAX_NUM_ARGS];
+            for (number, column) in numbers.iter_mut().zip(params) {
+                *number = column[i];
+            }
+            let numbers = &numbers[..params.len()];
+            let row = thresholds
+                .iter()
+                .position(|t| TableCode::row_holds(*t, numbers));
+            out.push(match row.map(|row| (row, &rows[row].1.expr)) {
+                None => f64::NAN,
+                Some((_, Expr::Const(V::Num(n)))) => *n,
+                Some((row, _)) => {
+                    row_of.resize(at.nodes.len(), usize::MAX);
+                    row_of[i] = row;
+                    f64::NAN
+                }
+            });
+        }
+        if row_of.is_empty() {
+            return;
+        }
+        // A row's value reads only the arguments (and constants).
+        let body = Env {
+            order: None,
+            line: None,
+            node: None,
+            shipment: None,
+            ..*self
+        };
+        let mut values = at.spare.numbers();
+        for (r, (_, value)) in rows.iter().enumerate() {
+            if !row_of.contains(&r) {
+                continue;
+            }
+            let mut row_at = Columns {
+                nodes: at.nodes,
+                safety: None,
+                lets: &[],
+                params: Some(params),
+                spare: at.spare,
+            };
+            body.num_column(&value.expr, &mut row_at, &mut values);
+            for ((v, &row), &x) in out.iter_mut().zip(&row_of).zip(&values) {
+                if row == r {
+                    *v = x;
+                }
+            }
+        }
+        at.spare.keep_numbers(values);
     }
 
     /// The value of an expression that does not read the node, computed once.
