@@ -16,6 +16,7 @@ use allot_plan::{
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 struct PolicyCode {
@@ -63,6 +64,8 @@ pub struct Engine {
     digital_stock: Vec<bool>,
     /// Per node: its distance to the ship-to of the order being routed.
     distances: ShipToDistances,
+    /// Columns kept from one order to the next: evaluating allocates only while they grow.
+    spare: Cell<Spare>,
 }
 
 impl Engine {
@@ -140,6 +143,7 @@ impl Engine {
             unit_vectors,
             digital_stock,
             distances,
+            spare: Cell::default(),
             plan,
             network,
             schema,
@@ -758,7 +762,7 @@ impl<'a> Router<'a> {
         let nodes: Vec<u32> = groups().map(|group| group[0].node).collect();
         // Far nodes a distance guard excludes need nothing else (traces list every rule, so
         // an explanation takes the long way).
-        let mut spare = Spare::default();
+        let mut spare = engine.spare.take();
         let kept = self.within_guards(layers, &nodes, &mut spare);
         // Per line: its pairs at the nodes kept, in the order of `pairs`.
         let mut by_line: Vec<Vec<PairState>> = (order.lines.iter())
@@ -891,6 +895,8 @@ impl<'a> Router<'a> {
                 });
             }
         }
+        spare.keep_truths(column);
+        engine.spare.set(spare);
     }
 
     /// Per node: the first exclusion that does not read the line and holds there, as
@@ -1652,8 +1658,9 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
             ..self.router.env(None, None)
         };
         let mut costs = vec![0.0; nodes.len()];
-        let mut spare = Spare::default();
-        let (mut applies, mut amounts) = (Vec::new(), Vec::new());
+        let engine = self.router.engine;
+        let mut spare = engine.spare.take();
+        let (mut applies, mut amounts) = (spare.truths(), spare.numbers());
         for (layer, layer_costs) in self.layers.iter().zip(&self.costs) {
             let lets = &self.router.engine.policies[layer.index].lets;
             for (_, value, condition) in layer_costs {
@@ -1667,6 +1674,9 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
                 }
             }
         }
+        spare.keep_truths(applies);
+        spare.keep_numbers(amounts);
+        engine.spare.set(spare);
         self.prepared = (*totals, nodes.iter().copied().zip(costs).collect());
         self.prepared.1.sort_unstable_by_key(|&(node, _)| node);
     }
