@@ -1018,14 +1018,16 @@ impl<'a> Router<'a> {
                 let mut at = Columns::new(nodes, None, lets, spare);
                 env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
                 env.numbers(amount, &mut at, &mut amounts);
-                for (k, safety) in safety.iter_mut().enumerate() {
-                    if applies[k] {
-                        let amount = amounts[k] as i64;
-                        if amount > 0 && candidate[k] {
-                            self.exercise(plan.safety_stock[*index].origin);
-                        }
-                        *safety = (*safety).max(amount);
+                for ((safety, &applies), &amount) in safety.iter_mut().zip(&applies).zip(&amounts) {
+                    if applies {
+                        *safety = (*safety).max(amount as i64);
                     }
+                }
+                let credited = (applies.iter().zip(&amounts).zip(candidate)).any(
+                    |((&applies, &amount), &candidate)| applies && amount as i64 > 0 && candidate,
+                );
+                if credited {
+                    self.exercise(plan.safety_stock[*index].origin);
                 }
             }
         }
@@ -1058,21 +1060,28 @@ impl<'a> Router<'a> {
                 let mut at = Columns::new(nodes, Some(safety), lets, spare);
                 env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
                 env.numbers(value, &mut at, &mut amounts);
-                for (k, (unit, per_line)) in costs.sums.iter_mut().enumerate() {
-                    if !applies[k] || !costed[k] {
-                        continue;
+                let per_unit = cost.basis == CostBasis::Unit;
+                let mut credited = false;
+                for (((sums, &applies), &costed), &amount) in
+                    (costs.sums.iter_mut().zip(&applies).zip(costed)).zip(&amounts)
+                {
+                    if applies && costed {
+                        if per_unit {
+                            sums.0 += amount;
+                        } else {
+                            sums.1 += amount;
+                        }
+                        credited |= amount != 0.0;
                     }
-                    let amount = amounts[k];
-                    if cost.basis == CostBasis::Unit {
-                        *unit += amount;
-                    } else {
-                        *per_line += amount;
-                    }
-                    if amount != 0.0 {
-                        self.exercise(cost.origin);
-                    }
-                    if self.explain {
-                        costs.terms[k].push((cost.name.clone(), round_cents(amount)));
+                }
+                if credited {
+                    self.exercise(cost.origin);
+                }
+                if self.explain {
+                    for (k, terms) in costs.terms.iter_mut().enumerate() {
+                        if applies[k] && costed[k] {
+                            terms.push((cost.name.clone(), round_cents(amounts[k])));
+                        }
                     }
                 }
             }
@@ -1652,7 +1661,7 @@ impl<'a> ShipmentEvaluator<'_, 'a> {
 }
 
 impl Shipments for ShipmentEvaluator<'_, '_> {
-    fn prepare_shipments(&mut self, nodes: &[u32], totals: &Totals) {
+    fn prepare_shipments(&mut self, nodes: &[u32], totals: &Totals) -> Vec<f64> {
         let env = Env {
             shipment: Some(totals),
             ..self.router.env(None, None)
@@ -1677,8 +1686,12 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
         spare.keep_truths(applies);
         spare.keep_numbers(amounts);
         engine.spare.set(spare);
-        self.prepared = (*totals, nodes.iter().copied().zip(costs).collect());
+        self.prepared = (
+            *totals,
+            nodes.iter().copied().zip(costs.iter().copied()).collect(),
+        );
         self.prepared.1.sort_unstable_by_key(|&(node, _)| node);
+        costs
     }
 
     fn is_digital(&self, node: u32) -> bool {

@@ -95,8 +95,9 @@ impl Totals {
 /// What the search asks of the policy: per-shipment costs and aggregate terms.
 pub(crate) trait Shipments {
     /// Computes, all at once, the cost of a shipment with `totals` from each of the
-    /// (non-digital) `nodes`, for [`Shipments::shipment_cost`] to give.
-    fn prepare_shipments(&mut self, nodes: &[u32], totals: &Totals);
+    /// (non-digital) `nodes`, for [`Shipments::shipment_cost`] to give; returns them, in
+    /// the order of `nodes`.
+    fn prepare_shipments(&mut self, nodes: &[u32], totals: &Totals) -> Vec<f64>;
     fn is_digital(&self, node: u32) -> bool;
     /// Rank of the node's id among all ids (for tie-breaks).
     fn rank(&self, node: u32) -> u32;
@@ -275,7 +276,6 @@ pub(crate) fn solve<S: Shipments>(problem: &Problem, env: &mut S) -> Outcome {
 /// scores plans; `None` when no node can take the whole order. With `minimize shipments`
 /// first and no digital candidate, such a plan, when there is one, is the best of all.
 pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Option<Outcome> {
-    let mut search = Search::new(problem, env);
     let lines = &problem.lines;
     // Lines of one item share its stock at a node: each takes its units after the
     // earlier ones, as in a branch of the search.
@@ -288,41 +288,77 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
             before + line.qty
         })
         .collect();
-    let takes_all = |search: &Search<S>, n: usize| {
-        (lines.iter().zip(&needed).enumerate()).all(|(l, (line, &needed))| {
-            search
-                .candidate_at(l, n)
-                .is_some_and(|c| line.candidates[c].available >= needed)
-        })
-    };
-    let mut alone: Vec<usize> = (0..search.nodes.len())
-        .filter(|&n| takes_all(&search, n))
+    // Per (line, node): one more than the index of the line's candidate there if it takes
+    // the line whole, 0 if none (a line has one candidate per node; zeroed memory is
+    // cheap). The nodes where every line has one take the order.
+    let width = (lines.iter().flat_map(|l| &l.candidates))
+        .map(|c| c.node as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut whole = vec![0u32; lines.len() * width];
+    for (l, (line, &needed)) in lines.iter().zip(&needed).enumerate() {
+        for (c, candidate) in line.candidates.iter().enumerate() {
+            if candidate.available >= needed {
+                whole[l * width + candidate.node as usize] = c as u32 + 1;
+            }
+        }
+    }
+    let candidate_at = |l: usize, node: u32| whole[l * width + node as usize] as usize - 1;
+    let mut alone: Vec<u32> = (lines.first().into_iter().flat_map(|l| &l.candidates))
+        .map(|c| c.node)
+        .filter(|&node| (0..lines.len()).all(|l| whole[l * width + node as usize] != 0))
         .collect();
+    if alone.is_empty() {
+        return None;
+    }
     // Every such plan ships the same totals: their shipments are costed together.
     let totals = (lines.iter()).fold(Totals::default(), |totals, line| {
         totals.with(line, line.qty)
     });
-    let parcels: Vec<u32> = (alone.iter())
-        .filter(|&&n| !search.digital[n])
-        .map(|&n| search.nodes[n])
+    let parcels: Vec<u32> = (alone.iter().copied())
+        .filter(|&node| !env.is_digital(node))
         .collect();
-    search.env.prepare_shipments(&parcels, &totals);
+    let shipment_costs = env.prepare_shipments(&parcels, &totals);
     // With fewer shipments, then cost, first, only the cheapest of these plans (all one
-    // shipment) can win: the others need no scoring.
+    // shipment) can win: the others need no scoring. Costs are summed as
+    // [`Search::score`] sums them: the lines' in line order, then the shipment's.
     if problem
         .criteria
         .starts_with(&[Criterion::Shipments, Criterion::Cost])
-        && alone.iter().all(|&n| !search.digital[n])
+        && parcels.len() == alone.len()
     {
-        let costs: Vec<f64> = (alone.iter())
-            .map(|&n| quantize(search.cost_alone(n, &totals)))
+        // Here every node is a parcel's: `shipment_costs` are the nodes' in turn.
+        let costs: Vec<f64> = (alone.iter().zip(&shipment_costs))
+            .map(|(&node, &shipment_cost)| {
+                let lines_cost = (lines.iter().enumerate())
+                    .map(|(l, line)| line.candidates[candidate_at(l, node)].cost_of(line.qty))
+                    .fold(0.0, |sum, cost| sum + cost);
+                quantize(lines_cost + shipment_cost)
+            })
             .collect();
         if let Some(cheapest) = costs.iter().copied().min_by(f64::total_cmp) {
             let mut cost = costs.iter();
             alone.retain(|_| cost.next().is_some_and(|c| c.total_cmp(&cheapest).is_eq()));
         }
     }
-    for n in alone {
+    // The plans left are scored by a search over their candidates alone.
+    let kept = Problem {
+        lines: (lines.iter().enumerate())
+            .map(|(l, line)| LineProblem {
+                candidates: (alone.iter())
+                    .map(|&node| line.candidates[candidate_at(l, node)].clone())
+                    .collect(),
+                qty: line.qty,
+                item: line.item,
+                weight: line.weight,
+                price: line.price,
+            })
+            .collect(),
+        criteria: problem.criteria.clone(),
+        ..*problem
+    };
+    let mut search = Search::new(&kept, env);
+    for n in 0..search.nodes.len() {
         for (allocation, line) in search.allocation.iter_mut().zip(lines) {
             *allocation = LineAllocation::one(n as u32, line.qty);
         }
@@ -332,9 +368,8 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
         search.score();
         search.keep(search.total_units);
     }
-    let best = search.best?;
     Some(Outcome {
-        best,
+        best: search.best.expect("a plan for each node kept"),
         alternative: search.alternative,
         complete: true,
     })
@@ -471,18 +506,6 @@ impl<'a, S: Shipments> Search<'a, S> {
     /// The tables descending needs: the order of the lines and the bounds on what they
     /// can place, each line's candidates in order of preference, its splits and digital
     /// candidates, and whether cost bounds the branches.
-    /// The cost of the plan shipping every line whole from local node `n`, summed as
-    /// [`Search::score`] sums it: the lines' costs in line order, then the shipment's.
-    fn cost_alone(&mut self, n: usize, totals: &Totals) -> f64 {
-        let mut cost = 0.0;
-        for (l, line) in self.problem.lines.iter().enumerate() {
-            if let Some(c) = self.candidate_at(l, n) {
-                cost += line.candidates[c].cost_of(line.qty);
-            }
-        }
-        cost + self.env.shipment_cost(self.nodes[n], totals)
-    }
-
     fn prepare_descent(&mut self) {
         let problem = self.problem;
         let caps: Vec<i64> = problem
