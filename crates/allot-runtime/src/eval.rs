@@ -379,10 +379,13 @@ impl<'a> Lowering<'a> {
     /// a precomputed value: they are kept, but for a whole program (`top`).
     fn hoist(&self, expr: Expr, reads: Reads, top: bool) -> Expr {
         let leaf = expr.is_read() || matches!(expr, Expr::Let(_));
+        // A node attribute read alone is hoisted only into a compact column (numbers or
+        // truth values), which is read faster than the node's record.
+        let compact_only = leaf && !top;
         if matches!(
             expr,
             Expr::Const(_) | Expr::PerNode(_) | Expr::PerNodeBool(_) | Expr::PerNodeNum(_)
-        ) || (leaf && !top)
+        ) || (compact_only && reads != Reads::NODE)
         {
             return expr;
         }
@@ -414,6 +417,8 @@ impl<'a> Lowering<'a> {
                 Expr::PerNodeBool(values.iter().map(V::as_bool).collect())
             } else if values.iter().all(|v| matches!(v, V::Num(_))) {
                 Expr::PerNodeNum(values.iter().map(V::as_num).collect())
+            } else if compact_only {
+                expr
             } else {
                 Expr::PerNode(values.into())
             }
