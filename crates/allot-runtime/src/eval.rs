@@ -375,12 +375,12 @@ impl<'a> Lowering<'a> {
     }
 
     /// Replaces a sub-expression by its value when it is constant, or by its value at
-    /// every node when it reads the static node alone. Leaves cost no more to read than
-    /// a precomputed value: they are kept, but for a whole program (`top`).
+    /// every node when it reads the static node alone. A leaf inside a program (not
+    /// `top`) is replaced only by a compact column (numbers or truth values), which is read
+    /// faster than the node's record; a column of other values would cost as much as the
+    /// leaf.
     fn hoist(&self, expr: Expr, reads: Reads, top: bool) -> Expr {
         let leaf = expr.is_read() || matches!(expr, Expr::Let(_));
-        // A node attribute read alone is hoisted only into a compact column (numbers or
-        // truth values), which is read faster than the node's record.
         let compact_only = leaf && !top;
         if matches!(
             expr,

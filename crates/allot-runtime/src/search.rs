@@ -303,10 +303,11 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
             }
         }
     }
-    let candidate_at = |l: usize, node: u32| whole[l * width + node as usize] as usize - 1;
+    let entry = |l: usize, node: u32| whole[l * width + node as usize];
+    let candidate_at = |l: usize, node: u32| entry(l, node) as usize - 1;
     let mut alone: Vec<u32> = (lines.first().into_iter().flat_map(|l| &l.candidates))
         .map(|c| c.node)
-        .filter(|&node| (0..lines.len()).all(|l| whole[l * width + node as usize] != 0))
+        .filter(|&node| (0..lines.len()).all(|l| entry(l, node) != 0))
         .collect();
     if alone.is_empty() {
         return None;
