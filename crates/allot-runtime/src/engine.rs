@@ -391,15 +391,6 @@ fn fixed_amounts<'a>(
     fixed
 }
 
-/// The programs of one layer that (node, line) pairs run, fixed for a line, each with its
-/// index; only those that may apply to the line.
-struct LinePrograms<'a> {
-    excludes: Vec<(usize, Cow<'a, Code>)>,
-    safety: Vec<FixedAmount<'a>>,
-    /// Per-unit and per-line costs.
-    costs: Vec<FixedAmount<'a>>,
-}
-
 /// A policy or profile applied to the order, with its `let` cache.
 struct Applied {
     index: usize,
@@ -432,42 +423,6 @@ impl<'a> Router<'a> {
             &mut applied.cache,
             &self.engine.policies[applied.index].lets,
         )
-    }
-
-    /// The programs of each layer a (node, line) pair runs, with what the order and the
-    /// line fix computed once (see [`Env::fix`]).
-    fn line_programs(&self, layers: &[Applied], line: &'a Line) -> Vec<LinePrograms<'a>> {
-        let env = self.env(Some(line), None);
-        let mut programs = Vec::with_capacity(layers.len());
-        for layer in layers {
-            let (plan, compiled) = self.policy(layer.index);
-            // The values of the line's `let`s, for this line only.
-            let mut cache = LetCache::new(compiled.lets.len());
-            let mut fix = |code| fixed(&env, code, &mut cache, &compiled.lets);
-            let excludes = compiled
-                .excludes
-                .iter()
-                .enumerate()
-                .map(|(rule, code)| (rule, fix(code)))
-                .filter(|(_, code)| !code.never_holds())
-                .collect();
-            let safety = fixed_amounts(
-                (compiled.safety.iter().enumerate()).map(|(i, (a, c))| (i, a, c.as_ref())),
-                &mut fix,
-            );
-            let costs = fixed_amounts(
-                (plan.costs.iter().zip(&compiled.costs).enumerate())
-                    .filter(|(_, (cost, _))| cost.basis != CostBasis::Shipment)
-                    .map(|(i, (_, (a, c)))| (i, a, c.as_ref())),
-                &mut fix,
-            );
-            programs.push(LinePrograms {
-                excludes,
-                safety,
-                costs,
-            });
-        }
-        programs
     }
 
     fn rule_ref(
@@ -747,13 +702,7 @@ impl<'a> Router<'a> {
     /// line and the stages once for all the nodes, the rest once per line. A program may
     /// run at a node whose pair an earlier rule already decided: programs have no effects,
     /// and only what decides a pair is kept.
-    fn gather(
-        &mut self,
-        layers: &[Applied],
-        pairs: &[Pair],
-        programs: &[Vec<LinePrograms>],
-        gathered: &mut Gathered,
-    ) {
+    fn gather(&mut self, layers: &[Applied], pairs: &[Pair], gathered: &mut Gathered) {
         let order = self.order;
         let engine = self.engine;
         let network = self.world.network;
@@ -780,10 +729,7 @@ impl<'a> Router<'a> {
         }
         let stages = self.stages_at(layers, &nodes, &mut spare);
         let stage_count = engine.policies[layers[0].index].stages.len();
-        let line_free = match programs.first() {
-            Some(programs) => self.line_free_exclusions(layers, programs, &nodes, &mut spare),
-            None => Vec::new(),
-        };
+        let line_free = self.line_free_exclusions(layers, &nodes, &mut spare);
         let mut column = spare.truths();
         for (l, line) in order.lines.iter().enumerate() {
             let env = self.env(Some(line), None);
@@ -793,16 +739,18 @@ impl<'a> Router<'a> {
             for state in states.iter_mut() {
                 state.excluded = line_free[state.at];
             }
-            for (position, (layer, programs)) in layers.iter().zip(&programs[l]).enumerate() {
-                for (rule, code) in &programs.excludes {
-                    if !matches!(code.level, Level::Line | Level::LineNode) {
+            for (position, layer) in layers.iter().enumerate() {
+                for (rule, code) in engine.policies[layer.index].excludes.iter().enumerate() {
+                    if !matches!(code.level, Level::Line | Level::LineNode)
+                        || env.holds_nowhere(code, lets(layer))
+                    {
                         continue;
                     }
                     let mut at = Columns::new(&line_nodes, None, lets(layer), &mut spare);
                     env.truths(code, &mut at, &mut column);
                     for (state, &holds) in states.iter_mut().zip(&column) {
-                        if holds && state.excluded.is_none_or(|first| (position, *rule) < first) {
-                            state.excluded = Some((position, *rule));
+                        if holds && state.excluded.is_none_or(|first| (position, rule) < first) {
+                            state.excluded = Some((position, rule));
                         }
                     }
                 }
@@ -810,23 +758,12 @@ impl<'a> Router<'a> {
             let candidate: Vec<bool> = (states.iter())
                 .map(|s| s.free > 0 && s.excluded.is_none() && stages[s.at].is_some())
                 .collect();
-            let safety = self.safety_stock(
-                layers,
-                &env,
-                &programs[l],
-                (&line_nodes, &candidate),
-                &mut spare,
-            );
+            let safety = self.safety_stock(layers, &env, (&line_nodes, &candidate), &mut spare);
             let costed: Vec<bool> = (states.iter().zip(&candidate).zip(&safety))
                 .map(|((s, &candidate), &safety)| candidate && s.free - safety > 0)
                 .collect();
-            let mut costs = self.line_costs(
-                layers,
-                &env,
-                &programs[l],
-                (&line_nodes, &safety, &costed),
-                &mut spare,
-            );
+            let mut costs =
+                self.line_costs(layers, &env, (&line_nodes, &safety, &costed), &mut spare);
 
             gathered.candidates[l].reserve(states.len());
             // In the order of the pairs: traces when explaining, and the candidates.
@@ -905,17 +842,19 @@ impl<'a> Router<'a> {
     fn line_free_exclusions(
         &self,
         layers: &[Applied],
-        programs: &[LinePrograms],
         nodes: &[u32],
         spare: &mut Spare,
     ) -> Vec<Option<(usize, usize)>> {
         let env = self.env(None, None);
         let mut first = vec![None; nodes.len()];
         let mut holds = spare.truths();
-        for (position, (layer, programs)) in layers.iter().zip(programs).enumerate() {
-            let lets = &self.engine.policies[layer.index].lets;
-            for (rule, code) in &programs.excludes {
-                if matches!(code.level, Level::Line | Level::LineNode) {
+        for (position, layer) in layers.iter().enumerate() {
+            let policy = &self.engine.policies[layer.index];
+            let lets = &policy.lets;
+            for (rule, code) in policy.excludes.iter().enumerate() {
+                if matches!(code.level, Level::Line | Level::LineNode)
+                    || env.holds_nowhere(code, lets)
+                {
                     continue;
                 }
                 env.truths(
@@ -925,7 +864,7 @@ impl<'a> Router<'a> {
                 );
                 for (first, &holds) in first.iter_mut().zip(&holds) {
                     if holds && first.is_none() {
-                        *first = Some((position, *rule));
+                        *first = Some((position, rule));
                     }
                 }
             }
@@ -1005,18 +944,25 @@ impl<'a> Router<'a> {
         &mut self,
         layers: &[Applied],
         env: &Env,
-        programs: &[LinePrograms],
         (nodes, candidate): (&[u32], &[bool]),
         spare: &mut Spare,
     ) -> Vec<i64> {
         let mut safety = vec![0i64; nodes.len()];
         let (mut applies, mut amounts) = (spare.truths(), spare.numbers());
-        for (layer, programs) in layers.iter().zip(programs) {
+        for layer in layers {
             let plan = &self.engine.plan.policies[layer.index];
             let lets = &self.engine.policies[layer.index].lets;
-            for (index, amount, condition) in &programs.safety {
+            for (index, (amount, condition)) in
+                self.engine.policies[layer.index].safety.iter().enumerate()
+            {
+                if condition
+                    .as_ref()
+                    .is_some_and(|c| env.holds_nowhere(c, lets))
+                {
+                    continue;
+                }
                 let mut at = Columns::new(nodes, None, lets, spare);
-                env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
+                env.truths_or_all(condition.as_ref(), &mut at, &mut applies);
                 env.numbers(amount, &mut at, &mut amounts);
                 for ((safety, &applies), &amount) in safety.iter_mut().zip(&applies).zip(&amounts) {
                     if applies {
@@ -1027,7 +973,7 @@ impl<'a> Router<'a> {
                     |((&applies, &amount), &candidate)| applies && amount as i64 > 0 && candidate,
                 );
                 if credited {
-                    self.exercise(plan.safety_stock[*index].origin);
+                    self.exercise(plan.safety_stock[index].origin);
                 }
             }
         }
@@ -1043,7 +989,6 @@ impl<'a> Router<'a> {
         &mut self,
         layers: &[Applied],
         env: &Env,
-        programs: &[LinePrograms],
         (nodes, safety, costed): (&[u32], &[i64], &[bool]),
         spare: &mut Spare,
     ) -> LineCosts {
@@ -1052,13 +997,23 @@ impl<'a> Router<'a> {
             terms: vec![Vec::new(); if self.explain { nodes.len() } else { 0 }],
         };
         let (mut applies, mut amounts) = (spare.truths(), spare.numbers());
-        for (layer, programs) in layers.iter().zip(programs) {
+        for layer in layers {
             let plan = &self.engine.plan.policies[layer.index];
             let lets = &self.engine.policies[layer.index].lets;
-            for (index, value, condition) in &programs.costs {
-                let cost = &plan.costs[*index];
+            for (cost, (value, condition)) in plan
+                .costs
+                .iter()
+                .zip(&self.engine.policies[layer.index].costs)
+            {
+                if cost.basis == CostBasis::Shipment
+                    || condition
+                        .as_ref()
+                        .is_some_and(|c| env.holds_nowhere(c, lets))
+                {
+                    continue;
+                }
                 let mut at = Columns::new(nodes, Some(safety), lets, spare);
-                env.truths_or_all(condition.as_deref(), &mut at, &mut applies);
+                env.truths_or_all(condition.as_ref(), &mut at, &mut applies);
                 env.numbers(value, &mut at, &mut amounts);
                 let per_unit = cost.basis == CostBasis::Unit;
                 let mut credited = false;
@@ -1179,11 +1134,6 @@ impl<'a> Router<'a> {
         let order = self.order;
         let network = self.world.network;
         let settings = Settings::new(self.engine, &layers);
-        let programs: Vec<Vec<LinePrograms>> = order
-            .lines
-            .iter()
-            .map(|line| self.line_programs(&layers, line))
-            .collect();
         let mut gathered = Gathered::new(order.lines.len());
         let total: i64 = order.lines.iter().map(|l| l.qty).sum();
 
@@ -1194,7 +1144,7 @@ impl<'a> Router<'a> {
         let mut found = None;
         if one_node_first {
             let pairs = self.lone_pairs(&layers);
-            self.gather(&layers, &pairs, &programs, &mut gathered);
+            self.gather(&layers, &pairs, &mut gathered);
             let lines = line_problems(order, std::mem::take(&mut gathered.candidates));
             let problem = self.problem(&layers, lines, &settings);
             let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, false, 0);
@@ -1215,7 +1165,7 @@ impl<'a> Router<'a> {
                     .flatten()
                     .copied()
                     .collect();
-                self.gather(&layers, &rest, &programs, &mut gathered);
+                self.gather(&layers, &rest, &mut gathered);
                 let lines = line_problems(order, std::mem::take(&mut gathered.candidates));
                 self.solve(&mut layers, lines, &gathered.stage_of, &settings)
             }

@@ -48,6 +48,12 @@ impl Reads {
     fn with(self, other: Reads) -> Reads {
         Reads(self.0 | other.0)
     }
+
+    /// Whether this reads the order or a line, and nothing else.
+    fn order_or_line_only(self) -> bool {
+        let order_or_line = Reads::ORDER.0 | Reads::LINE.0;
+        self != Reads::NONE && self.0 & !order_or_line == 0
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +103,10 @@ enum Expr {
     Shipment(ShipmentAttr),
     /// A custom attribute: its owner and its slot in the owner's `custom` values.
     Custom(Owner, usize),
+    /// A part that reads the order or the line and nothing else: the column evaluator
+    /// computes it once for all the nodes, and a condition with a false one (see
+    /// [`Env::holds_nowhere`]) is not run at all.
+    Once(Box<Expr>),
     Field(LocationField, Box<Expr>),
     CandidateNode,
     /// `distance(node, order.ship_to)`, either way round: cached per order and node.
@@ -138,6 +148,7 @@ impl Expr {
         match self {
             Expr::Const(v) => matches!(v, V::Num(_)),
             Expr::PerNodeNum(_) => true,
+            Expr::Once(x) => x.is_numeric(),
             Expr::Line(attr) => matches!(attr, LineAttr::Price | LineAttr::Qty | LineAttr::Weight),
             Expr::Node(attr) => matches!(
                 attr,
@@ -158,6 +169,15 @@ impl Expr {
             | Expr::Arith(..)
             | Expr::ArithWith { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The expression as [`Expr::Once`] when it reads (`reads`) the order or a line and
+    /// nothing else.
+    fn once_if(self, reads: Reads) -> Expr {
+        match reads.order_or_line_only() {
+            true => Expr::Once(Box::new(self)),
+            false => self,
         }
     }
 
@@ -202,7 +222,8 @@ impl Expr {
         match self {
             Expr::Order(_) | Expr::Line(_) | Expr::Custom(Owner::Order | Owner::Item, _) => true,
             Expr::Let(_) => true,
-            Expr::Not(x)
+            Expr::Once(x)
+            | Expr::Not(x)
             | Expr::Abs(x)
             | Expr::Neg(x)
             | Expr::Field(_, x)
@@ -360,7 +381,7 @@ impl<'a> Lowering<'a> {
         match program.tree(&params) {
             Ok(tree) => {
                 let (expr, reads) = self.expr(&tree);
-                let expr = self.hoist(expr, reads, true);
+                let expr = self.hoist(expr, reads, true).once_if(reads);
                 let reads_order_or_line =
                     reads.0 & (Reads::ORDER.0 | Reads::LINE.0) != 0 && expr.foldable();
                 let code = Code {
@@ -439,7 +460,11 @@ impl<'a> Lowering<'a> {
         let all = *reads;
         lowered
             .into_iter()
-            .map(|(e, r)| if r != all { self.hoist(e, r, false) } else { e })
+            .map(|(e, r)| match r != all {
+                true if !all.order_or_line_only() => self.hoist(e, r, false).once_if(r),
+                true => self.hoist(e, r, false),
+                false => e,
+            })
             .collect()
     }
 
@@ -515,12 +540,15 @@ impl<'a> Lowering<'a> {
                 }
                 Op::Distance => {
                     let pair = self.fixed::<2>(args, &mut reads);
-                    let is = |e: &Expr, node: bool| match e {
-                        Expr::CandidateNode => node,
-                        Expr::Node(NodeAttr::Location) => node,
-                        Expr::Order(OrderAttr::ShipTo) => !node,
-                        _ => false,
-                    };
+                    fn is(e: &Expr, node: bool) -> bool {
+                        match e {
+                            Expr::CandidateNode => node,
+                            Expr::Node(NodeAttr::Location) => node,
+                            Expr::Order(OrderAttr::ShipTo) => !node,
+                            Expr::Once(x) => is(x, node),
+                            _ => false,
+                        }
+                    }
                     if (is(&pair[0], true) && is(&pair[1], false))
                         || (is(&pair[0], false) && is(&pair[1], true))
                     {
@@ -784,6 +812,37 @@ fn member(a: &V, set: &V) -> bool {
 }
 
 impl Env<'_> {
+    /// Whether a condition cannot hold at any node, as its parts that read only the order
+    /// and the line show (computed here once): a false one that must hold, a membership in
+    /// an empty set. `false` when that cannot be shown.
+    pub fn holds_nowhere(&self, code: &Code, lets: &[Code]) -> bool {
+        let mut frame = Frame {
+            cache: &mut LetCache::default(),
+            lets,
+            params: Params::Values(&[]),
+        };
+        self.nowhere(&code.expr, &mut frame)
+    }
+
+    fn nowhere(&self, expr: &Expr, f: &mut Frame) -> bool {
+        match expr {
+            Expr::Const(v) => !v.as_bool(),
+            Expr::Once(x) => !self.truth(x, f),
+            Expr::And(pair) => self.nowhere(&pair[0], f) || self.nowhere(&pair[1], f),
+            Expr::Or(pair) => self.nowhere(&pair[0], f) && self.nowhere(&pair[1], f),
+            Expr::Compare(Compare::In, pair) => self.is_empty_once(&pair[1], f),
+            _ => false,
+        }
+    }
+
+    /// Whether `expr` is a set computed once ([`Expr::Once`]), and empty here.
+    fn is_empty_once(&self, expr: &Expr, f: &mut Frame) -> bool {
+        match expr {
+            Expr::Once(x) => matches!(&*self.value_ref(x, f), V::Set(items) if items.is_empty()),
+            _ => false,
+        }
+    }
+
     /// Runs a condition.
     pub fn holds(&self, code: &Code, cache: &mut LetCache, lets: &[Code]) -> bool {
         let mut frame = Frame {
@@ -828,6 +887,7 @@ impl Env<'_> {
             Expr::Line(LineAttr::Price) => self.line.map_or(f64::NAN, |l| l.price),
             Expr::Line(LineAttr::Qty) => self.line.map_or(f64::NAN, |l| l.qty as f64),
             Expr::Line(LineAttr::Weight) => self.line.map_or(f64::NAN, |l| l.weight),
+            Expr::Once(x) => self.num(x, f),
             Expr::Let(index) => self.let_value(*index, f).as_num(),
             Expr::Param(index) => match f.params {
                 Params::Numbers(numbers) => numbers.get(*index).copied().unwrap_or(f64::NAN),
@@ -883,6 +943,7 @@ impl Env<'_> {
             Expr::Const(v) => v.as_bool(),
             Expr::PerNodeBool(values) => self.per_node(values).copied().unwrap_or(false),
             Expr::Not(x) => !self.truth(x, f),
+            Expr::Once(x) => self.truth(x, f),
             Expr::And(pair) => self.truth(&pair[0], f) && self.truth(&pair[1], f),
             Expr::Or(pair) => self.truth(&pair[0], f) || self.truth(&pair[1], f),
             Expr::If(parts) => {
@@ -938,6 +999,7 @@ impl Env<'_> {
             Expr::Line(attr) => self.line_attr(*attr),
             Expr::Node(attr) => self.node_attr(*attr),
             Expr::Custom(owner, slot) => self.custom(*owner, *slot),
+            Expr::Once(x) => self.value(x, f),
             Expr::Field(field, place) => {
                 let place = self.value(place, f);
                 let geo = self.geo(&place);
@@ -1153,6 +1215,7 @@ impl Env<'_> {
             Expr::Const(v) => Some(v),
             Expr::PerNode(values) => self.per_node(values),
             Expr::Custom(owner, slot) => self.custom_ref(*owner, *slot),
+            Expr::Once(x) => return self.value_ref(x, f),
             _ => return Cow::Owned(self.value(expr, f)),
         };
         stored.map_or(Cow::Owned(V::Bool(false)), Cow::Borrowed)
@@ -1260,6 +1323,12 @@ impl Env<'_> {
                 return Folded::Known(self.let_value(*index, f));
             }
             Expr::And(pair) | Expr::Or(pair) => return self.fold_logic(expr, pair, f),
+            Expr::Once(x) => {
+                return match self.fold(x, f) {
+                    Folded::Changed(x) => Folded::Changed(Expr::Once(Box::new(x))),
+                    other => other,
+                };
+            }
             Expr::If(parts) => {
                 if let Folded::Known(v) = self.fold(&parts[0], f) {
                     let branch = &parts[if v.as_bool() { 1 } else { 2 }];

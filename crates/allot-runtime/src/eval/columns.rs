@@ -148,8 +148,12 @@ impl Env<'_> {
                 out.clear();
                 out.extend(nodes.iter().map(|&n| self.world.ship_to_km(n)));
             }
+            Expr::Once(x) => {
+                let value = self.computed_once(x, at, Env::num);
+                self.same_everywhere(at, out, value);
+            }
             Expr::Shipment(_) | Expr::Line(LineAttr::Price | LineAttr::Qty | LineAttr::Weight) => {
-                let value = self.computed_once(expr, at);
+                let value = self.computed_once(expr, at, Env::num);
                 self.same_everywhere(at, out, value);
             }
             Expr::Node(attr) if expr.is_numeric() => {
@@ -248,6 +252,16 @@ impl Env<'_> {
             Expr::Not(x) => {
                 self.truth_column(x, at, out);
                 out.iter_mut().for_each(|v| *v = !*v);
+            }
+            Expr::Once(x) => {
+                let value = self.computed_once(x, at, Env::truth);
+                self.same_everywhere(at, out, value);
+            }
+            // Nothing is in an empty set (`node.region in line.item.protected_regions`).
+            Expr::Compare(op @ (Compare::In | Compare::NotIn), pair)
+                if self.computed_once(&pair[1], at, Env::is_empty_once) =>
+            {
+                self.same_everywhere(at, out, matches!(op, Compare::NotIn));
             }
             Expr::And(pair) | Expr::Or(pair) => {
                 let and = matches!(expr, Expr::And(_));
@@ -368,14 +382,19 @@ impl Env<'_> {
         at.spare.keep_numbers(values);
     }
 
-    /// The value of an expression that does not read the node, computed once.
-    fn computed_once(&self, expr: &Expr, at: &Columns) -> f64 {
+    /// What `read` gives of an expression that does not read the node, computed once.
+    fn computed_once<T>(
+        &self,
+        expr: &Expr,
+        at: &Columns,
+        read: fn(&Self, &Expr, &mut Frame) -> T,
+    ) -> T {
         let mut frame = Frame {
             cache: &mut LetCache::default(),
             lets: at.lets,
             params: Params::Values(&[]),
         };
-        self.num(expr, &mut frame)
+        read(self, expr, &mut frame)
     }
 }
 

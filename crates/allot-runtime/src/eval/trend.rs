@@ -162,6 +162,7 @@ impl<'a> Analysis<'a> {
         };
         match expr {
             Expr::Shipment(_) => Some(Trend::Rising),
+            Expr::Once(x) => self.trend(x),
             Expr::Let(index) => {
                 let (code, deeper) = self.let_code(*index)?;
                 deeper.trend(&code.expr)
@@ -340,6 +341,7 @@ impl<'a> Analysis<'a> {
                 form.per_arg[*i] = 1.0;
                 form
             }
+            Expr::Once(x) => of(x)?,
             Expr::Neg(x) => of(x)?.scaled(-1.0),
             Expr::Arith(op, pair) => {
                 let (a, b) = (of(&pair[0])?, of(&pair[1])?);
@@ -382,6 +384,7 @@ impl<'a> Analysis<'a> {
         let of = |x: &Expr| self.range(x, fixed);
         let range = match expr {
             Expr::Const(V::Num(n)) => (*n, *n),
+            Expr::Once(x) => of(x),
             Expr::PerNodeNum(values) => values
                 .iter()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
