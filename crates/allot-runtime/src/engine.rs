@@ -969,9 +969,13 @@ impl<'a> Router<'a> {
                         *safety = (*safety).max(amount as i64);
                     }
                 }
-                let credited = (applies.iter().zip(&amounts).zip(candidate)).any(
-                    |((&applies, &amount), &candidate)| applies && amount as i64 > 0 && candidate,
-                );
+                // Only an explanation lists the rules that had an effect.
+                let credited = self.explain
+                    && (applies.iter().zip(&amounts).zip(candidate)).any(
+                        |((&applies, &amount), &candidate)| {
+                            applies && amount as i64 > 0 && candidate
+                        },
+                    );
                 if credited {
                     self.exercise(plan.safety_stock[index].origin);
                 }
@@ -1016,27 +1020,24 @@ impl<'a> Router<'a> {
                 env.truths_or_all(condition.as_ref(), &mut at, &mut applies);
                 env.numbers(value, &mut at, &mut amounts);
                 let per_unit = cost.basis == CostBasis::Unit;
-                let mut credited = false;
                 for (((sums, &applies), &costed), &amount) in
                     (costs.sums.iter_mut().zip(&applies).zip(costed)).zip(&amounts)
                 {
                     if applies && costed {
-                        if per_unit {
-                            sums.0 += amount;
-                        } else {
-                            sums.1 += amount;
-                        }
-                        credited |= amount != 0.0;
+                        *(if per_unit { &mut sums.0 } else { &mut sums.1 }) += amount;
                     }
                 }
-                if credited {
-                    self.exercise(cost.origin);
-                }
+                // Only an explanation lists the terms, and the rules that had an effect.
                 if self.explain {
+                    let mut credited = false;
                     for (k, terms) in costs.terms.iter_mut().enumerate() {
                         if applies[k] && costed[k] {
+                            credited |= amounts[k] != 0.0;
                             terms.push((cost.name.clone(), round_cents(amounts[k])));
                         }
+                    }
+                    if credited {
+                        self.exercise(cost.origin);
                     }
                 }
             }
