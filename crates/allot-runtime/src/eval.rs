@@ -1074,6 +1074,11 @@ impl Env<'_> {
             }
             return self.rows(id, Params::Numbers(&numbers[..args.len()]), read, missing);
         }
+        // One argument (`category_surcharge(line.item.category)`) needs no collection.
+        if let [arg] = args {
+            let value = [self.value(arg, f)];
+            return self.rows(id, Params::Values(&value), read, missing);
+        }
         let values: smallvec::SmallVec<[V; 4]> = args.iter().map(|a| self.value(a, f)).collect();
         self.rows(id, Params::Values(&values), read, missing)
     }
