@@ -169,8 +169,7 @@ impl Engine {
     pub fn route(&mut self, order: &Order, explain: bool) -> Decision {
         let (decision, commit) = self.decide(order, explain, search::EXACT_LINES);
         for (item, node, units) in commit.units {
-            let list = &self.network.stock[item as usize];
-            if let Ok(i) = list.binary_search_by_key(&node, |s| s.node) {
+            if let Some(i) = self.network.stock_position(item, node) {
                 self.free[item as usize][i] -= units;
             }
         }
@@ -633,8 +632,8 @@ impl<'a> Router<'a> {
 
     /// The pairs of the nodes that have free stock for every line whole, node by node,
     /// each node's in line order: the nodes that stock the line with the fewest (less the
-    /// far ones a distance guard excludes, as [`Router::pairs`] leaves them out), searched
-    /// in the other lines' stock lists.
+    /// far ones a distance guard excludes, as [`Router::pairs`] leaves them out), looked up
+    /// in the other lines' stock lists (see [`Network::stock_position`]).
     fn lone_pairs(&self, layers: &[Applied]) -> Vec<Pair> {
         let lines = &self.order.lines;
         let stock = &self.world.network.stock;
@@ -659,13 +658,13 @@ impl<'a> Router<'a> {
                 continue;
             }
             let start = pairs.len();
-            for l in 0..lines.len() {
+            for (l, line) in lines.iter().enumerate() {
                 let found = match l == shortest {
-                    true => Ok(driver_at as usize),
-                    false => list(l).binary_search_by_key(&node, |s| s.node),
+                    true => Some(driver_at as usize),
+                    false => self.world.network.stock_position(line.item, node),
                 };
                 match found {
-                    Ok(at) if self.takes_whole(l, at as u32) => pairs.push(Pair {
+                    Some(at) if self.takes_whole(l, at as u32) => pairs.push(Pair {
                         node,
                         line: l,
                         stock: at as u32,

@@ -729,10 +729,9 @@ impl<'a> World<'a> {
 
     /// on_hand − reserved − taken in this batch, before safety stock.
     pub fn free_stock(&self, item: u32, node: u32) -> i64 {
-        let list = &self.network.stock[item as usize];
-        match list.binary_search_by_key(&node, |s| s.node) {
-            Ok(at) => self.free_stock_at(item, at as u32),
-            Err(_) => 0,
+        match self.network.stock_position(item, node) {
+            Some(at) => self.free_stock_at(item, at as u32),
+            None => 0,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod decision;
 mod engine;
 mod eval;
 pub mod network;
+mod node_set;
 pub mod order;
 mod record;
 mod search;

@@ -1,6 +1,7 @@
 //! The network snapshot: nodes, the item catalog and inventory, validated and indexed
 //! at load.
 
+use crate::node_set::NodeSet;
 use crate::record::{DataError, INTEGER_LIMIT, Record, custom_attributes, describe};
 use crate::value::{Geo, V};
 use allot_plan::{Owner, Plan};
@@ -91,7 +92,13 @@ pub struct Network {
     pub sku_index: HashMap<Arc<str>, u32>,
     /// For each SKU (by index), its stock at each node, sorted by node.
     pub stock: Vec<Vec<Stock>>,
+    /// For each SKU stocked at many nodes, its stocking nodes as a set, which gives a
+    /// node's position in the stock list at once (a search takes a step per halving).
+    stockists: Vec<Option<NodeSet>>,
 }
+
+/// From how many stocking nodes a SKU's are also kept as a set.
+const STOCKISTS_AS_SET: usize = 32;
 
 fn top_error(message: impl Into<String>) -> DataError {
     DataError {
@@ -274,6 +281,11 @@ impl Network {
                 )));
             }
         }
+        let stockists = (stock.iter())
+            .map(|list| {
+                (list.len() >= STOCKISTS_AS_SET).then(|| NodeSet::new(list.iter().map(|s| s.node)))
+            })
+            .collect();
         Ok(Network {
             currency: currency.to_string(),
             nodes,
@@ -281,7 +293,18 @@ impl Network {
             items,
             sku_index,
             stock,
+            stockists,
         })
+    }
+
+    /// The position of `node` in the stock list of `item`, if it stocks it.
+    pub fn stock_position(&self, item: u32, node: u32) -> Option<usize> {
+        match self.stockists.get(item as usize) {
+            Some(Some(set)) => set.position(node),
+            _ => (self.stock.get(item as usize)?)
+                .binary_search_by_key(&node, |s| s.node)
+                .ok(),
+        }
     }
 }
 

@@ -20,6 +20,7 @@
 //! from one node: the router asks it first when such a plan, if there is one, is known
 //! to be the best.
 
+use crate::node_set::NodeSet;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -374,53 +375,6 @@ pub(crate) fn solve_alone<S: Shipments>(problem: &Problem, env: &mut S) -> Optio
         alternative: search.alternative,
         complete: true,
     })
-}
-
-/// A set of node ids as a bitmap, with each member's rank: its index among the members
-/// in node order. Building it and ranking take no sort and no search.
-struct NodeSet {
-    words: Vec<u64>,
-    /// Per word: the members in the words before it.
-    before: Vec<u32>,
-}
-
-impl NodeSet {
-    fn new(nodes: impl Iterator<Item = u32> + Clone) -> NodeSet {
-        let len = nodes.clone().max().map_or(0, |max| max as usize / 64 + 1);
-        let mut words = vec![0u64; len];
-        for node in nodes {
-            words[node as usize / 64] |= 1 << (node % 64);
-        }
-        let mut count = 0;
-        let before = (words.iter())
-            .map(|w| {
-                let at = count;
-                count += w.count_ones();
-                at
-            })
-            .collect();
-        NodeSet { words, before }
-    }
-
-    /// The members, in node order.
-    fn nodes(&self) -> Vec<u32> {
-        let mut nodes = Vec::with_capacity(self.before.last().map_or(0, |&b| b as usize + 64));
-        for (w, &word) in self.words.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                nodes.push(w as u32 * 64 + bits.trailing_zeros());
-                bits &= bits - 1;
-            }
-        }
-        nodes
-    }
-
-    /// The rank of a member.
-    fn rank(&self, node: u32) -> usize {
-        let (w, bit) = (node as usize / 64, node % 64);
-        let below = self.words[w] & ((1u64 << bit) - 1);
-        (self.before[w] + below.count_ones()) as usize
-    }
 }
 
 impl<'a, S: Shipments> Search<'a, S> {
