@@ -62,6 +62,8 @@ pub struct Engine {
     unit_vectors: Vec<[f64; 3]>,
     /// Per item: whether a digital node stocks it (a delivery that opens no shipment).
     digital_stock: Vec<bool>,
+    /// Per node: whether it is digital, read without the node's record.
+    digital: Vec<bool>,
     /// Per node: its distance to the ship-to of the order being routed.
     distances: ShipToDistances,
     /// Columns kept from one order to the next: evaluating allocates only while they grow.
@@ -79,11 +81,9 @@ impl Engine {
             .collect();
         let unit_vectors: Vec<[f64; 3]> =
             network.nodes.iter().map(|n| n.geo.unit_vector()).collect();
+        let digital: Vec<bool> = network.nodes.iter().map(|n| n.is_digital()).collect();
         let digital_stock = (network.stock.iter())
-            .map(|list| {
-                list.iter()
-                    .any(|s| network.nodes[s.node as usize].is_digital())
-            })
+            .map(|list| list.iter().any(|s| digital[s.node as usize]))
             .collect();
         let distances = ShipToDistances::new(network.nodes.len());
         let world = World::new(
@@ -142,6 +142,7 @@ impl Engine {
         Engine {
             unit_vectors,
             digital_stock,
+            digital,
             distances,
             spare: Cell::default(),
             plan,
@@ -1217,7 +1218,7 @@ impl<'a> Router<'a> {
                 });
                 commit.units.push((line.item, node, units));
             }
-            if !network.nodes[node as usize].is_digital() {
+            if !self.engine.digital[node as usize] {
                 commit.shipments.push(node);
             }
             shipments.push(Shipment {
@@ -1286,7 +1287,7 @@ impl<'a> Router<'a> {
             let mut evaluator = ShipmentEvaluator::new(&mut self, &mut layers, false, 0);
             for (&node, (totals, _)) in &best.shipments {
                 // Digital deliveries are not parcels: no per-shipment cost.
-                if network.nodes[node as usize].is_digital() {
+                if evaluator.router.engine.digital[node as usize] {
                     continue;
                 }
                 let mut costs = Vec::new();
@@ -1645,7 +1646,7 @@ impl Shipments for ShipmentEvaluator<'_, '_> {
     }
 
     fn is_digital(&self, node: u32) -> bool {
-        self.router.world.network.nodes[node as usize].is_digital()
+        self.router.engine.digital[node as usize]
     }
 
     fn rank(&self, node: u32) -> u32 {
