@@ -7,6 +7,7 @@ use crate::eval::{
     World,
 };
 use crate::network::{Network, Schema};
+use crate::node_set::NodeSet;
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
 use crate::value::{EARTH_RADIUS_KM, Radius};
@@ -287,6 +288,8 @@ fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
 /// band of its distance, or beyond it on the chord) are never visited.
 struct NearIndex {
     radius: Radius,
+    /// Per node: whether the guard's node condition holds there.
+    applies_at: Vec<bool>,
     /// Per SKU: (latitude, node, position in the SKU's stock list).
     guarded: Vec<Vec<(f64, u32, u32)>>,
     /// Per SKU: (node, position in the SKU's stock list).
@@ -314,9 +317,17 @@ impl NearIndex {
         }
         NearIndex {
             radius,
+            applies_at: (0..network.nodes.len() as u32).map(holds).collect(),
             guarded,
             others,
         }
+    }
+
+    /// Whether `node` may be within the guard's distance of the ship-to (at `ship_to` on
+    /// the unit sphere), as [`NearIndex::candidates`] tells; `unit_vectors` are the nodes'.
+    fn may_reach(&self, node: u32, ship_to: &[f64; 3], unit_vectors: &[[f64; 3]]) -> bool {
+        !self.applies_at[node as usize]
+            || !(self.radius).clearly_beyond(&unit_vectors[node as usize], ship_to)
     }
 
     /// The nodes stocking `item` that can be within `km` of the ship-to (at latitude
@@ -643,39 +654,48 @@ impl<'a> Router<'a> {
         let Some(shortest) = (0..lines.len()).min_by_key(|&l| list(l).len()) else {
             return pairs;
         };
-        let item = lines[shortest].item;
-        let everywhere = || (list(shortest).iter().enumerate()).map(|(at, s)| (s.node, at as u32));
-        let driver: Box<dyn Iterator<Item = (u32, u32)>> = match self.near_index(layers) {
-            Some(index) => Box::new(index.candidates(
-                item,
-                self.order.ship_to.lat,
-                &self.world.ship_to,
-                &self.engine.unit_vectors,
-            )),
-            None => Box::new(everywhere()),
-        };
-        'nodes: for (node, driver_at) in driver {
-            if !self.takes_whole(shortest, driver_at) {
-                continue;
-            }
+        // The node's pairs, when it stocks every line whole (`position`: in each line's
+        // stock list).
+        let mut take = |node: u32, position: &dyn Fn(usize) -> Option<usize>| {
             let start = pairs.len();
-            for (l, line) in lines.iter().enumerate() {
-                let found = match l == shortest {
-                    true => Some(driver_at as usize),
-                    false => self.world.network.stock_position(line.item, node),
-                };
-                match found {
+            for l in 0..lines.len() {
+                match position(l) {
                     Some(at) if self.takes_whole(l, at as u32) => pairs.push(Pair {
                         node,
                         line: l,
                         stock: at as u32,
                     }),
-                    _ => {
-                        pairs.truncate(start);
-                        continue 'nodes;
-                    }
+                    _ => return pairs.truncate(start),
                 }
             }
+        };
+        let network = self.world.network;
+        let near = self.near_index(layers);
+        let (ship_to, unit_vectors) = (&self.world.ship_to, &self.engine.unit_vectors[..]);
+        // Long stock lists are kept as sets too: the nodes that stock every line are
+        // their intersection, a word at a time.
+        let sets: Option<Vec<_>> = lines.iter().map(|l| network.stockists(l.item)).collect();
+        if let Some(sets) = sets {
+            NodeSet::each_common(&sets, |node| {
+                if near.is_none_or(|index| index.may_reach(node, ship_to, unit_vectors)) {
+                    take(node, &|l| Some(sets[l].rank(node)));
+                }
+            });
+            return pairs;
+        }
+        let item = lines[shortest].item;
+        let everywhere = || (list(shortest).iter().enumerate()).map(|(at, s)| (s.node, at as u32));
+        let driver: Box<dyn Iterator<Item = (u32, u32)>> = match near {
+            Some(index) => {
+                Box::new(index.candidates(item, self.order.ship_to.lat, ship_to, unit_vectors))
+            }
+            None => Box::new(everywhere()),
+        };
+        for (node, driver_at) in driver {
+            take(node, &|l| match l == shortest {
+                true => Some(driver_at as usize),
+                false => network.stock_position(lines[l].item, node),
+            });
         }
         pairs
     }

@@ -47,6 +47,18 @@ impl NodeSet {
         (self.before[w] + below.count_ones()) as usize
     }
 
+    /// Each node that is a member of every set, in node order.
+    pub fn each_common(sets: &[&NodeSet], mut each: impl FnMut(u32)) {
+        let words = sets.iter().map(|s| s.words.len()).min().unwrap_or(0);
+        for w in 0..words {
+            let mut bits = sets.iter().fold(u64::MAX, |bits, s| bits & s.words[w]);
+            while bits != 0 {
+                each(w as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+    }
+
     /// The rank of `node` when it is a member.
     pub fn position(&self, node: u32) -> Option<usize> {
         let word = *self.words.get(node as usize / 64)?;
@@ -70,5 +82,20 @@ mod tests {
                 "node {node}"
             );
         }
+    }
+
+    #[test]
+    fn the_common_members_are_those_of_every_set() {
+        let (a, b): (Vec<u32>, Vec<u32>) =
+            ((0..900).step_by(2).collect(), (0..200).step_by(3).collect());
+        let mut common = Vec::new();
+        NodeSet::each_common(
+            &[
+                &NodeSet::new(a.iter().copied()),
+                &NodeSet::new(b.iter().copied()),
+            ],
+            |node| common.push(node),
+        );
+        assert_eq!(common, (0..200).step_by(6).collect::<Vec<u32>>());
     }
 }
