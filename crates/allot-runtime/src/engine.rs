@@ -6,7 +6,7 @@ use crate::eval::{
     Code, Columns, Env, LetCache, Lowering, ShipToDistances, ShipmentTotals, Spare, TableCode,
     World,
 };
-use crate::network::{Network, Schema};
+use crate::network::{Network, Node, Schema};
 use crate::node_set::NodeSet;
 use crate::order::{Line, Order};
 use crate::search::{self, Candidate, Criterion, LineProblem, Problem, Scored, Shipments, Totals};
@@ -50,6 +50,9 @@ pub struct Engine {
     policies: Vec<PolicyCode>,
     /// Orders taken per node (loaded load + shipments routed in this batch).
     load: Vec<f64>,
+    /// Per node: its load over its capacity (0 without one), kept with `load`: rules read
+    /// it node after node, without the node's record.
+    utilization: Vec<f64>,
     /// Units free, parallel to `network.stock`: on hand, less reserved, less what this
     /// batch has taken (kept apart from the stock list, the one part that changes).
     free: Vec<Vec<i64>>,
@@ -75,6 +78,9 @@ impl Engine {
     pub fn new(plan: Plan, network: Network) -> Engine {
         let schema = Schema::new(&plan);
         let load: Vec<f64> = network.nodes.iter().map(|n| n.load).collect();
+        let utilization: Vec<f64> = (network.nodes.iter().zip(&load))
+            .map(|(node, &load)| utilization(node, load))
+            .collect();
         let free: Vec<Vec<i64>> = network
             .stock
             .iter()
@@ -90,7 +96,7 @@ impl Engine {
         let world = World::new(
             &network,
             &schema,
-            &load,
+            (&load, &utilization),
             &free,
             &unit_vectors,
             ([0.0; 3], &distances),
@@ -152,6 +158,7 @@ impl Engine {
             tables,
             policies,
             load,
+            utilization,
             free,
             rank,
             selection,
@@ -177,6 +184,8 @@ impl Engine {
         }
         for node in commit.shipments {
             self.load[node as usize] += 1.0;
+            self.utilization[node as usize] =
+                utilization(&self.network.nodes[node as usize], self.load[node as usize]);
         }
         decision
     }
@@ -192,7 +201,7 @@ impl Engine {
         let world = World::new(
             &self.network,
             &self.schema,
-            &self.load,
+            (&self.load, &self.utilization),
             &self.free,
             &self.unit_vectors,
             (order.ship_to.unit_vector(), &self.distances),
@@ -217,6 +226,14 @@ impl Engine {
                 Decision::error(id, error.to_string())
             }
         }
+    }
+}
+
+/// A node's `utilization` at a load.
+fn utilization(node: &Node, load: f64) -> f64 {
+    match node.capacity {
+        Some(capacity) => load / capacity,
+        None => 0.0,
     }
 }
 

@@ -647,8 +647,10 @@ impl Code {
 pub(crate) struct World<'a> {
     pub network: &'a Network,
     pub schema: &'a Schema,
-    /// Per node: orders taken (the loaded load plus shipments made in this batch).
+    /// Per node: orders taken (the loaded load plus shipments made in this batch), and
+    /// that load over the node's capacity (0 without one).
     pub load: &'a [f64],
+    utilization: &'a [f64],
     /// Parallel to `network.stock`: units on hand, less reserved, less what this batch
     /// has taken.
     pub free: &'a [Vec<i64>],
@@ -697,7 +699,7 @@ impl<'a> World<'a> {
     pub fn new(
         network: &'a Network,
         schema: &'a Schema,
-        load: &'a [f64],
+        (load, utilization): (&'a [f64], &'a [f64]),
         free: &'a [Vec<i64>],
         unit_vectors: &'a [[f64; 3]],
         (ship_to, distances): ([f64; 3], &'a ShipToDistances),
@@ -706,6 +708,7 @@ impl<'a> World<'a> {
             network,
             schema,
             load,
+            utilization,
             free,
             unit_vectors,
             ship_to,
@@ -1202,10 +1205,7 @@ impl Env<'_> {
             NodeAttr::Tags => V::Set(node.tags.clone()),
             NodeAttr::Capacity => V::Num(node.capacity.unwrap_or(f64::INFINITY)),
             NodeAttr::Load => V::Num(self.world.load[index as usize]),
-            NodeAttr::Utilization => V::Num(match node.capacity {
-                Some(capacity) => self.world.load[index as usize] / capacity,
-                None => 0.0,
-            }),
+            NodeAttr::Utilization => V::Num(self.world.utilization[index as usize]),
             NodeAttr::HandlingCost => V::Num(node.handling_cost),
             NodeAttr::PickCost => V::Num(node.pick_cost),
         }
