@@ -315,7 +315,9 @@ struct NearIndex {
 
 impl NearIndex {
     fn new(radius: Radius, condition: Option<&Code>, network: &Network) -> NearIndex {
-        let holds = |node: u32| condition.is_none_or(|c| c.holds_at(node));
+        let applies_at: Vec<bool> = (0..network.nodes.len() as u32)
+            .map(|node| condition.is_none_or(|c| c.holds_at(node)))
+            .collect();
         let mut guarded = Vec::with_capacity(network.stock.len());
         let mut others = Vec::with_capacity(network.stock.len());
         for list in &network.stock {
@@ -323,7 +325,7 @@ impl NearIndex {
                 .iter()
                 .enumerate()
                 .map(|(at, s)| (s.node, at as u32))
-                .partition(|&(n, _)| holds(n));
+                .partition(|&(n, _)| applies_at[n as usize]);
             let mut near: Vec<(f64, u32, u32)> = near
                 .into_iter()
                 .map(|(n, at)| (network.nodes[n as usize].geo.lat, n, at))
@@ -334,7 +336,7 @@ impl NearIndex {
         }
         NearIndex {
             radius,
-            applies_at: (0..network.nodes.len() as u32).map(holds).collect(),
+            applies_at,
             guarded,
             others,
         }
@@ -660,17 +662,14 @@ impl<'a> Router<'a> {
     }
 
     /// The pairs of the nodes that have free stock for every line whole, node by node,
-    /// each node's in line order: the nodes that stock the line with the fewest (less the
-    /// far ones a distance guard excludes, as [`Router::pairs`] leaves them out), looked up
-    /// in the other lines' stock lists (see [`Network::stock_position`]).
+    /// each node's in line order, less the far ones a distance guard excludes (as
+    /// [`Router::pairs`] leaves them out). When every line's SKU keeps its stockists as a
+    /// set, the nodes are the sets' intersection; otherwise, the stockists of the line
+    /// with the fewest, looked up in the other lines' stock lists (see
+    /// [`Network::stock_position`]).
     fn lone_pairs(&self, layers: &[Applied]) -> Vec<Pair> {
         let lines = &self.order.lines;
-        let stock = &self.world.network.stock;
-        let list = |l: usize| &stock[lines[l].item as usize];
         let mut pairs = Vec::new();
-        let Some(shortest) = (0..lines.len()).min_by_key(|&l| list(l).len()) else {
-            return pairs;
-        };
         // The node's pairs, when it stocks every line whole (`position`: in each line's
         // stock list).
         let mut take = |node: u32, position: &dyn Fn(usize) -> Option<usize>| {
@@ -700,6 +699,10 @@ impl<'a> Router<'a> {
             });
             return pairs;
         }
+        let list = |l: usize| &network.stock[lines[l].item as usize];
+        let Some(shortest) = (0..lines.len()).min_by_key(|&l| list(l).len()) else {
+            return pairs;
+        };
         let item = lines[shortest].item;
         let everywhere = || (list(shortest).iter().enumerate()).map(|(at, s)| (s.node, at as u32));
         let driver: Box<dyn Iterator<Item = (u32, u32)>> = match near {

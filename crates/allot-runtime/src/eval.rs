@@ -647,9 +647,9 @@ impl Code {
 pub(crate) struct World<'a> {
     pub network: &'a Network,
     pub schema: &'a Schema,
-    /// Per node: orders taken (the loaded load plus shipments made in this batch), and
-    /// that load over the node's capacity (0 without one).
+    /// Per node: orders taken (the loaded load plus shipments made in this batch).
     pub load: &'a [f64],
+    /// Per node: its load over its capacity (0 without one).
     utilization: &'a [f64],
     /// Parallel to `network.stock`: units on hand, less reserved, less what this batch
     /// has taken.

@@ -30,13 +30,7 @@ impl NodeSet {
     /// The members, in node order.
     pub fn nodes(&self) -> Vec<u32> {
         let mut nodes = Vec::with_capacity(self.before.last().map_or(0, |&b| b as usize + 64));
-        for (w, &word) in self.words.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                nodes.push(w as u32 * 64 + bits.trailing_zeros());
-                bits &= bits - 1;
-            }
-        }
+        NodeSet::each_common(&[self], |node| nodes.push(node));
         nodes
     }
 
