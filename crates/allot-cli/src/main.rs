@@ -4,6 +4,7 @@ mod check;
 mod fmt;
 mod route;
 mod ruleset;
+mod serve;
 mod simulate;
 mod test;
 
@@ -38,6 +39,8 @@ enum Command {
     Test(test::TestArgs),
     /// Route one batch with two rulesets and report what changed.
     Simulate(simulate::SimulateArgs),
+    /// Run the routing service: orders over HTTP, stock held in a database.
+    Serve(serve::ServeArgs),
     /// Run the language server on standard input and output.
     Lsp,
 }
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => route::compile(&args),
         Command::Plan(args) => route::plan(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -8,6 +8,7 @@ fn as_map<S: Serializer>(pairs: &[(String, f64)], serializer: S) -> Result<S::Ok
     serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -31,6 +32,7 @@ impl Status {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ShippedLine {
     pub line: String,
@@ -38,6 +40,7 @@ pub struct ShippedLine {
     pub qty: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Shipment {
     pub node: String,
@@ -46,6 +49,7 @@ pub struct Shipment {
     pub cost: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UnfilledAction {
@@ -62,6 +66,7 @@ impl UnfilledAction {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Unfilled {
     pub line: String,
@@ -72,6 +77,7 @@ pub struct Unfilled {
 }
 
 /// One decision. An `error` decision has only `order`, `status` and `message`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Decision {
     pub order: Option<String>,
@@ -90,7 +96,9 @@ pub struct Decision {
     pub unfilled: Option<Vec<Unfilled>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    /// With explanation on: per line, every candidate and why (see docs/routing.md).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub trace: Option<Trace>,
 }
 

@@ -174,6 +174,37 @@ impl Engine {
         &self.network
     }
 
+    /// Units of `item` free at `node` in the engine's view: on hand, less reserved,
+    /// less what routed orders took. `None` when the node does not stock it.
+    pub fn free(&self, item: u32, node: u32) -> Option<i64> {
+        let position = self.network.stock_position(item, node)?;
+        Some(self.free[item as usize][position])
+    }
+
+    /// Sets the units of `item` free at `node`, as a store of record reports them (on
+    /// hand less reserved). Returns false, changing nothing, when the node does not
+    /// stock the item: stocking a new (node, item) pair needs a new engine.
+    pub fn set_free(&mut self, item: u32, node: u32, units: i64) -> bool {
+        match self.network.stock_position(item, node) {
+            Some(position) => {
+                self.free[item as usize][position] = units;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The orders `node` has taken: its loaded load plus the shipments routed since.
+    pub fn load(&self, node: u32) -> f64 {
+        self.load[node as usize]
+    }
+
+    /// Sets the orders `node` has taken, as a store of record reports them.
+    pub fn set_load(&mut self, node: u32, load: f64) {
+        self.load[node as usize] = load;
+        self.utilization[node as usize] = utilization(&self.network.nodes[node as usize], load);
+    }
+
     /// Routes one order and commits what it takes.
     pub fn route(&mut self, order: &Order, explain: bool) -> Decision {
         let (decision, commit) = self.decide(order, explain, search::EXACT_LINES);
@@ -183,9 +214,7 @@ impl Engine {
             }
         }
         for node in commit.shipments {
-            self.load[node as usize] += 1.0;
-            self.utilization[node as usize] =
-                utilization(&self.network.nodes[node as usize], self.load[node as usize]);
+            self.set_load(node, self.load[node as usize] + 1.0);
         }
         decision
     }

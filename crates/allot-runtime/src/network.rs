@@ -294,6 +294,20 @@ impl Network {
         Ok(network)
     }
 
+    /// Replaces the inventory with `entries` (item, stock), as a store of record holds
+    /// it. Entries must name items and nodes of this network, each pair once.
+    pub fn set_inventory(&mut self, entries: impl IntoIterator<Item = (u32, Stock)>) {
+        let mut stock: Vec<Vec<Stock>> = vec![Vec::new(); self.items.len()];
+        for (item, entry) in entries {
+            stock[item as usize].push(entry);
+        }
+        for list in &mut stock {
+            list.sort_by_key(|s| s.node);
+        }
+        self.stock = stock;
+        self.index_stockists_from(STOCKISTS_AS_SET);
+    }
+
     /// Keeps the stockists of every SKU stocked at `len` nodes or more as a set
     /// ([`Network::from_json`] does so from 32): the same decisions, found faster on
     /// large networks. Tests use 1 to take that way on small ones.

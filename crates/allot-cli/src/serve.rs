@@ -1,0 +1,62 @@
+//! `allot serve`: the routing service (crates/allot-serve), started from flags.
+
+use crate::route::Failure;
+use allot_serve::Config;
+use allot_serve::ruleset::RulesPath;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("rules").required(true))]
+pub struct ServeArgs {
+    /// A plan compiled with `allot compile`; watched, and swapped in when it changes.
+    #[arg(long, group = "rules")]
+    plan: Option<PathBuf>,
+    /// A ruleset (a directory of .allot files, or one file); watched like --plan.
+    #[arg(long, group = "rules")]
+    ruleset: Option<PathBuf>,
+    /// The network: master data, and the stock and load of a new database.
+    #[arg(long)]
+    network: PathBuf,
+    /// The database of stock, holds and the ledger.
+    #[arg(long, default_value = "sqlite://allot.db")]
+    db: String,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: String,
+    /// A file holding the bearer token of the admin endpoints (off without it).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// How long a hold lasts unless committed (e.g. 15m, 90s).
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    hold_ttl: Duration,
+    /// Policy tests (*.test.toml) every new ruleset must pass before it goes live.
+    #[arg(long)]
+    golden: Option<PathBuf>,
+}
+
+pub fn run(args: &ServeArgs) -> Result<(), Failure> {
+    let rules = match (&args.plan, &args.ruleset) {
+        (Some(plan), _) => RulesPath::Plan(plan.clone()),
+        (None, Some(ruleset)) => RulesPath::Ruleset(ruleset.clone()),
+        (None, None) => return Err(Failure::usage("give --plan or --ruleset")),
+    };
+    if args.hold_ttl.is_zero() {
+        return Err(Failure::usage("--hold-ttl: must be longer than 0"));
+    }
+    let config = Config {
+        db: args.db.clone(),
+        listen: args.listen.clone(),
+        admin_token_file: args.admin_token_file.clone(),
+        hold_ttl: args.hold_ttl,
+        golden: args.golden.clone(),
+        ..Config::new(rules, args.network.clone())
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    runtime
+        .block_on(allot_serve::run(config, allot_serve::shutdown_signal()))
+        .map_err(Failure::usage)
+}
