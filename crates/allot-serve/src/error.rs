@@ -31,14 +31,15 @@ pub struct ErrorBody {
 #[derive(Clone, Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    /// Boxed: errors travel in every `Result` of the handlers, kept small.
+    pub body: Box<ErrorBody>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 error: ErrorDetail {
                     code: code.to_string(),
                     message: message.into(),
@@ -46,7 +47,7 @@ impl ApiError {
                 },
                 diagnostics: None,
                 failures: None,
-            },
+            }),
         }
     }
 
@@ -75,6 +76,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        (self.status, axum::Json(*self.body)).into_response()
     }
 }

@@ -547,7 +547,7 @@ impl Store {
                 Err(EndError::Ended(reservation))
             };
         }
-        let mut reservation = read_reservation(&mut *tx, id)
+        let mut reservation = read_reservation(&mut tx, id)
             .await?
             .ok_or(EndError::NotFound)?;
         let mut per_pair: BTreeMap<(&str, &str), i64> = BTreeMap::new();

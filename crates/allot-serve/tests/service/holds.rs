@@ -1,0 +1,207 @@
+//! Holds: idempotency, expiry, racing orders, stale views, and decisions equal to
+//! `allot route`'s for the same starting state.
+
+use super::*;
+use allot_runtime::{Engine, Network};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_id_is_the_idempotency_key() {
+    let h = harness().await;
+    let (_, first) = h.route(&sofa_order("I-1", 1)).await;
+    let (status, again) = h.route(&sofa_order("I-1", 1)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first, again, "the first decision, and its reservation");
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 3), "held once");
+    let (status, body) = h.route(&sofa_order("I-1", 2)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "order_conflict")
+    );
+    assert_eq!(body["error"]["field"], "id");
+    // Decisions that hold nothing are kept too: a held order answers the same again.
+    let mut big = sofa_order("I-2", 9);
+    big["lines"][0]["price"] = json!(10_000.0);
+    let (_, held) = h.route(&big).await;
+    assert_eq!(held["status"], "held");
+    assert!(held.get("reservation").is_none());
+    assert_eq!(h.route(&big).await.1, held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_not_committed_in_time_are_released() {
+    let h = harness_with(None, |c| c.hold_ttl = Duration::from_millis(100)).await;
+    let (_, a) = h.route(&sofa_order("X-1", 3)).await;
+    let (_, b) = h.route(&sofa_order("X-2", 1)).await;
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 6));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Committed after expiry but before any sweep: refused, and released.
+    let commit_b = format!(
+        "/v1/reservations/{}/commit",
+        b["reservation"].as_str().unwrap()
+    );
+    let (status, body) = h.call(Method::POST, &commit_b, "", false).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "reservation_expired"),
+        "{body}"
+    );
+    assert_eq!(
+        h.state.service.sweep().await.unwrap(),
+        1,
+        "the other one, once"
+    );
+    assert_eq!(h.state.service.sweep().await.unwrap(), 0);
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 2));
+    let reservation = a["reservation"].as_str().unwrap();
+    let (_, body) = h
+        .call(
+            Method::GET,
+            &format!("/v1/reservations/{reservation}"),
+            "",
+            false,
+        )
+        .await;
+    assert_eq!(
+        (&body["state"], &body["ended_by"]),
+        (&json!("released"), &json!("expire"))
+    );
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/reservations/{reservation}/commit"),
+            "",
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // The view got the units back: a new order takes them.
+    let (_, c) = h.route(&sofa_order("X-3", 10)).await;
+    assert_eq!(c["shipments"][0]["lines"][0]["qty"], 10, "{c}");
+    assert!(h.audit().await.is_empty());
+
+    // The background sweeper does the same by itself.
+    let tasks = allot_serve::spawn_background(h.state.service.clone(), &h.config);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 2));
+    tasks.iter().for_each(|t| t.abort());
+}
+
+/// The example network with `sku`'s stock only at `node`: `on_hand` units.
+fn network_with_only(sku: &str, node: &str, on_hand: i64) -> Value {
+    let text = std::fs::read_to_string(example().join("network.json")).unwrap();
+    let mut network: Value = serde_json::from_str(&text).unwrap();
+    let inventory = network["inventory"].as_array_mut().unwrap();
+    inventory.retain(|e| e["sku"] != sku);
+    inventory.push(json!({"node": node, "sku": sku, "on_hand": on_hand, "reserved": 0}));
+    network
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_orders_hold_exactly_the_stock_there_is() {
+    let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 100)), |_| {}).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let app = h.app.clone();
+            tokio::spawn(async move {
+                let request = Request::post("/v1/route")
+                    .body(Body::from(sofa_order(&format!("R-{i}"), 2).to_string()))
+                    .unwrap();
+                let response = app.oneshot(request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                serde_json::from_slice::<Value>(&bytes).unwrap()
+            })
+        })
+        .collect();
+    let mut held = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        held += answer["shipments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["lines"].as_array().unwrap())
+            .map(|l| l["qty"].as_i64().unwrap())
+            .sum::<i64>();
+    }
+    assert_eq!(held, 100, "the answers promise every unit, once");
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (100, 100));
+    assert!(h.audit().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_view_costs_a_retry_never_an_oversell() {
+    let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 10)), |_| {}).await;
+    // Another writer (another instance, an inventory system) takes stock behind the
+    // service's back: its view still says 10.
+    let other = Store::open(&h.config.db).await.unwrap();
+    let counts = [OnHand {
+        node: "DC-NJ".into(),
+        sku: "SOFA-GRY".into(),
+        on_hand: 4,
+    }];
+    other.set_on_hand(&counts, 0).await.unwrap();
+    let (_, answer) = h.route(&sofa_order("V-1", 6)).await;
+    assert_eq!(answer["status"], "partial", "{answer}");
+    assert_eq!(answer["shipments"][0]["lines"][0]["qty"], 4, "{answer}");
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (4, 4));
+    let metrics = h.state.service.metrics.encode();
+    assert!(
+        metrics.contains("allot_hold_conflicts_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("allot_route_retries_total 1"), "{metrics}");
+    other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_those_of_allot_route() {
+    let h = harness().await;
+    let plan = allot_compile::compile_sources(&{
+        let mut sources = allot_diagnostics::Sources::new();
+        for (name, text) in example_sources() {
+            let path = example().join(name).display().to_string();
+            sources.add(path, text.as_str().unwrap().to_string());
+        }
+        sources
+    })
+    .expect("the example compiles");
+    let text = std::fs::read_to_string(example().join("network.json")).unwrap();
+    let mut engine = Engine::new(plan.clone(), Network::from_json(&text, &plan).unwrap());
+    let orders = std::fs::read_to_string(example().join("orders.jsonl")).unwrap();
+    let mut compared = 0;
+    for line in orders.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(order) = serde_json::from_str::<Value>(line) else {
+            let (status, answer) = h
+                .call(Method::POST, "/v1/route", line.to_string(), false)
+                .await;
+            assert_eq!(
+                (status, error_code(&answer)),
+                (StatusCode::BAD_REQUEST, "invalid_json")
+            );
+            continue;
+        };
+        let expected = serde_json::to_value(engine.route_json(&order, true)).unwrap();
+        let (status, mut answer) = h
+            .call(
+                Method::POST,
+                "/v1/route?explain=true",
+                line.to_string(),
+                false,
+            )
+            .await;
+        if expected["status"] == "error" {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            continue;
+        }
+        let object = answer.as_object_mut().unwrap();
+        for key in ["reservation", "ruleset_revision", "expires_at"] {
+            object.remove(key);
+        }
+        assert_eq!(answer, expected);
+        compared += 1;
+    }
+    assert!(compared >= 10, "{compared} decisions compared");
+}

@@ -1,0 +1,145 @@
+//! The service's tests: the HTTP contract, idempotency, expiry, hot reload, racing
+//! holds, and decisions equal to `allot route`'s. Requests go to the router in-process.
+
+use allot_serve::http::{AppState, router};
+use allot_serve::ruleset::RulesPath;
+use allot_serve::store::{OnHand, Store};
+use allot_serve::{Config, open};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulesets/example")
+}
+
+/// A service on a fresh database in `dir`, with the example ruleset and `network`.
+struct Harness {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    state: AppState,
+    app: Router,
+    config: Config,
+}
+
+async fn harness_with(network: Option<Value>, tweak: impl FnOnce(&mut Config)) -> Harness {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().to_path_buf();
+    let network_path = match network {
+        Some(network) => {
+            let file = path.join("network.json");
+            std::fs::write(&file, network.to_string()).expect("network written");
+            file
+        }
+        None => example().join("network.json"),
+    };
+    std::fs::write(path.join("token"), TOKEN).expect("token written");
+    let mut config = Config::new(RulesPath::Ruleset(example()), network_path);
+    config.db = format!("sqlite://{}", path.join("allot.db").display());
+    config.admin_token_file = Some(path.join("token"));
+    tweak(&mut config);
+    let state = open(&config).await.expect("the service opens");
+    let app = router(state.clone());
+    Harness {
+        _dir: dir,
+        dir: path,
+        state,
+        app,
+        config,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(None, |_| {}).await
+}
+
+impl Harness {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        body: impl Into<Body>,
+        admin: bool,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if admin {
+            request = request.header("authorization", format!("Bearer {TOKEN}"));
+        }
+        let response = (self.app.clone())
+            .oneshot(request.body(body.into()).expect("a request"))
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    async fn route(&self, order: &Value) -> (StatusCode, Value) {
+        self.call(Method::POST, "/v1/route", order.to_string(), false)
+            .await
+    }
+
+    async fn stock(&self, sku: &str, node: &str) -> (i64, i64) {
+        let (status, body) = self
+            .call(Method::GET, &format!("/v1/stock/{sku}"), "", false)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let row = body["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["node"] == node)
+            .unwrap_or_else(|| panic!("no {sku} at {node}: {body}"));
+        (
+            row["on_hand"].as_i64().unwrap(),
+            row["reserved"].as_i64().unwrap(),
+        )
+    }
+
+    async fn audit(&self) -> Vec<String> {
+        self.state
+            .service
+            .store()
+            .audit()
+            .await
+            .expect("the audit runs")
+    }
+}
+
+fn sofa_order(id: &str, qty: i64) -> Value {
+    json!({
+        "id": id, "channel": "web",
+        "ship_to": { "lat": 40.71, "lon": -74.0, "country": "US" },
+        "lines": [{ "id": "1", "sku": "SOFA-GRY", "qty": qty, "price": 100.0 }]
+    })
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+fn example_sources() -> serde_json::Map<String, Value> {
+    let mut files = serde_json::Map::new();
+    for entry in std::fs::read_dir(example()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "allot") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            files.insert(name, Value::String(std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    files
+}
+
+mod contract;
+mod holds;
+mod reload;
