@@ -5,6 +5,7 @@ mod corpus;
 mod policy_tests;
 mod properties;
 mod route;
+mod serve;
 mod simulate;
 
 use std::path::PathBuf;
