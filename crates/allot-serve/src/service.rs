@@ -470,11 +470,16 @@ impl Service {
             if expired.is_empty() {
                 return Ok(released);
             }
+            let before = released;
             for id in &expired {
                 // Another sweeper, or a release, may have got there first: fine.
                 if self.end(id, End::Expire).await.is_ok() {
                     released += 1;
                 }
+            }
+            if released == before {
+                // None could be released (the database refuses writes): next tick.
+                return Ok(released);
             }
         }
     }
