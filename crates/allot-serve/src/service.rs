@@ -158,8 +158,6 @@ fn holds_of(decision: &Decision, engine: &Engine) -> (Vec<HeldUnits>, Vec<HeldSh
             shipments.push(HeldShipments {
                 node: shipment.node.clone(),
                 shipments: 1,
-                // The engine has already counted this shipment.
-                seen_load: engine.load(node) as i64 - 1,
             });
         }
     }

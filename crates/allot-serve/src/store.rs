@@ -66,13 +66,12 @@ pub struct HeldUnits {
     pub qty: i64,
 }
 
-/// Shipments held at one node, with the load the routing engine saw there before the
-/// order: the hold fails if the store's load has since passed it (a stale view).
+/// Shipments held at one node. Load is counted, not limited: `capacity` is a value
+/// rules read (`node.utilization`), not a bound of the runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeldShipments {
     pub node: String,
     pub shipments: i64,
-    pub seen_load: i64,
 }
 
 /// A routed order to record, with what it holds.
@@ -334,18 +333,13 @@ impl Store {
 
     /// The stock rows of the given SKUs, sorted by node.
     pub async fn stock_of(&self, skus: &[&str]) -> Result<Vec<StockRow>, StoreError> {
-        if skus.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT sku, node, on_hand, reserved FROM stock WHERE sku IN ({}) ORDER BY sku, node",
-            placeholders(1, skus.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for sku in skus {
-            query = query.bind(*sku);
-        }
-        let rows = query.fetch_all(&self.read).await?;
+        let rows = self
+            .rows_where_in(
+                "SELECT sku, node, on_hand, reserved FROM stock WHERE sku IN",
+                skus,
+                " ORDER BY sku, node",
+            )
+            .await?;
         Ok(rows.iter().map(stock_row).collect::<Result<_, _>>()?)
     }
 
@@ -354,28 +348,33 @@ impl Store {
         let rows = sqlx::query("SELECT node, load FROM node_load")
             .fetch_all(&self.read)
             .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("node")?, row.try_get("load")?)))
-            .collect()
+        Ok(rows.iter().map(load_row).collect::<Result<_, _>>()?)
     }
 
     /// The load of the given nodes.
     pub async fn loads_of(&self, nodes: &[&str]) -> Result<Vec<(String, i64)>, StoreError> {
-        if nodes.is_empty() {
+        let rows = self
+            .rows_where_in("SELECT node, load FROM node_load WHERE node IN", nodes, "")
+            .await?;
+        Ok(rows.iter().map(load_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The rows of `select (keys…) rest`; none for no keys.
+    async fn rows_where_in(
+        &self,
+        select: &str,
+        keys: &[&str],
+        rest: &str,
+    ) -> Result<Vec<AnyRow>, sqlx::Error> {
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT node, load FROM node_load WHERE node IN ({})",
-            placeholders(1, nodes.len())
-        );
+        let sql = format!("{select} ({}){rest}", placeholders(1, keys.len()));
         let mut query = sqlx::query(&sql);
-        for node in nodes {
-            query = query.bind(*node);
+        for key in keys {
+            query = query.bind(*key);
         }
-        let rows = query.fetch_all(&self.read).await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("node")?, row.try_get("load")?)))
-            .collect()
+        query.fetch_all(&self.read).await
     }
 
     /// The order recorded under `id`, if any.
@@ -432,13 +431,11 @@ impl Store {
         let mut shipments: Vec<&HeldShipments> = hold.shipments.iter().collect();
         shipments.sort_by(|a, b| a.node.cmp(&b.node));
         for held in &shipments {
-            let done =
-                sqlx::query("UPDATE node_load SET load = load + $1 WHERE node = $2 AND load <= $3")
-                    .bind(held.shipments)
-                    .bind(&held.node)
-                    .bind(held.seen_load)
-                    .execute(&mut *tx)
-                    .await?;
+            let done = sqlx::query("UPDATE node_load SET load = load + $1 WHERE node = $2")
+                .bind(held.shipments)
+                .bind(&held.node)
+                .execute(&mut *tx)
+                .await?;
             if done.rows_affected() != 1 {
                 return Err(HoldError::Conflict);
             }
@@ -801,6 +798,10 @@ impl Store {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+fn load_row(row: &AnyRow) -> Result<(String, i64), sqlx::Error> {
+    Ok((row.try_get("node")?, row.try_get("load")?))
 }
 
 fn stock_row(row: &AnyRow) -> Result<StockRow, sqlx::Error> {

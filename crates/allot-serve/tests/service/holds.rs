@@ -100,24 +100,12 @@ fn network_with_only(sku: &str, node: &str, on_hand: i64) -> Value {
 async fn racing_orders_hold_exactly_the_stock_there_is() {
     let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 100)), |_| {}).await;
     let tasks: Vec<_> = (0..64)
-        .map(|i| {
-            let app = h.app.clone();
-            tokio::spawn(async move {
-                let request = Request::post("/v1/route")
-                    .body(Body::from(sofa_order(&format!("R-{i}"), 2).to_string()))
-                    .unwrap();
-                let response = app.oneshot(request).await.unwrap();
-                assert_eq!(response.status(), StatusCode::OK);
-                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                    .await
-                    .unwrap();
-                serde_json::from_slice::<Value>(&bytes).unwrap()
-            })
-        })
+        .map(|i| spawn_route(&h.app, sofa_order(&format!("R-{i}"), 2)))
         .collect();
     let mut held = 0;
     for task in tasks {
-        let answer = task.await.unwrap();
+        let (status, answer) = task.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
         held += answer["shipments"]
             .as_array()
             .into_iter()

@@ -124,6 +124,22 @@ fn sofa_order(id: &str, qty: i64) -> Value {
     })
 }
 
+/// Routes an order on a task of its own, as concurrent clients would.
+fn spawn_route(app: &Router, order: Value) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let request = Request::post("/v1/route")
+            .body(Body::from(order.to_string()))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+    })
+}
+
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }

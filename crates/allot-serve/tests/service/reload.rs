@@ -74,20 +74,7 @@ async fn uploads_are_verified_swapped_and_rolled_back() {
 
     // A good one, while orders flow: every order is answered, by one revision or the other.
     let flow: Vec<_> = (0..40)
-        .map(|i| {
-            let app = h.app.clone();
-            tokio::spawn(async move {
-                let request = Request::post("/v1/route")
-                    .body(Body::from(sofa_order(&format!("F-{i}"), 1).to_string()))
-                    .unwrap();
-                let response = app.oneshot(request).await.unwrap();
-                let status = response.status();
-                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                    .await
-                    .unwrap();
-                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-            })
-        })
+        .map(|i| spawn_route(&h.app, sofa_order(&format!("F-{i}"), 1)))
         .collect();
     let (status, body) = h
         .call(
