@@ -298,16 +298,16 @@ impl Service {
             };
             let answer_text = serde_json::to_string(&answer).expect("answers serialize");
             let hold = Hold {
-                order_id: id,
-                body: &canonical,
-                answer: &answer_text,
-                reservation: reservation.as_deref(),
-                units: &units,
-                shipments: &shipments,
+                order_id: id.to_string(),
+                body: canonical.clone(),
+                answer: answer_text.clone(),
+                reservation: reservation.clone(),
+                units: units.clone(),
+                shipments: shipments.clone(),
                 now,
                 expires_at,
             };
-            match self.store.hold(&hold).await {
+            match self.store.hold(hold).await {
                 Ok(()) => {
                     self.metrics.decision(status.name());
                     if reservation.is_some() {

@@ -7,11 +7,13 @@
 //! whatever the routing engine believed. On SQLite all writes go through one
 //! connection (no writer ever waits in SQLite's busy loop); reads use a pool of their own.
 
+use sqlx::AnyConnection;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -75,17 +77,26 @@ pub struct HeldShipments {
 }
 
 /// A routed order to record, with what it holds.
-pub struct Hold<'a> {
-    pub order_id: &'a str,
-    pub body: &'a str,
-    pub answer: &'a str,
+pub struct Hold {
+    pub order_id: String,
+    pub body: String,
+    pub answer: String,
     /// `None` when the decision ships nothing: the order is recorded, nothing held.
-    pub reservation: Option<&'a str>,
-    pub units: &'a [HeldUnits],
-    pub shipments: &'a [HeldShipments],
+    pub reservation: Option<String>,
+    pub units: Vec<HeldUnits>,
+    pub shipments: Vec<HeldShipments>,
     pub now: i64,
     pub expires_at: i64,
 }
+
+/// A hold waiting for the writer, and where its outcome goes.
+struct HoldJob {
+    hold: Hold,
+    outcome: oneshot::Sender<Result<(), HoldError>>,
+}
+
+/// Holds written in one transaction at most (each under its own savepoint).
+const HOLDS_PER_TRANSACTION: usize = 64;
 
 #[derive(Debug)]
 pub enum HoldError {
@@ -210,6 +221,8 @@ pub struct Store {
     /// Every write; on SQLite a single connection.
     write: AnyPool,
     read: AnyPool,
+    /// To the task that writes holds.
+    holds: mpsc::Sender<HoldJob>,
 }
 
 /// Which database a URL names.
@@ -251,7 +264,9 @@ impl Store {
         let write = options().max_connections(1).connect(&url).await?;
         SQLITE_MIGRATIONS.run(&write).await?;
         let read = options().max_connections(4).connect(&url).await?;
-        Ok(Store { write, read })
+        let (holds, jobs) = mpsc::channel(1024);
+        tokio::spawn(write_holds(write.clone(), jobs));
+        Ok(Store { write, read, holds })
     }
 
     /// Whether stock was ever imported.
@@ -392,117 +407,13 @@ impl Store {
         })
     }
 
-    /// Records a routed order and holds what it ships, all or nothing.
-    pub async fn hold(&self, hold: &Hold<'_>) -> Result<(), HoldError> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO orders (id, body, answer, reservation, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(hold.order_id)
-        .bind(hold.body)
-        .bind(hold.answer)
-        .bind(hold.reservation)
-        .bind(hold.now)
-        .execute(&mut *tx)
-        .await?;
-        let Some(reservation) = hold.reservation else {
-            tx.commit().await?;
-            return Ok(());
-        };
-        // Rows in one order, (sku, node), so that concurrent holds cannot deadlock.
-        let mut per_pair: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-        for units in hold.units {
-            *per_pair.entry((&units.sku, &units.node)).or_default() += units.qty;
-        }
-        for (&(sku, node), &qty) in &per_pair {
-            let done = sqlx::query(
-                "UPDATE stock SET reserved = reserved + $1 \
-                 WHERE sku = $2 AND node = $3 AND on_hand - reserved >= $1",
-            )
-            .bind(qty)
-            .bind(sku)
-            .bind(node)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Err(HoldError::Conflict);
-            }
-        }
-        let mut shipments: Vec<&HeldShipments> = hold.shipments.iter().collect();
-        shipments.sort_by(|a, b| a.node.cmp(&b.node));
-        for held in &shipments {
-            let done = sqlx::query("UPDATE node_load SET load = load + $1 WHERE node = $2")
-                .bind(held.shipments)
-                .bind(&held.node)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() != 1 {
-                return Err(HoldError::Conflict);
-            }
-        }
-        sqlx::query(
-            "INSERT INTO reservations (id, order_id, state, created_at, expires_at) \
-             VALUES ($1, $2, 'held', $3, $4)",
-        )
-        .bind(reservation)
-        .bind(hold.order_id)
-        .bind(hold.now)
-        .bind(hold.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        let sql = insert_sql(
-            "INSERT INTO reservation_lines (reservation, line, sku, node, qty) VALUES ",
-            5,
-            hold.units.len(),
-        );
-        let mut query = sqlx::query(&sql);
-        for units in hold.units {
-            query = query
-                .bind(reservation)
-                .bind(&units.line)
-                .bind(&units.sku)
-                .bind(&units.node)
-                .bind(units.qty);
-        }
-        query.execute(&mut *tx).await?;
-        if !shipments.is_empty() {
-            let sql = insert_sql(
-                "INSERT INTO reservation_nodes (reservation, node, shipments) VALUES ",
-                3,
-                shipments.len(),
-            );
-            let mut query = sqlx::query(&sql);
-            for held in &shipments {
-                query = query
-                    .bind(reservation)
-                    .bind(&held.node)
-                    .bind(held.shipments);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let mut ledger: Vec<LedgerRow> = (per_pair.iter())
-            .map(|(&(sku, node), &qty)| LedgerRow {
-                event: "hold",
-                reservation: Some(reservation),
-                sku: Some(sku),
-                node,
-                on_hand: 0,
-                reserved: qty,
-                load: 0,
-            })
-            .collect();
-        ledger.extend(shipments.iter().map(|held| LedgerRow {
-            event: "hold",
-            reservation: Some(reservation),
-            sku: None,
-            node: &held.node,
-            on_hand: 0,
-            reserved: 0,
-            load: held.shipments,
-        }));
-        append_ledger(&mut tx, hold.now, ledger).await?;
-        tx.commit().await?;
-        Ok(())
+    /// Records a routed order and holds what it ships, all or nothing. Holds that
+    /// arrive together are written in one transaction, each under its own savepoint.
+    pub async fn hold(&self, hold: Hold) -> Result<(), HoldError> {
+        let (outcome, answer) = oneshot::channel();
+        let closed = || HoldError::Database(sqlx::Error::PoolClosed);
+        (self.holds.send(HoldJob { hold, outcome }).await).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     /// A reservation with what it holds.
@@ -865,6 +776,172 @@ async fn read_reservation(
     }))
 }
 
+/// Writes one hold on `connection`, inside the writer's transaction.
+async fn write_hold(connection: &mut AnyConnection, hold: &Hold) -> Result<(), HoldError> {
+    sqlx::query(
+        "INSERT INTO orders (id, body, answer, reservation, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&hold.order_id)
+    .bind(&hold.body)
+    .bind(&hold.answer)
+    .bind(&hold.reservation)
+    .bind(hold.now)
+    .execute(&mut *connection)
+    .await?;
+    let Some(reservation) = hold.reservation.as_deref() else {
+        return Ok(());
+    };
+    // Rows in one order, (sku, node), so that concurrent holds cannot deadlock.
+    let mut per_pair: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for units in &hold.units {
+        *per_pair.entry((&units.sku, &units.node)).or_default() += units.qty;
+    }
+    for (&(sku, node), &qty) in &per_pair {
+        let done = sqlx::query(
+            "UPDATE stock SET reserved = reserved + $1 \
+             WHERE sku = $2 AND node = $3 AND on_hand - reserved >= $1",
+        )
+        .bind(qty)
+        .bind(sku)
+        .bind(node)
+        .execute(&mut *connection)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(HoldError::Conflict);
+        }
+    }
+    let mut shipments: Vec<&HeldShipments> = hold.shipments.iter().collect();
+    shipments.sort_by(|a, b| a.node.cmp(&b.node));
+    for held in &shipments {
+        let done = sqlx::query("UPDATE node_load SET load = load + $1 WHERE node = $2")
+            .bind(held.shipments)
+            .bind(&held.node)
+            .execute(&mut *connection)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(HoldError::Conflict);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO reservations (id, order_id, state, created_at, expires_at) \
+         VALUES ($1, $2, 'held', $3, $4)",
+    )
+    .bind(reservation)
+    .bind(&hold.order_id)
+    .bind(hold.now)
+    .bind(hold.expires_at)
+    .execute(&mut *connection)
+    .await?;
+    let sql = insert_sql(
+        "INSERT INTO reservation_lines (reservation, line, sku, node, qty) VALUES ",
+        5,
+        hold.units.len(),
+    );
+    let mut query = sqlx::query(&sql);
+    for units in &hold.units {
+        query = query
+            .bind(reservation)
+            .bind(&units.line)
+            .bind(&units.sku)
+            .bind(&units.node)
+            .bind(units.qty);
+    }
+    query.execute(&mut *connection).await?;
+    if !shipments.is_empty() {
+        let sql = insert_sql(
+            "INSERT INTO reservation_nodes (reservation, node, shipments) VALUES ",
+            3,
+            shipments.len(),
+        );
+        let mut query = sqlx::query(&sql);
+        for held in &shipments {
+            query = query
+                .bind(reservation)
+                .bind(&held.node)
+                .bind(held.shipments);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    let mut ledger: Vec<LedgerRow> = (per_pair.iter())
+        .map(|(&(sku, node), &qty)| LedgerRow {
+            event: "hold",
+            reservation: Some(reservation),
+            sku: Some(sku),
+            node,
+            on_hand: 0,
+            reserved: qty,
+            load: 0,
+        })
+        .collect();
+    ledger.extend(shipments.iter().map(|held| LedgerRow {
+        event: "hold",
+        reservation: Some(reservation),
+        sku: None,
+        node: &held.node,
+        on_hand: 0,
+        reserved: 0,
+        load: held.shipments,
+    }));
+    append_ledger(connection, hold.now, ledger).await?;
+    Ok(())
+}
+
+/// Writes holds as they come, as many as are waiting in each transaction.
+async fn write_holds(pool: AnyPool, mut jobs: mpsc::Receiver<HoldJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < HOLDS_PER_TRANSACTION {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let holds: Vec<&Hold> = batch.iter().map(|job| &job.hold).collect();
+        match write_batch(&pool, &holds).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = job.outcome.send(outcome);
+                }
+            }
+            Err(error) => {
+                // Nothing of the batch was committed.
+                let message = error.to_string();
+                for job in batch {
+                    let failed = sqlx::Error::Protocol(message.clone());
+                    let _ = job.outcome.send(Err(HoldError::Database(failed)));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction of holds: each is written or, refused, rolled back to its savepoint.
+async fn write_batch(
+    pool: &AnyPool,
+    holds: &[&Hold],
+) -> Result<Vec<Result<(), HoldError>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(holds.len());
+    for hold in holds {
+        sqlx::query("SAVEPOINT hold").execute(&mut *tx).await?;
+        match write_hold(&mut tx, hold).await {
+            Ok(()) => outcomes.push(Ok(())),
+            Err(HoldError::Database(error)) => return Err(error),
+            Err(refused) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT hold")
+                    .execute(&mut *tx)
+                    .await?;
+                outcomes.push(Err(refused));
+            }
+        }
+        sqlx::query("RELEASE SAVEPOINT hold")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
 /// One change to append to the ledger.
 struct LedgerRow<'a> {
     event: &'static str,
@@ -877,7 +954,7 @@ struct LedgerRow<'a> {
 }
 
 async fn append_ledger(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    connection: &mut AnyConnection,
     now: i64,
     rows: Vec<LedgerRow<'_>>,
 ) -> Result<(), sqlx::Error> {
@@ -899,7 +976,7 @@ async fn append_ledger(
                 .bind(row.reserved)
                 .bind(row.load);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *connection).await?;
     }
     Ok(())
 }

@@ -193,3 +193,38 @@ async fn decisions_are_those_of_allot_route() {
     }
     assert!(compared >= 10, "{compared} decisions compared");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_order_sent_at_once_is_held_once() {
+    let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 50)), |_| {}).await;
+    // Copies of one order, and other orders, reach the writer together: a refused
+    // copy is rolled back to its savepoint without taking the others with it.
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let id = if i % 2 == 0 {
+                "SAME".to_string()
+            } else {
+                format!("O-{i}")
+            };
+            spawn_route(&h.app, sofa_order(&id, 2))
+        })
+        .collect();
+    let mut same = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let (status, answer) = task.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        if i % 2 == 0 {
+            same.push(answer);
+        }
+    }
+    assert!(
+        same.windows(2).all(|w| w[0] == w[1]),
+        "one answer for every copy"
+    );
+    assert_eq!(
+        h.stock("SOFA-GRY", "DC-NJ").await,
+        (50, 2 * 13),
+        "one hold for the copies, one per other order"
+    );
+    assert!(h.audit().await.is_empty(), "{:?}", h.audit().await);
+}
