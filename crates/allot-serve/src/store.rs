@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Rows per multi-row insert: well under SQLite's limit of bound parameters.
-const ROWS_PER_INSERT: usize = 500;
+const ROWS_PER_INSERT: usize = 50;
 
 #[derive(Debug)]
 pub enum StoreError {
