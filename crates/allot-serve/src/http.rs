@@ -167,6 +167,16 @@ fn json_object(bytes: &[u8], what: &str) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// Runs `work` on a task of its own, so that it goes to the end even if the client goes
+/// away: the engine's view and the store never part.
+async fn to_the_end<T: Send + 'static>(
+    work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+}
+
 fn json_text(text: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
@@ -194,8 +204,8 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 }
 
 /// An order in the format of docs/data.md (the design's §6).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for the document only: orders are read by the runtime
 struct OrderBody {
     /// The order's id: also the idempotency key.
     id: String,
@@ -246,14 +256,8 @@ async fn route_order(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let order = json_object(&body(payload)?, "order")?;
-    // Routing and holding run to the end even if the client goes away, so that the
-    // engine's view and the store never part.
     let service = state.service.clone();
-    let answer = tokio::spawn(async move { service.route(&order, query.explain).await })
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let answer = to_the_end(async move { service.route(&order, query.explain).await }).await?;
     Ok(json_text(answer))
 }
 
@@ -365,11 +369,7 @@ async fn release_reservation(
 
 async fn end(state: AppState, id: String, how: End) -> Result<Json<ReservationView>, ApiError> {
     let service = state.service.clone();
-    let reservation = tokio::spawn(async move { service.end(&id, how).await })
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let reservation = to_the_end(async move { service.end(&id, how).await }).await?;
     Ok(Json(reservation.into()))
 }
 
@@ -421,8 +421,8 @@ async fn get_stock(
 }
 
 /// New on-hand counts, as an inventory feed sends them.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for the document only: the body is read field by field
 struct StockUpdate {
     /// `[{node, sku, on_hand}]`, applied all or nothing.
     #[schema(value_type = Vec<Object>)]
@@ -503,11 +503,7 @@ async fn put_stock(
     require_admin(&state, &headers)?;
     let counts = on_hand_counts(&json_object(&body(payload)?, "stock")?)?;
     let service = state.service.clone();
-    let rows = tokio::spawn(async move { service.set_stock(&counts).await })
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let rows = to_the_end(async move { service.set_stock(&counts).await }).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| {
@@ -549,11 +545,7 @@ async fn put_ruleset(
     require_admin(&state, &headers)?;
     let bytes = body(payload)?;
     let service = state.service.clone();
-    let view = tokio::spawn(async move { service.upload(&bytes).await })
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let view = to_the_end(async move { service.upload(&bytes).await }).await?;
     Ok(Json(view))
 }
 

@@ -83,7 +83,7 @@ pub async fn open(config: &Config) -> Result<http::AppState, String> {
     let first = ruleset::verify(compiled, &network_text, golden.as_ref()).map_err(refusal_text)?;
     let store = Store::open(&config.db).await.map_err(|e| e.to_string())?;
     let options = Options {
-        rules: Some(config.rules.clone()),
+        rules: config.rules.clone(),
         network_text,
         golden,
         hold_ttl: config.hold_ttl,

@@ -80,7 +80,8 @@ pub struct RulesetView {
 
 /// What the service was started with.
 pub struct Options {
-    pub rules: Option<RulesPath>,
+    /// Where the rules come from: read again when they change on disk.
+    pub rules: RulesPath,
     pub network_text: String,
     pub golden: Option<Golden>,
     pub hold_ttl: Duration,
@@ -91,7 +92,7 @@ pub struct Service {
     network_text: String,
     golden: Option<Golden>,
     hold_ttl: Duration,
-    rules: Option<RulesPath>,
+    rules: RulesPath,
     active: ArcSwap<Active>,
     /// Earlier revisions, oldest first.
     history: Mutex<Vec<Arc<Revision>>>,
@@ -572,10 +573,7 @@ impl Service {
     /// Reads the ruleset the service was started with again and activates it if it
     /// changed. `Ok(false)` when it is the active one already.
     pub async fn reload(&self) -> Result<bool, ApiError> {
-        let Some(rules) = &self.rules else {
-            return Ok(false);
-        };
-        let compiled = ruleset::read(rules).map_err(|refusal| {
+        let compiled = ruleset::read(&self.rules).map_err(|refusal| {
             self.metrics.swap("refused");
             refused(refusal)
         })?;

@@ -224,3 +224,33 @@ fn stock(address: SocketAddr) -> (i64, i64) {
     let sum = |key: &str| nodes.iter().map(|n| n[key].as_i64().unwrap()).sum();
     (sum("reserved"), sum("on_hand"))
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path());
+    let (status, answer) = request(server.address, "POST", "/v1/route", &order("T-1", 1)).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut exit = None;
+    for _ in 0..200 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            exit = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let exit = exit.expect("the server stops within 5 s of SIGTERM");
+    assert!(exit.success(), "exit status {exit}");
+    // What it answered is in the store, and the store is consistent.
+    let server = start(dir.path());
+    let (status, again) = request(server.address, "POST", "/v1/route", &order("T-1", 1)).unwrap();
+    assert_eq!((status, again), (200, answer));
+}
