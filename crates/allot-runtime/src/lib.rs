@@ -1,6 +1,13 @@
 //! The Allot routing runtime. It executes a compiled [`allot_plan::Plan`] against a
 //! network snapshot, order after order, and explains every decision. It knows nothing
 //! of the parser or the checker.
+//!
+//! - [`network`], [`order`]: the data a run reads, checked against the plan's schema;
+//! - `engine`: the [`Engine`] and the steps that decide an order, one module each (see
+//!   its module doc, and `docs/routing.md` §9);
+//! - `eval`: programs lowered at load and evaluated per node or over many nodes;
+//! - `search`: the branch-and-bound search for the best plan;
+//! - [`decision`]: what a decision says, and its explanation.
 
 pub mod decision;
 mod engine;

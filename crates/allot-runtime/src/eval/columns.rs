@@ -5,7 +5,8 @@
 //! evaluator, with the same result. Programs have no effects, so both operands of `and`,
 //! `or` and `if` may be computed where the scalar evaluator skips one.
 
-use super::{Arith, Code, Compare, Env, Expr, Frame, LetCache, MAX_NUM_ARGS, Params, TableCode};
+use super::interpret::{Frame, MAX_NUM_ARGS, Params};
+use super::{Arith, Code, Compare, Env, Expr, LetCache, TableCode};
 use crate::value::V;
 use allot_plan::{LineAttr, Owner};
 

@@ -1,0 +1,258 @@
+//! Deciding one order: the policy (the applicable one of highest priority) and the
+//! profiles that apply, then the order-level rules, rejections before holds, which
+//! decide an order before any node is looked at. An order that passes them is placed
+//! (see [`super::decide`]). The router reads the engine's state and never changes it:
+//! what the order takes comes back as a [`Commit`] for [`super::Engine::route`].
+
+use super::Engine;
+use super::policy_code::PolicyCode;
+use crate::decision::{Decision, RuleRef, Status, Trace};
+use crate::eval::{Code, Env, LetCache, World};
+use crate::order::{Line, Order};
+use crate::search::Criterion;
+use allot_plan::{Level, Measure, Origin, PolicyPlan, ShortagePlan};
+
+/// What a routed order takes: units per (item, node), and the nodes that ship.
+#[derive(Default)]
+pub(super) struct Commit {
+    pub(super) units: Vec<(u32, u32, i64)>,
+    pub(super) shipments: Vec<u32>,
+}
+
+pub(super) struct Router<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) world: &'a World<'a>,
+    pub(super) order: &'a Order,
+    pub(super) explain: bool,
+    /// Past this many lines, each line keeps only its cheapest candidates.
+    pub(super) exact_lines: usize,
+    /// When explaining: where the rules that had an effect on the decision are written.
+    pub(super) exercised: Vec<Origin>,
+}
+
+/// A policy or profile applied to the order, with its `let` cache.
+pub(super) struct Applied {
+    pub(super) index: usize,
+    pub(super) cache: LetCache,
+}
+
+impl<'a> Router<'a> {
+    pub(super) fn env(&self, line: Option<&'a Line>, node: Option<u32>) -> Env<'a> {
+        Env {
+            world: self.world,
+            tables: &self.engine.tables,
+            order: Some(self.order),
+            line,
+            node,
+            shipment: None,
+            safety: 0,
+        }
+    }
+
+    fn policy(&self, index: usize) -> (&'a PolicyPlan, &'a PolicyCode) {
+        (
+            &self.engine.plan.policies[index],
+            &self.engine.policies[index],
+        )
+    }
+
+    pub(super) fn holds(&self, env: &Env, c: &Code, applied: &mut Applied) -> bool {
+        env.holds(
+            c,
+            &mut applied.cache,
+            &self.engine.policies[applied.index].lets,
+        )
+    }
+
+    pub(super) fn rule_ref(
+        &self,
+        policy: usize,
+        origin: &Origin,
+        source: &str,
+        because: &Option<String>,
+        keyword: &str,
+    ) -> RuleRef {
+        let file = self
+            .engine
+            .plan
+            .files
+            .get(origin.file as usize)
+            .map_or("?", String::as_str);
+        RuleRef {
+            policy: self.engine.plan.policies[policy].name.clone(),
+            rule: format!("{keyword} {source}"),
+            because: because.clone(),
+            at: format!("{file}:{}:{}", origin.line, origin.column),
+        }
+    }
+
+    /// Records, when explaining, that the rule written at `origin` had an effect.
+    pub(super) fn exercise(&mut self, origin: Origin) {
+        if self.explain {
+            self.exercised.push(origin);
+        }
+    }
+
+    /// The rules that had an effect, each once, in source order.
+    pub(super) fn take_exercised(&mut self) -> Vec<Origin> {
+        let mut exercised = std::mem::take(&mut self.exercised);
+        exercised.sort_unstable();
+        exercised.dedup();
+        exercised
+    }
+
+    /// The policy or profile `index` with a fresh `let` cache, if it applies to the order.
+    fn applied(&mut self, index: usize, order_env: &Env) -> Option<Applied> {
+        let mut applied = Applied {
+            index,
+            cache: LetCache::new(self.engine.policies[index].lets.len()),
+        };
+        let applies = match &self.engine.policies[index].applies {
+            None => true,
+            Some(c) => self.holds(order_env, c, &mut applied),
+        };
+        if applies {
+            self.exercise(self.engine.plan.policies[index].origin);
+        }
+        applies.then_some(applied)
+    }
+
+    pub(super) fn route(mut self) -> (Decision, Commit) {
+        let order_env = self.env(None, None);
+        let id = Some(self.order.id.to_string());
+        // Selection: the highest-priority applicable policy; every applicable profile.
+        let engine = self.engine;
+        let Some(policy) = engine
+            .selection
+            .iter()
+            .find_map(|&index| self.applied(index, &order_env))
+        else {
+            let mut decision = self.outcome(id, None, Vec::new(), Status::Rejected);
+            decision.reason = Some("no policy applies".into());
+            return (decision, Commit::default());
+        };
+        let mut layers = vec![policy];
+        layers.extend(
+            engine
+                .profiles
+                .iter()
+                .filter_map(|&index| self.applied(index, &order_env)),
+        );
+        let policy_name = self.engine.plan.policies[layers[0].index].name.clone();
+        let profile_names: Vec<String> = layers[1..]
+            .iter()
+            .map(|l| self.engine.plan.policies[l.index].name.clone())
+            .collect();
+
+        // Order-level outcomes, before routing: rejections, then holds.
+        for (status, keyword) in [
+            (Status::Rejected, "reject when"),
+            (Status::Held, "hold when"),
+        ] {
+            for layer in layers.iter_mut() {
+                let (plan, compiled) = self.policy(layer.index);
+                let (rules, codes) = match status {
+                    Status::Rejected => (&plan.rejects, &compiled.rejects),
+                    _ => (&plan.holds, &compiled.holds),
+                };
+                for (rule, c) in rules.iter().zip(codes) {
+                    if self.holds(&order_env, c, layer) {
+                        self.exercise(rule.origin);
+                        let reference = self.rule_ref(
+                            layer.index,
+                            &rule.origin,
+                            &rule.condition.source,
+                            &rule.because,
+                            keyword,
+                        );
+                        let mut decision =
+                            self.outcome(id, Some(policy_name), profile_names, status);
+                        decision.reason = Some(
+                            rule.because
+                                .clone()
+                                .unwrap_or_else(|| reference.rule.clone()),
+                        );
+                        if self.explain {
+                            decision.trace = Some(Trace {
+                                order_rule: Some(reference),
+                                stage: None,
+                                lines: Vec::new(),
+                                chosen: None,
+                                alternative: None,
+                                shipment_costs: Vec::new(),
+                                search_complete: true,
+                                exercised: self.take_exercised(),
+                            });
+                        }
+                        return (decision, Commit::default());
+                    }
+                }
+            }
+        }
+        self.place(id, policy_name, profile_names, layers)
+    }
+
+    pub(super) fn outcome(
+        &self,
+        id: Option<String>,
+        policy: Option<String>,
+        profiles: Vec<String>,
+        status: Status,
+    ) -> Decision {
+        Decision {
+            order: id,
+            policy,
+            profiles: Some(profiles),
+            status,
+            reason: None,
+            message: None,
+            shipments: Some(Vec::new()),
+            unfilled: Some(Vec::new()),
+            cost: Some(0.0),
+            trace: None,
+        }
+    }
+}
+
+/// The settings of the layers together: the policy, tightened by every profile.
+pub(super) struct Settings {
+    pub(super) ship_complete: bool,
+    pub(super) no_line_split: bool,
+    pub(super) max_shipments: Option<u32>,
+    pub(super) shortage: Option<ShortagePlan>,
+    pub(super) criteria: Vec<Criterion>,
+}
+
+impl Settings {
+    pub(super) fn new(engine: &Engine, layers: &[Applied]) -> Settings {
+        let plans: Vec<&PolicyPlan> = layers
+            .iter()
+            .map(|l| &engine.plan.policies[l.index])
+            .collect();
+        let main = layers[0].index;
+        Settings {
+            ship_complete: plans.iter().any(|p| p.ship_complete),
+            no_line_split: plans.iter().any(|p| p.no_line_split),
+            max_shipments: plans.iter().filter_map(|p| p.max_shipments).min(),
+            shortage: plans
+                .iter()
+                .filter_map(|p| p.shortage.as_ref())
+                .max_by_key(|s| s.action)
+                .cloned(),
+            criteria: (plans[0].objective.iter().enumerate())
+                .map(|(index, c)| match &c.measure {
+                    Measure::Shipments => Criterion::Shipments,
+                    Measure::Cost => Criterion::Cost,
+                    Measure::Max(_) | Measure::Sum(_) => Criterion::Aggregate {
+                        index,
+                        sum: matches!(c.measure, Measure::Sum(_)),
+                        maximize: c.direction == allot_plan::Direction::Maximize,
+                        per_node: engine.policies[main].aggregates[index]
+                            .as_ref()
+                            .is_none_or(|code| code.level != Level::Shipment),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
