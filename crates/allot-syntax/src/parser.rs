@@ -2,14 +2,19 @@
 //! at a declaration keyword), pest parses each one; a block declaration (`schema`,
 //! `policy`, `compliance`) that fails is cut again into its entries, so one broken
 //! item costs only that item. Every piece is parsed by a rule of the pest grammar.
+//! This module cuts and parses; the recovery inside blocks is in `parser/recover.rs`,
+//! the wording of syntax errors in `parser/messages.rs`.
 
 use crate::ast::*;
 use crate::build::Builder;
 use crate::grammar::{AllotParser, Rule};
-use crate::lexer::{DECLARATION_KEYWORDS, ITEM_KEYWORDS, KEYWORDS, Token, TokenKind, lex};
+use crate::lexer::{DECLARATION_KEYWORDS, Token, TokenKind, lex};
 use allot_diagnostics::{Code, Diagnostic, FileId, Span};
 use pest::Parser;
 use pest::iterators::Pair;
+
+mod messages;
+mod recover;
 
 /// The result of parsing one file: the tree of whatever parsed, the tokens, and
 /// every syntax diagnostic.
@@ -219,6 +224,35 @@ impl<'a> FileParser<'a> {
     /// Indices of the significant (non-trivia) tokens in `range`.
     fn significant(&self, range: std::ops::Range<usize>) -> Vec<usize> {
         range.filter(|&i| !self.tokens[i].is_trivia()).collect()
+    }
+
+    /// The `///` comments right before token `index` (only whitespace between them).
+    pub(super) fn doc_before(&self, index: usize) -> Option<String> {
+        let mut lines = Vec::new();
+        for token in self.tokens[..index].iter().rev() {
+            match token.kind {
+                TokenKind::DocComment => {
+                    let text = &self.text(token)[3..];
+                    lines.push(
+                        text.strip_prefix(' ')
+                            .unwrap_or(text)
+                            .trim_end()
+                            .to_string(),
+                    );
+                }
+                TokenKind::Whitespace => {}
+                _ => break,
+            }
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        lines.reverse();
+        Some(lines.join("\n"))
+    }
+
+    pub(super) fn token_index_at(&self, offset: u32) -> usize {
+        self.tokens.partition_point(|t| t.start < offset)
     }
 
     fn declarations(&mut self) -> Vec<Decl> {
@@ -484,277 +518,6 @@ impl<'a> FileParser<'a> {
         }
         true
     }
-
-    /// Recovery for a block whose whole parse failed: parse each entry on its own.
-    fn recover_block(
-        &mut self,
-        keyword: &str,
-        first: usize,
-        last: usize,
-        doc: Option<String>,
-    ) -> Option<Decl> {
-        let significant = self.significant(first..last + 1);
-        let is_schema = keyword == "schema";
-        // Header: `schema {` or `policy "name" {`.
-        let header_len = if is_schema { 2 } else { 3 };
-        let header_ok = significant.len() >= header_len
-            && (is_schema || self.tokens[significant[1]].kind == TokenKind::String)
-            && self.tokens[significant[header_len - 1]].kind == TokenKind::LBrace;
-        if !header_ok {
-            let span = self.span(self.tokens[first].start, self.tokens[last].end);
-            if let Err(error) = self.parse_piece(Rule::declaration_entry, span, Piece::Declaration)
-            {
-                push_unique(&mut self.diagnostics, *error);
-            }
-            return None;
-        }
-        let open = significant[header_len - 1];
-        let close = (self.tokens[last].kind == TokenKind::RBrace && last != open).then_some(last);
-        if close.is_none() {
-            let brace = self.tokens[open];
-            self.diagnostics.push(
-                Diagnostic::new(
-                    Code::UNCLOSED_DELIMITER,
-                    self.span(brace.start, brace.end),
-                    format!("the `{{` of this {keyword} is never closed"),
-                )
-                .with_help(format!("add `}}` where the {keyword} ends")),
-            );
-        }
-        let body_end = close.unwrap_or(last + 1);
-        let entries = self.entry_starts(open + 1..body_end, is_schema);
-        let name = (!is_schema).then(|| {
-            let token = self.tokens[significant[1]];
-            let text = self.text(&token);
-            StrLit {
-                value: text[1..text.len() - 1].to_string(),
-                span: self.span(token.start, token.end),
-            }
-        });
-        let mut items = Vec::new();
-        let mut schema = Schema {
-            enums: Vec::new(),
-            attrs: Vec::new(),
-        };
-        for (n, &start) in entries.iter().enumerate() {
-            let end = entries.get(n + 1).copied().unwrap_or(body_end);
-            let Some((entry_first, entry_last, span)) = self.trimmed_span(start..end) else {
-                continue;
-            };
-            if self.has_lexical_error(entry_first..entry_last + 1)
-                || !self.check_delimiters(entry_first..entry_last + 1, true)
-                || !self.check_nesting(entry_first..entry_last + 1, true)
-            {
-                self.remember_entry_name(entry_first, entry_last);
-                continue;
-            }
-            let (rule, piece) = if is_schema {
-                (Rule::schema_entry_entry, Piece::SchemaEntry)
-            } else {
-                (Rule::policy_item_entry, Piece::PolicyItem)
-            };
-            match self.parse_piece(rule, span, piece) {
-                Ok(pair) => {
-                    let mut builder = Builder {
-                        file: self.file,
-                        tokens: self.tokens,
-                        base: span.start as usize,
-                        diagnostics: &mut self.diagnostics,
-                    };
-                    if is_schema {
-                        builder.schema_entry(pair, &mut schema);
-                    } else {
-                        items.push(builder.item(pair));
-                    }
-                }
-                Err(error) => {
-                    self.diagnostics.push(*error);
-                    self.remember_entry_name(entry_first, entry_last);
-                }
-            }
-        }
-        let span = self.span(self.tokens[first].start, self.tokens[last].end);
-        let kind = match name {
-            None => DeclKind::Schema(schema),
-            Some(name) => DeclKind::Policy(Policy {
-                kind: if keyword == "policy" {
-                    PolicyKind::Policy
-                } else {
-                    PolicyKind::Compliance
-                },
-                name,
-                items,
-            }),
-        };
-        let mut decl = Decl { kind, span, doc };
-        self.attach_entry_docs(&mut decl);
-        Some(decl)
-    }
-
-    /// Where entries of a block body start: for a policy, at an item keyword that is at
-    /// the body's top level or first on its line; for a schema, at every token first on
-    /// its line at the top level.
-    fn entry_starts(&self, body: std::ops::Range<usize>, is_schema: bool) -> Vec<usize> {
-        let mut starts = Vec::new();
-        let mut depth = 0i32;
-        let mut previous: Option<usize> = None;
-        for i in body.clone() {
-            let token = self.tokens[i];
-            if token.is_trivia() {
-                continue;
-            }
-            let first_on_line = previous
-                .map(|p| {
-                    self.source[self.tokens[p].end as usize..token.start as usize].contains('\n')
-                })
-                .unwrap_or(true);
-            // Items start on their own line: a keyword inside a broken item (`cost ship`)
-            // must not cut it in two.
-            let is_start = first_on_line
-                && (if is_schema {
-                    depth == 0
-                } else {
-                    self.is_item_start(i, previous)
-                });
-            if is_start || starts.is_empty() {
-                starts.push(i);
-            }
-            match token.kind {
-                TokenKind::LBrace | TokenKind::LParen | TokenKind::LBracket => depth += 1,
-                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => {
-                    depth = (depth - 1).max(0)
-                }
-                _ => {}
-            }
-            previous = Some(i);
-        }
-        starts
-    }
-
-    fn is_item_start(&self, i: usize, previous: Option<usize>) -> bool {
-        let token = self.tokens[i];
-        if !self.is_word(&token, ITEM_KEYWORDS) {
-            return false;
-        }
-        let next = self
-            .significant(i + 1..self.tokens.len())
-            .first()
-            .map(|&n| self.text(&self.tokens[n]).to_string());
-        match self.text(&token) {
-            "max" => next.as_deref() == Some("shipments"),
-            "ship" => next.as_deref() == Some("complete"),
-            // `on shortage reject`: that `reject` is the action, not an item.
-            "reject" => previous.is_none_or(|p| self.text(&self.tokens[p]) != "shortage"),
-            _ => true,
-        }
-    }
-
-    fn remember_entry_name(&mut self, first: usize, last: usize) {
-        let significant = self.significant(first..last + 1);
-        let texts: Vec<&str> = significant
-            .iter()
-            .take(3)
-            .map(|&i| self.text(&self.tokens[i]))
-            .collect();
-        match texts.as_slice() {
-            ["let", name, ..] => self.unparsed_names.push(name.to_string()),
-            [owner, ".", name] => self.unparsed_names.push(format!("{owner}.{name}")),
-            _ => {}
-        }
-    }
-
-    /// The `///` comments right before token `index` (only whitespace between them).
-    fn doc_before(&self, index: usize) -> Option<String> {
-        let mut lines = Vec::new();
-        for token in self.tokens[..index].iter().rev() {
-            match token.kind {
-                TokenKind::DocComment => {
-                    let text = &self.text(token)[3..];
-                    lines.push(
-                        text.strip_prefix(' ')
-                            .unwrap_or(text)
-                            .trim_end()
-                            .to_string(),
-                    );
-                }
-                TokenKind::Whitespace => {}
-                _ => break,
-            }
-        }
-        if lines.is_empty() {
-            return None;
-        }
-        lines.reverse();
-        Some(lines.join("\n"))
-    }
-
-    fn token_index_at(&self, offset: u32) -> usize {
-        self.tokens.partition_point(|t| t.start < offset)
-    }
-
-    fn attach_entry_docs(&self, decl: &mut Decl) {
-        if let DeclKind::Schema(schema) = &mut decl.kind {
-            for e in &mut schema.enums {
-                e.doc = self.doc_before(self.token_index_at(e.span.start));
-            }
-            for a in &mut schema.attrs {
-                a.doc = self.doc_before(self.token_index_at(a.span.start));
-            }
-        }
-    }
-
-    fn syntax_error(
-        &self,
-        error: pest::error::Error<Rule>,
-        piece_span: Span,
-        piece: Piece,
-    ) -> Diagnostic {
-        let offset = match error.location {
-            pest::error::InputLocation::Pos(p) => p,
-            pest::error::InputLocation::Span((s, _)) => s,
-        } + piece_span.start as usize;
-        let index = self.token_index_at(offset as u32);
-        let found = self.significant(index..self.tokens.len()).first().copied();
-        let (found_text, span) = match found {
-            Some(i) if self.tokens[i].end <= piece_span.end => {
-                let token = self.tokens[i];
-                (
-                    describe_token(&token, self.source),
-                    self.span(token.start, token.end),
-                )
-            }
-            _ => {
-                let end = piece_span.end;
-                let what = match piece {
-                    Piece::Declaration => "the end of the declaration",
-                    Piece::PolicyItem => "the end of the item",
-                    Piece::SchemaEntry => "the end of the entry",
-                };
-                (what.to_string(), self.span(end, end))
-            }
-        };
-        let expected = expected_list(&error, piece);
-        let message = if expected.is_empty() {
-            format!("unexpected {found_text}")
-        } else {
-            format!(
-                "expected {}, found {found_text}",
-                join_alternatives(&expected)
-            )
-        };
-        let diagnostic = Diagnostic::new(Code::SYNTAX, span, message);
-        // Only a word inside the piece: what follows it belongs to the next piece.
-        let reserved = found
-            .filter(|&i| self.tokens[i].end <= piece_span.end)
-            .map(|i| self.text(&self.tokens[i]))
-            .filter(|word| KEYWORDS.contains(word));
-        match reserved {
-            Some(word) if expected.iter().any(|e| e == "a name") => diagnostic.with_help(format!(
-                "`{word}` is a reserved word and cannot be used as a name"
-            )),
-            _ => diagnostic,
-        }
-    }
 }
 
 /// Parses a piece that failed again, recording every attempt at the failing position,
@@ -802,164 +565,5 @@ fn block_noun(kind: TokenKind) -> &'static str {
 fn push_unique(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagnostic) {
     if !diagnostics.contains(&diagnostic) {
         diagnostics.push(diagnostic);
-    }
-}
-
-fn describe_token(token: &Token, source: &str) -> String {
-    let text = token.text(source);
-    match token.kind {
-        TokenKind::String => "a string".to_string(),
-        TokenKind::Number => format!("the number `{text}`"),
-        _ => format!("`{text}`"),
-    }
-}
-
-fn join_alternatives(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
-}
-
-/// What the parser would have accepted, in words a merchant reads: the rules pest
-/// tried at the failing position, plus the punctuation it tried there.
-fn expected_list(error: &pest::error::Error<Rule>, piece: Piece) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut expression = false;
-    let mut end = None;
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        for &rule in positives {
-            match describe_rule(rule, piece) {
-                Some(Described::Expression) => expression = true,
-                Some(Described::End(text)) => end = Some(text),
-                // `on shortage` lists `reject` twice: as an action and as a keyword.
-                Some(Described::Text(text)) if !out.iter().any(|o| o.contains(&text)) => {
-                    out.push(text)
-                }
-                Some(Described::Text(_)) => {}
-                None => {}
-            }
-        }
-    }
-    let operator = out.iter().any(|o| o == "an operator");
-    for token in error
-        .parse_attempts()
-        .map(|a| a.expected_tokens())
-        .unwrap_or_default()
-    {
-        let token = token.to_string();
-        let wanted = match token.as_str() {
-            "{" | "}" | ")" | "]" | "," | ":" | "=" | "=>" | "->" => true,
-            "(" | "[" => !expression,
-            "<" | ">" => !operator,
-            _ => false,
-        };
-        let text = format!("`{token}`");
-        if wanted && !out.contains(&text) {
-            out.push(text);
-        }
-    }
-    if expression {
-        out.insert(0, "an expression".to_string());
-    }
-    out.extend(end);
-    out
-}
-
-enum Described {
-    Expression,
-    /// What may end the piece: listed last.
-    End(String),
-    Text(String),
-}
-
-fn describe_rule(rule: Rule, piece: Piece) -> Option<Described> {
-    use Described::*;
-    let text = |s: &str| Some(Text(s.to_string()));
-    match rule {
-        Rule::expr
-        | Rule::if_expr
-        | Rule::or_expr
-        | Rule::and_expr
-        | Rule::not_expr
-        | Rule::cmp_expr
-        | Rule::add_expr
-        | Rule::mul_expr
-        | Rule::unary_expr
-        | Rule::postfix_expr
-        | Rule::quantity
-        | Rule::number
-        | Rule::list
-        | Rule::call
-        | Rule::paren
-        | Rule::op_neg
-        | Rule::op_not
-        | Rule::kw_true
-        | Rule::kw_false
-        | Rule::kw_if => Some(Expression),
-        Rule::kw_and
-        | Rule::kw_or
-        | Rule::op_or
-        | Rule::op_and
-        | Rule::cmp_op
-        | Rule::op_in
-        | Rule::op_not_in
-        | Rule::add_op
-        | Rule::mul_op => text("an operator"),
-        Rule::field => text("`.`"),
-        Rule::ident | Rule::field_name => text("a name"),
-        Rule::string | Rule::string_inner => text("a string"),
-        Rule::integer => text("a whole number"),
-        // After every number a unit may follow: saying so on each error is noise.
-        Rule::unit | Rule::unit_word | Rule::percent => None,
-        Rule::type_expr | Rule::set_type => text("a type"),
-        Rule::params | Rule::param => text("a parameter `name: type`"),
-        Rule::table_row | Rule::wildcard => text("a table row `condition => value`"),
-        Rule::enum_decl | Rule::attr_decl | Rule::schema_entry_entry => {
-            text("a schema entry (`enum Name { ... }` or `owner.attribute: type = default`)")
-        }
-        Rule::applies_item
-        | Rule::priority_item
-        | Rule::let_item
-        | Rule::exclude_item
-        | Rule::safety_item
-        | Rule::cost_item
-        | Rule::objective_item
-        | Rule::max_shipments_item
-        | Rule::ship_complete_item
-        | Rule::no_line_split_item
-        | Rule::stage_item
-        | Rule::shortage_item
-        | Rule::reject_item
-        | Rule::hold_item
-        | Rule::policy_item_entry => text("a policy item"),
-        Rule::schema_decl
-        | Rule::const_decl
-        | Rule::table_decl
-        | Rule::policy_decl
-        | Rule::compliance_decl => text("a declaration"),
-        Rule::because => text("`because`"),
-        Rule::when_clause => text("`when`"),
-        Rule::cost_basis | Rule::kw_shipment | Rule::kw_line | Rule::kw_unit => {
-            text("`shipment`, `line` or `unit`")
-        }
-        Rule::criterion | Rule::direction | Rule::kw_minimize | Rule::kw_maximize => {
-            text("`minimize` or `maximize`")
-        }
-        Rule::aggregate | Rule::aggregator => text("`max(...)`, `sum(...)`"),
-        Rule::shortage_action | Rule::kw_backorder | Rule::kw_cancel => {
-            text("`backorder`, `cancel` or `reject`")
-        }
-        Rule::EOI => Some(End(match piece {
-            Piece::Declaration => "the end of the declaration",
-            Piece::PolicyItem => "a new item or `}`",
-            Piece::SchemaEntry => "a new entry or `}`",
-        }
-        .to_string())),
-        other => {
-            let name = format!("{other:?}");
-            name.strip_prefix("kw_").map(|kw| Text(format!("`{kw}`")))
-        }
     }
 }
