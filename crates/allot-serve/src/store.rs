@@ -2,23 +2,29 @@
 //! in SQL that SQLite and PostgreSQL both run (through sqlx's `Any` driver).
 //!
 //! Every change is one transaction that writes first and appends its ledger rows:
-//! a hold is a conditional update per (sku, node) that only succeeds while enough stock
+//! a hold takes its stock by a conditional update that only succeeds while enough stock
 //! is free, behind a `CHECK (reserved <= on_hand)`, so no unit is ever promised twice
 //! whatever the routing engine believed. On SQLite all writes go through one
 //! connection (no writer ever waits in SQLite's busy loop); reads use a pool of their own.
+//!
+//! This module opens the store and reads it; holds are written in `holds.rs`, the other
+//! changes in `changes.rs`, with the SQL helpers they share in `sql.rs`.
 
-use sqlx::AnyConnection;
+use sql::{Param, bind_all, placeholders};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
+
+mod changes;
+mod holds;
+mod sql;
+
+pub use holds::{Hold, HoldError};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-
-/// Rows per multi-row insert: well under SQLite's limit of bound parameters.
-const ROWS_PER_INSERT: usize = 50;
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -74,47 +80,6 @@ pub struct HeldUnits {
 pub struct HeldShipments {
     pub node: String,
     pub shipments: i64,
-}
-
-/// A routed order to record, with what it holds.
-pub struct Hold {
-    pub order_id: String,
-    pub body: String,
-    pub answer: String,
-    /// `None` when the decision ships nothing: the order is recorded, nothing held.
-    pub reservation: Option<String>,
-    pub units: Vec<HeldUnits>,
-    pub shipments: Vec<HeldShipments>,
-    pub now: i64,
-    pub expires_at: i64,
-}
-
-/// A hold waiting for the writer, and where its outcome goes.
-struct HoldJob {
-    hold: Hold,
-    outcome: oneshot::Sender<Result<(), HoldError>>,
-}
-
-/// Holds written in one transaction at most (each under its own savepoint).
-const HOLDS_PER_TRANSACTION: usize = 64;
-
-#[derive(Debug)]
-pub enum HoldError {
-    /// Stock or load changed since the engine routed: nothing was written.
-    Conflict,
-    /// The order id was recorded meanwhile: nothing was written.
-    Duplicate,
-    Database(sqlx::Error),
-}
-
-impl From<sqlx::Error> for HoldError {
-    fn from(error: sqlx::Error) -> HoldError {
-        match &error {
-            sqlx::Error::Database(e) if e.is_unique_violation() => HoldError::Duplicate,
-            sqlx::Error::Database(e) if e.is_check_violation() => HoldError::Conflict,
-            _ => HoldError::Database(error),
-        }
-    }
 }
 
 /// How a reservation ends.
@@ -222,7 +187,33 @@ pub struct Store {
     write: AnyPool,
     read: AnyPool,
     /// To the task that writes holds.
-    holds: mpsc::Sender<HoldJob>,
+    holds: mpsc::Sender<holds::HoldJob>,
+}
+
+/// How often the write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the write-ahead log back into the database file, beside the writer, until the
+/// store is dropped or closed. SQLite would do it in the commit that fills 1,000 pages of
+/// log, and every hold waiting behind that commit would wait milliseconds more (the
+/// service's p99 doubled). A passive checkpoint from a reading connection takes no lock
+/// the writer needs; one that cannot finish (a reader still on old pages) is taken up
+/// again at the next tick.
+async fn checkpoint_wal(read: AnyPool, open: mpsc::WeakSender<holds::HoldJob>) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        if open.upgrade().is_none() || read.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            eprintln!("allot serve: checkpoint of the write-ahead log: {error}");
+        }
+    }
 }
 
 /// Which database a URL names.
@@ -254,6 +245,8 @@ impl Store {
                             "PRAGMA synchronous = NORMAL",
                             "PRAGMA busy_timeout = 5000",
                             "PRAGMA foreign_keys = ON",
+                            // See `checkpoint_wal`.
+                            "PRAGMA wal_autocheckpoint = 0",
                         ] {
                             sqlx::Executor::execute(&mut *connection, pragma).await?;
                         }
@@ -265,7 +258,8 @@ impl Store {
         SQLITE_MIGRATIONS.run(&write).await?;
         let read = options().max_connections(4).connect(&url).await?;
         let (holds, jobs) = mpsc::channel(1024);
-        tokio::spawn(write_holds(write.clone(), jobs));
+        tokio::spawn(holds::write_holds(write.clone(), jobs));
+        tokio::spawn(checkpoint_wal(read.clone(), holds.downgrade()));
         Ok(Store { write, read, holds })
     }
 
@@ -275,67 +269,6 @@ impl Store {
             .fetch_optional(&self.read)
             .await?;
         Ok(row.is_some())
-    }
-
-    /// The first start: stock and load from the network file, with their ledger rows,
-    /// in one transaction.
-    pub async fn import(
-        &self,
-        stock: &[StockRow],
-        loads: &[(String, i64)],
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
-        for chunk in stock.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(
-                "INSERT INTO stock (sku, node, on_hand, reserved) VALUES ",
-                4,
-                chunk.len(),
-            );
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                query = query
-                    .bind(&row.sku)
-                    .bind(&row.node)
-                    .bind(row.on_hand)
-                    .bind(row.reserved);
-            }
-            query.execute(&mut *tx).await?;
-            let ledger = chunk.iter().map(|row| LedgerRow {
-                event: "import",
-                reservation: None,
-                sku: Some(&row.sku),
-                node: &row.node,
-                on_hand: row.on_hand,
-                reserved: row.reserved,
-                load: 0,
-            });
-            append_ledger(&mut tx, now, ledger.collect()).await?;
-        }
-        for chunk in loads.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql("INSERT INTO node_load (node, load) VALUES ", 2, chunk.len());
-            let mut query = sqlx::query(&sql);
-            for (node, load) in chunk {
-                query = query.bind(node).bind(*load);
-            }
-            query.execute(&mut *tx).await?;
-            let ledger = chunk.iter().map(|(node, load)| LedgerRow {
-                event: "import",
-                reservation: None,
-                sku: None,
-                node,
-                on_hand: 0,
-                reserved: 0,
-                load: *load,
-            });
-            append_ledger(&mut tx, now, ledger.collect()).await?;
-        }
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('imported_at', $1)")
-            .bind(now.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Every stock row.
@@ -384,12 +317,11 @@ impl Store {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{select} ({}){rest}", placeholders(1, keys.len()));
-        let mut query = sqlx::query(&sql);
-        for key in keys {
-            query = query.bind(*key);
-        }
-        query.fetch_all(&self.read).await
+        let sql = format!("{select} ({}){rest}", placeholders(keys.len()));
+        let params: Vec<Param> = keys.iter().map(|key| Param::Text(key)).collect();
+        bind_all(sqlx::query(&sql), &params)
+            .fetch_all(&self.read)
+            .await
     }
 
     /// The order recorded under `id`, if any.
@@ -407,108 +339,10 @@ impl Store {
         })
     }
 
-    /// Records a routed order and holds what it ships, all or nothing. Holds that
-    /// arrive together are written in one transaction, each under its own savepoint.
-    pub async fn hold(&self, hold: Hold) -> Result<(), HoldError> {
-        let (outcome, answer) = oneshot::channel();
-        let closed = || HoldError::Database(sqlx::Error::PoolClosed);
-        (self.holds.send(HoldJob { hold, outcome }).await).map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
-    }
-
     /// A reservation with what it holds.
     pub async fn reservation(&self, id: &str) -> Result<Option<Reservation>, StoreError> {
         let mut connection = self.read.acquire().await?;
         Ok(read_reservation(&mut connection, id).await?)
-    }
-
-    /// Ends a held reservation. Repeating the same end is not an error.
-    pub async fn end(&self, id: &str, end: End, now: i64) -> Result<EndOutcome, EndError> {
-        let mut tx = self.write.begin().await?;
-        // Write first: only one caller moves a reservation out of `held`, and a commit
-        // only while the hold has not expired.
-        let done = sqlx::query(
-            "UPDATE reservations SET state = $1, ended_at = $2, ended_by = $3 \
-             WHERE id = $4 AND state = 'held' AND ($5 = 0 OR expires_at >= $2)",
-        )
-        .bind(end.state())
-        .bind(now)
-        .bind(end.name())
-        .bind(id)
-        .bind(i64::from(end == End::Commit))
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            let mut connection = self.read.acquire().await?;
-            let Some(reservation) = read_reservation(&mut connection, id).await? else {
-                return Err(EndError::NotFound);
-            };
-            return if reservation.state == "held" {
-                // Only a commit past its expiry leaves it held: release it, then say so.
-                match Box::pin(self.end(id, End::Expire, now)).await? {
-                    EndOutcome::Ended(r) | EndOutcome::Already(r) => Err(EndError::Expired(r)),
-                }
-            } else if reservation.state == end.state() {
-                Ok(EndOutcome::Already(reservation))
-            } else {
-                Err(EndError::Ended(reservation))
-            };
-        }
-        let mut reservation = read_reservation(&mut tx, id)
-            .await?
-            .ok_or(EndError::NotFound)?;
-        let mut per_pair: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-        for units in &reservation.units {
-            *per_pair.entry((&units.sku, &units.node)).or_default() += units.qty;
-        }
-        let on_hand_falls = end == End::Commit;
-        let mut ledger = Vec::new();
-        for (&(sku, node), &qty) in &per_pair {
-            sqlx::query(
-                "UPDATE stock SET on_hand = on_hand - $1, reserved = reserved - $2 \
-                 WHERE sku = $3 AND node = $4",
-            )
-            .bind(if on_hand_falls { qty } else { 0 })
-            .bind(qty)
-            .bind(sku)
-            .bind(node)
-            .execute(&mut *tx)
-            .await?;
-            ledger.push(LedgerRow {
-                event: end.name(),
-                reservation: Some(id),
-                sku: Some(sku),
-                node,
-                on_hand: if on_hand_falls { -qty } else { 0 },
-                reserved: -qty,
-                load: 0,
-            });
-        }
-        if !on_hand_falls {
-            for (node, shipments) in &reservation.shipments {
-                sqlx::query("UPDATE node_load SET load = load - $1 WHERE node = $2")
-                    .bind(*shipments)
-                    .bind(node)
-                    .execute(&mut *tx)
-                    .await?;
-                ledger.push(LedgerRow {
-                    event: end.name(),
-                    reservation: Some(id),
-                    sku: None,
-                    node,
-                    on_hand: 0,
-                    reserved: 0,
-                    load: -shipments,
-                });
-            }
-        }
-        append_ledger(&mut tx, now, ledger).await?;
-        tx.commit().await?;
-        reservation.state = end.state().to_string();
-        reservation.ended_at = Some(now);
-        reservation.ended_by = Some(end.name().to_string());
-        Ok(EndOutcome::Ended(reservation))
     }
 
     /// Held reservations whose time ran out by `now`, at most `limit` of them.
@@ -522,88 +356,6 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
-    }
-
-    /// Sets on-hand counts, all or nothing. A pair not stocked yet is added. Returns
-    /// each row as it now is.
-    pub async fn set_on_hand(
-        &self,
-        counts: &[OnHand],
-        now: i64,
-    ) -> Result<Vec<(StockRow, i64)>, SetStockError> {
-        let mut tx = self.write.begin().await?;
-        let mut changed = Vec::new();
-        let mut ledger_rows = Vec::new();
-        for (index, count) in counts.iter().enumerate() {
-            let before = sqlx::query(
-                "SELECT sku, node, on_hand, reserved FROM stock WHERE sku = $1 AND node = $2",
-            )
-            .bind(&count.sku)
-            .bind(&count.node)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let before = before.as_ref().map(stock_row).transpose()?;
-            let row = match before {
-                Some(before) => {
-                    if before.reserved > count.on_hand {
-                        return Err(SetStockError::BelowReserved {
-                            index,
-                            reserved: before.reserved,
-                        });
-                    }
-                    sqlx::query("UPDATE stock SET on_hand = $1 WHERE sku = $2 AND node = $3")
-                        .bind(count.on_hand)
-                        .bind(&count.sku)
-                        .bind(&count.node)
-                        .execute(&mut *tx)
-                        .await?;
-                    let delta = count.on_hand - before.on_hand;
-                    (
-                        StockRow {
-                            on_hand: count.on_hand,
-                            ..before
-                        },
-                        delta,
-                    )
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO stock (sku, node, on_hand, reserved) VALUES ($1, $2, $3, 0)",
-                    )
-                    .bind(&count.sku)
-                    .bind(&count.node)
-                    .bind(count.on_hand)
-                    .execute(&mut *tx)
-                    .await?;
-                    (
-                        StockRow {
-                            sku: count.sku.clone(),
-                            node: count.node.clone(),
-                            on_hand: count.on_hand,
-                            reserved: 0,
-                        },
-                        count.on_hand,
-                    )
-                }
-            };
-            ledger_rows.push((count, row.1));
-            changed.push(row);
-        }
-        let ledger = (ledger_rows.iter())
-            .filter(|(_, delta)| *delta != 0)
-            .map(|(count, delta)| LedgerRow {
-                event: "set_on_hand",
-                reservation: None,
-                sku: Some(&count.sku),
-                node: &count.node,
-                on_hand: *delta,
-                reserved: 0,
-                load: 0,
-            })
-            .collect();
-        append_ledger(&mut tx, now, ledger).await?;
-        tx.commit().await?;
-        Ok(changed)
     }
 
     /// Every difference between the stock and load rows and what the ledger and the
@@ -774,225 +526,4 @@ async fn read_reservation(
         units,
         shipments,
     }))
-}
-
-/// Writes one hold on `connection`, inside the writer's transaction.
-async fn write_hold(connection: &mut AnyConnection, hold: &Hold) -> Result<(), HoldError> {
-    sqlx::query(
-        "INSERT INTO orders (id, body, answer, reservation, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&hold.order_id)
-    .bind(&hold.body)
-    .bind(&hold.answer)
-    .bind(&hold.reservation)
-    .bind(hold.now)
-    .execute(&mut *connection)
-    .await?;
-    let Some(reservation) = hold.reservation.as_deref() else {
-        return Ok(());
-    };
-    // Rows in one order, (sku, node), so that concurrent holds cannot deadlock.
-    let mut per_pair: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-    for units in &hold.units {
-        *per_pair.entry((&units.sku, &units.node)).or_default() += units.qty;
-    }
-    for (&(sku, node), &qty) in &per_pair {
-        let done = sqlx::query(
-            "UPDATE stock SET reserved = reserved + $1 \
-             WHERE sku = $2 AND node = $3 AND on_hand - reserved >= $1",
-        )
-        .bind(qty)
-        .bind(sku)
-        .bind(node)
-        .execute(&mut *connection)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(HoldError::Conflict);
-        }
-    }
-    let mut shipments: Vec<&HeldShipments> = hold.shipments.iter().collect();
-    shipments.sort_by(|a, b| a.node.cmp(&b.node));
-    for held in &shipments {
-        let done = sqlx::query("UPDATE node_load SET load = load + $1 WHERE node = $2")
-            .bind(held.shipments)
-            .bind(&held.node)
-            .execute(&mut *connection)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Err(HoldError::Conflict);
-        }
-    }
-    sqlx::query(
-        "INSERT INTO reservations (id, order_id, state, created_at, expires_at) \
-         VALUES ($1, $2, 'held', $3, $4)",
-    )
-    .bind(reservation)
-    .bind(&hold.order_id)
-    .bind(hold.now)
-    .bind(hold.expires_at)
-    .execute(&mut *connection)
-    .await?;
-    let sql = insert_sql(
-        "INSERT INTO reservation_lines (reservation, line, sku, node, qty) VALUES ",
-        5,
-        hold.units.len(),
-    );
-    let mut query = sqlx::query(&sql);
-    for units in &hold.units {
-        query = query
-            .bind(reservation)
-            .bind(&units.line)
-            .bind(&units.sku)
-            .bind(&units.node)
-            .bind(units.qty);
-    }
-    query.execute(&mut *connection).await?;
-    if !shipments.is_empty() {
-        let sql = insert_sql(
-            "INSERT INTO reservation_nodes (reservation, node, shipments) VALUES ",
-            3,
-            shipments.len(),
-        );
-        let mut query = sqlx::query(&sql);
-        for held in &shipments {
-            query = query
-                .bind(reservation)
-                .bind(&held.node)
-                .bind(held.shipments);
-        }
-        query.execute(&mut *connection).await?;
-    }
-    let mut ledger: Vec<LedgerRow> = (per_pair.iter())
-        .map(|(&(sku, node), &qty)| LedgerRow {
-            event: "hold",
-            reservation: Some(reservation),
-            sku: Some(sku),
-            node,
-            on_hand: 0,
-            reserved: qty,
-            load: 0,
-        })
-        .collect();
-    ledger.extend(shipments.iter().map(|held| LedgerRow {
-        event: "hold",
-        reservation: Some(reservation),
-        sku: None,
-        node: &held.node,
-        on_hand: 0,
-        reserved: 0,
-        load: held.shipments,
-    }));
-    append_ledger(connection, hold.now, ledger).await?;
-    Ok(())
-}
-
-/// Writes holds as they come, as many as are waiting in each transaction.
-async fn write_holds(pool: AnyPool, mut jobs: mpsc::Receiver<HoldJob>) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < HOLDS_PER_TRANSACTION {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let holds: Vec<&Hold> = batch.iter().map(|job| &job.hold).collect();
-        match write_batch(&pool, &holds).await {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = job.outcome.send(outcome);
-                }
-            }
-            Err(error) => {
-                // Nothing of the batch was committed.
-                let message = error.to_string();
-                for job in batch {
-                    let failed = sqlx::Error::Protocol(message.clone());
-                    let _ = job.outcome.send(Err(HoldError::Database(failed)));
-                }
-            }
-        }
-    }
-}
-
-/// One transaction of holds: each is written or, refused, rolled back to its savepoint.
-async fn write_batch(
-    pool: &AnyPool,
-    holds: &[&Hold],
-) -> Result<Vec<Result<(), HoldError>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(holds.len());
-    for hold in holds {
-        sqlx::query("SAVEPOINT hold").execute(&mut *tx).await?;
-        match write_hold(&mut tx, hold).await {
-            Ok(()) => outcomes.push(Ok(())),
-            Err(HoldError::Database(error)) => return Err(error),
-            Err(refused) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT hold")
-                    .execute(&mut *tx)
-                    .await?;
-                outcomes.push(Err(refused));
-            }
-        }
-        sqlx::query("RELEASE SAVEPOINT hold")
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(outcomes)
-}
-
-/// One change to append to the ledger.
-struct LedgerRow<'a> {
-    event: &'static str,
-    reservation: Option<&'a str>,
-    sku: Option<&'a str>,
-    node: &'a str,
-    on_hand: i64,
-    reserved: i64,
-    load: i64,
-}
-
-async fn append_ledger(
-    connection: &mut AnyConnection,
-    now: i64,
-    rows: Vec<LedgerRow<'_>>,
-) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = insert_sql(
-            "INSERT INTO ledger (at, event, reservation, sku, node, on_hand_delta, reserved_delta, load_delta) VALUES ",
-            8,
-            chunk.len(),
-        );
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            query = query
-                .bind(now)
-                .bind(row.event)
-                .bind(row.reservation)
-                .bind(row.sku)
-                .bind(row.node)
-                .bind(row.on_hand)
-                .bind(row.reserved)
-                .bind(row.load);
-        }
-        query.execute(&mut *connection).await?;
-    }
-    Ok(())
-}
-
-/// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A multi-row insert: `prefix` then `rows` tuples of `columns` parameters.
-fn insert_sql(prefix: &str, columns: usize, rows: usize) -> String {
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| format!("({})", placeholders(1 + r * columns, columns)))
-        .collect();
-    format!("{prefix}{}", tuples.join(", "))
 }

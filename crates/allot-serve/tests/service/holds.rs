@@ -228,3 +228,86 @@ async fn the_same_order_sent_at_once_is_held_once() {
     );
     assert!(h.audit().await.is_empty(), "{:?}", h.audit().await);
 }
+
+/// The log SQLite writes ahead is copied back into the database while orders flow (the
+/// writer never does it itself): its file stays the size of what is written between two
+/// checkpoints, and does not grow with everything written since the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ahead_log_is_copied_back_while_orders_flow() {
+    let h = harness().await;
+    let wal = h.dir.join("allot.db-wal");
+    let mut sizes = Vec::new();
+    for round in 0..6 {
+        for i in 0..40 {
+            let (status, answer) = h.route(&sofa_order(&format!("W-{round}-{i}"), 1)).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        sizes.push(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    let round = sizes[1].saturating_sub(sizes[0]).max(1);
+    assert!(
+        sizes[5] - sizes[1] < 2 * round,
+        "the log grew round after round: {sizes:?} bytes"
+    );
+}
+
+/// Holds written together are each all or nothing: one whose stock falls short at any
+/// of its (sku, node) rows takes none of them, and an order recorded already, or earlier
+/// in the same batch, takes nothing, while the others are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_hold_of_a_batch_is_all_or_nothing() {
+    use allot_serve::store::{HeldShipments, HeldUnits, Hold, HoldError, StockRow};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("allot.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let row = |sku: &str, on_hand| StockRow {
+        sku: sku.into(),
+        node: "DC".into(),
+        on_hand,
+        reserved: 0,
+    };
+    let loads = [("DC".to_string(), 0)];
+    store
+        .import(&[row("A", 5), row("B", 1)], &loads, 0)
+        .await
+        .unwrap();
+    let hold = |order: &str, units: &[(&str, i64)]| Hold {
+        order_id: order.into(),
+        body: "{}".into(),
+        answer: "{}".into(),
+        reservation: Some(format!("res-{order}")),
+        units: (units.iter().enumerate())
+            .map(|(line, &(sku, qty))| HeldUnits {
+                line: line.to_string(),
+                sku: sku.into(),
+                node: "DC".into(),
+                qty,
+            })
+            .collect(),
+        shipments: vec![HeldShipments {
+            node: "DC".into(),
+            shipments: 1,
+        }],
+        now: 1,
+        expires_at: 1_000_000,
+    };
+    let (short, whole, late, again) = tokio::join!(
+        store.hold(hold("short", &[("A", 3), ("B", 2)])),
+        store.hold(hold("whole", &[("A", 3), ("B", 1)])),
+        store.hold(hold("late", &[("B", 1)])),
+        store.hold(hold("whole", &[("A", 1)])),
+    );
+    assert!(matches!(short, Err(HoldError::Conflict)), "{short:?}");
+    assert!(whole.is_ok(), "{whole:?}");
+    assert!(matches!(late, Err(HoldError::Conflict)), "{late:?}");
+    assert!(matches!(again, Err(HoldError::Duplicate)), "{again:?}");
+    let mut stock: Vec<(String, i64)> = (store.stock().await.unwrap().into_iter())
+        .map(|r| (r.sku, r.reserved))
+        .collect();
+    stock.sort();
+    assert_eq!(stock, [("A".to_string(), 3), ("B".to_string(), 1)]);
+    assert_eq!(store.loads().await.unwrap(), loads.map(|(n, _)| (n, 1)));
+    assert!(store.audit().await.unwrap().is_empty());
+    store.close().await;
+}
