@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// The network: master data, and the stock and load of a new database.
     #[arg(long)]
     network: PathBuf,
-    /// The database of stock, holds and the ledger.
+    /// The database of stock, holds and the ledger: sqlite://FILE, or
+    /// postgres://USER@HOST:PORT/DATABASE.
     #[arg(long, default_value = "sqlite://allot.db")]
     db: String,
     /// The address to listen on.

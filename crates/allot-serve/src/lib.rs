@@ -30,7 +30,7 @@ pub struct Config {
     pub rules: RulesPath,
     /// The network file: master data always; stock and load on the first start only.
     pub network: PathBuf,
-    /// `sqlite://FILE`.
+    /// `sqlite://FILE` or `postgres://USER@HOST:PORT/DATABASE`.
     pub db: String,
     pub listen: String,
     pub admin_token_file: Option<PathBuf>,

@@ -10,7 +10,7 @@
 //! This module opens the store and reads it; holds are written in `holds.rs`, the other
 //! changes in `changes.rs`, with the SQL helpers they share in `sql.rs`.
 
-use sql::{Param, bind_all, placeholders};
+use sql::{Param, bind_all};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -23,8 +23,47 @@ mod holds;
 mod sql;
 
 pub use holds::{Hold, HoldError};
+pub use sql::Dialect;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The one phrase of the schema that PostgreSQL words differently: the ledger's key.
+const SQLITE_LEDGER_KEY: &str = "INTEGER PRIMARY KEY AUTOINCREMENT";
+const POSTGRES_LEDGER_KEY: &str = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+
+/// PostgreSQL's migrations: SQLite's, with the ledger's key in PostgreSQL's words, so
+/// that the two schemas cannot drift apart.
+#[derive(Debug)]
+struct PostgresMigrations;
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for PostgresMigrations {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>,
+                > + Send
+                + 's,
+        >,
+    > {
+        Box::pin(async {
+            Ok(SQLITE_MIGRATIONS
+                .iter()
+                .map(|m| {
+                    let sql = m.sql.replace(SQLITE_LEDGER_KEY, POSTGRES_LEDGER_KEY);
+                    sqlx::migrate::Migration::new(
+                        m.version,
+                        m.description.clone(),
+                        m.migration_type,
+                        sql.into(),
+                        m.no_tx,
+                    )
+                })
+                .collect())
+        })
+    }
+}
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -186,6 +225,7 @@ pub struct Store {
     /// Every write; on SQLite a single connection.
     write: AnyPool,
     read: AnyPool,
+    dialect: Dialect,
     /// To the task that writes holds.
     holds: mpsc::Sender<holds::HoldJob>,
 }
@@ -217,50 +257,76 @@ async fn checkpoint_wal(read: AnyPool, open: mpsc::WeakSender<holds::HoldJob>) {
 }
 
 /// Which database a URL names.
-fn is_sqlite(url: &str) -> bool {
-    url.starts_with("sqlite:")
+fn dialect_of(url: &str) -> Option<Dialect> {
+    if url.starts_with("sqlite:") {
+        Some(Dialect::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(Dialect::Postgres)
+    } else {
+        None
+    }
 }
 
 impl Store {
-    /// Opens (creating an SQLite file when missing) and migrates the database at `url`.
+    /// Opens and migrates the database at `url`: an SQLite file (created when missing)
+    /// or a PostgreSQL database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        if !is_sqlite(url) {
+        let Some(dialect) = dialect_of(url) else {
             return Err(StoreError::Url(format!(
-                "--db {url}: expected an sqlite:// URL (sqlite://allot.db, sqlite::memory: is not shared between connections)"
+                "--db {url}: expected sqlite://FILE or postgres://USER@HOST:PORT/DATABASE \
+                 (sqlite::memory: is not shared between connections)"
             )));
-        }
-        let url = if url.contains('?') || url.contains(":memory:") {
-            url.to_string()
-        } else {
-            format!("{url}?mode=rwc")
         };
-        let options = || {
-            AnyPoolOptions::new()
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(|connection, _| {
-                    Box::pin(async move {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA busy_timeout = 5000",
-                            "PRAGMA foreign_keys = ON",
-                            // See `checkpoint_wal`.
-                            "PRAGMA wal_autocheckpoint = 0",
-                        ] {
-                            sqlx::Executor::execute(&mut *connection, pragma).await?;
-                        }
-                        Ok(())
+        let options = || AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let (write, read) = match dialect {
+            Dialect::Sqlite => {
+                let url = if url.contains('?') || url.contains(":memory:") {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let options = || {
+                    options().after_connect(|connection, _| {
+                        Box::pin(async move {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 5000",
+                                "PRAGMA foreign_keys = ON",
+                                // See `checkpoint_wal`.
+                                "PRAGMA wal_autocheckpoint = 0",
+                            ] {
+                                sqlx::Executor::execute(&mut *connection, pragma).await?;
+                            }
+                            Ok(())
+                        })
                     })
-                })
+                };
+                let write = options().max_connections(1).connect(&url).await?;
+                SQLITE_MIGRATIONS.run(&write).await?;
+                (write, options().max_connections(4).connect(&url).await?)
+            }
+            Dialect::Postgres => {
+                // Holds have one writer per instance; commits, releases and feeds use
+                // the other connections.
+                let write = options().max_connections(4).connect(url).await?;
+                let migrations = sqlx::migrate::Migrator::new(PostgresMigrations).await?;
+                migrations.run(&write).await?;
+                (write, options().max_connections(8).connect(url).await?)
+            }
         };
-        let write = options().max_connections(1).connect(&url).await?;
-        SQLITE_MIGRATIONS.run(&write).await?;
-        let read = options().max_connections(4).connect(&url).await?;
         let (holds, jobs) = mpsc::channel(1024);
-        tokio::spawn(holds::write_holds(write.clone(), jobs));
-        tokio::spawn(checkpoint_wal(read.clone(), holds.downgrade()));
-        Ok(Store { write, read, holds })
+        tokio::spawn(holds::write_holds(write.clone(), dialect, jobs));
+        if dialect == Dialect::Sqlite {
+            tokio::spawn(checkpoint_wal(read.clone(), holds.downgrade()));
+        }
+        Ok(Store {
+            write,
+            read,
+            dialect,
+            holds,
+        })
     }
 
     /// Whether stock was ever imported.
@@ -317,7 +383,10 @@ impl Store {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{select} ({}){rest}", placeholders(keys.len()));
+        let sql = format!(
+            "{select} ({}){rest}",
+            self.dialect.placeholders(1, keys.len())
+        );
         let params: Vec<Param> = keys.iter().map(|key| Param::Text(key)).collect();
         bind_all(sqlx::query(&sql), &params)
             .fetch_all(&self.read)

@@ -33,12 +33,13 @@ impl Store {
             "INSERT INTO stock (sku, node, on_hand, reserved) VALUES ",
             "",
         );
-        insert_rows(&mut tx, insert, 4, &stock_params).await?;
+        insert_rows(&mut tx, self.dialect, insert, 4, &stock_params).await?;
         let load_params: Vec<Param> = (loads.iter())
             .flat_map(|(node, load)| [Param::Text(node), Param::Int(*load)])
             .collect();
         insert_rows(
             &mut tx,
+            self.dialect,
             ("INSERT INTO node_load (node, load) VALUES ", ""),
             2,
             &load_params,
@@ -64,7 +65,7 @@ impl Store {
             reserved: 0,
             load: *load,
         }));
-        append_ledger(&mut tx, now, &ledger).await?;
+        append_ledger(&mut tx, self.dialect, now, &ledger).await?;
         sqlx::query("INSERT INTO meta (key, value) VALUES ('imported_at', $1)")
             .bind(now.to_string())
             .execute(&mut *tx)
@@ -154,7 +155,7 @@ impl Store {
                 });
             }
         }
-        append_ledger(&mut tx, now, &ledger).await?;
+        append_ledger(&mut tx, self.dialect, now, &ledger).await?;
         tx.commit().await?;
         reservation.state = end.state().to_string();
         reservation.ended_at = Some(now);
@@ -239,7 +240,7 @@ impl Store {
                 load: 0,
             })
             .collect();
-        append_ledger(&mut tx, now, &ledger).await?;
+        append_ledger(&mut tx, self.dialect, now, &ledger).await?;
         tx.commit().await?;
         Ok(changed)
     }

@@ -7,7 +7,7 @@
 //! handful of statements more than its holds. Ending reservations and stock feeds are
 //! in `changes.rs`.
 
-use super::sql::{LedgerRow, Param, append_ledger, bind_all, insert_rows, placeholders, tuples};
+use super::sql::{Dialect, LedgerRow, Param, append_ledger, bind_all, insert_rows};
 use super::{HeldShipments, HeldUnits, Store};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
@@ -66,8 +66,26 @@ impl Store {
     }
 }
 
+/// Times a batch is written again when PostgreSQL gives up on its transaction (a
+/// serialization failure or a deadlock with another instance's writes).
+const BATCH_RETRIES: usize = 3;
+
+/// Whether a transaction failed only for the moment: serialization failure or
+/// deadlock (PostgreSQL's `40001` and `40P01`), or a connection lost on the way.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("40001" | "40P01")),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
 /// Writes holds as they come, as many as are waiting in each transaction.
-pub(super) async fn write_holds(pool: AnyPool, mut jobs: mpsc::Receiver<HoldJob>) {
+pub(super) async fn write_holds(
+    pool: AnyPool,
+    dialect: Dialect,
+    mut jobs: mpsc::Receiver<HoldJob>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < HOLDS_PER_TRANSACTION {
@@ -77,7 +95,16 @@ pub(super) async fn write_holds(pool: AnyPool, mut jobs: mpsc::Receiver<HoldJob>
             }
         }
         let holds: Vec<&Hold> = batch.iter().map(|job| &job.hold).collect();
-        match write_batch(&pool, &holds).await {
+        let mut written = write_batch(&pool, dialect, &holds).await;
+        for _ in 0..BATCH_RETRIES {
+            match &written {
+                Err(error) if is_transient(error) => {
+                    written = write_batch(&pool, dialect, &holds).await;
+                }
+                _ => break,
+            }
+        }
+        match written {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.outcome.send(outcome);
@@ -98,17 +125,18 @@ pub(super) async fn write_holds(pool: AnyPool, mut jobs: mpsc::Receiver<HoldJob>
 /// One transaction of holds, in order: each is written whole or refused whole.
 async fn write_batch(
     pool: &AnyPool,
+    dialect: Dialect,
     holds: &[&Hold],
 ) -> Result<Vec<Result<(), HoldError>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let ids: Vec<&str> = holds.iter().map(|hold| hold.order_id.as_str()).collect();
-    let mut recorded = recorded_orders(&mut tx, &ids).await?;
+    let mut recorded = recorded_orders(&mut tx, dialect, &ids).await?;
     let mut outcomes = Vec::with_capacity(holds.len());
     let mut accepted = Vec::with_capacity(holds.len());
     for &hold in holds {
         let outcome = if recorded.contains(&hold.order_id) {
             Err(HoldError::Duplicate)
-        } else if hold.reservation.is_some() && !take_stock(&mut tx, hold).await? {
+        } else if hold.reservation.is_some() && !take_stock(&mut tx, dialect, hold).await? {
             Err(HoldError::Conflict)
         } else {
             recorded.insert(hold.order_id.clone());
@@ -117,7 +145,7 @@ async fn write_batch(
         };
         outcomes.push(outcome);
     }
-    record(&mut tx, &accepted).await?;
+    record(&mut tx, dialect, &accepted).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -125,13 +153,14 @@ async fn write_batch(
 /// Which of `ids` name orders already recorded.
 async fn recorded_orders(
     connection: &mut AnyConnection,
+    dialect: Dialect,
     ids: &[&str],
 ) -> Result<HashSet<String>, sqlx::Error> {
     let mut recorded = HashSet::new();
     for chunk in ids.chunks(super::sql::ROWS_PER_INSERT) {
         let sql = format!(
             "SELECT id FROM orders WHERE id IN ({})",
-            placeholders(chunk.len())
+            dialect.placeholders(1, chunk.len())
         );
         let params: Vec<Param> = chunk.iter().map(|id| Param::Text(id)).collect();
         for row in bind_all(sqlx::query(&sql), &params)
@@ -146,14 +175,26 @@ async fn recorded_orders(
 
 /// Takes the hold's units from free stock: every (sku, node) row, or none when any of
 /// them lacks the units (or is missing). True when taken.
-async fn take_stock(connection: &mut AnyConnection, hold: &Hold) -> Result<bool, sqlx::Error> {
+///
+/// The test that no row falls short reads the rows as the statement began. On SQLite
+/// the one writer makes that the truth; on PostgreSQL another instance may take units
+/// meanwhile, so each row is tested again as it is updated (PostgreSQL re-reads a row
+/// another transaction changed), and a hold that then changes fewer rows than it has is
+/// rolled back to its savepoint.
+async fn take_stock(
+    connection: &mut AnyConnection,
+    dialect: Dialect,
+    hold: &Hold,
+) -> Result<bool, sqlx::Error> {
     let per_pair = hold.per_pair();
-    let rows = tuples(3, per_pair.len());
+    let wanted = dialect.tuples(1, 3, per_pair.len());
+    let short = dialect.tuples(1 + 3 * per_pair.len(), 3, per_pair.len());
     let sql = format!(
         "UPDATE stock SET reserved = reserved + wanted.column3 \
-         FROM (VALUES {rows}) AS wanted \
+         FROM (VALUES {wanted}) AS wanted \
          WHERE stock.sku = wanted.column1 AND stock.node = wanted.column2 \
-         AND NOT EXISTS (SELECT 1 FROM (VALUES {rows}) AS short \
+         AND stock.on_hand - stock.reserved >= wanted.column3 \
+         AND NOT EXISTS (SELECT 1 FROM (VALUES {short}) AS short \
              LEFT JOIN stock AS free ON free.sku = short.column1 AND free.node = short.column2 \
              WHERE free.sku IS NULL OR free.on_hand - free.reserved < short.column3)"
     );
@@ -162,6 +203,12 @@ async fn take_stock(connection: &mut AnyConnection, hold: &Hold) -> Result<bool,
         .collect();
     // The rows twice: in the update, and in the test that none falls short.
     let params = params.repeat(2);
+    let guarded = dialect == Dialect::Postgres;
+    if guarded {
+        sqlx::query("SAVEPOINT hold")
+            .execute(&mut *connection)
+            .await?;
+    }
     let taken = match bind_all(sqlx::query(&sql), &params)
         .execute(&mut *connection)
         .await
@@ -171,11 +218,23 @@ async fn take_stock(connection: &mut AnyConnection, hold: &Hold) -> Result<bool,
         Err(sqlx::Error::Database(e)) if e.is_check_violation() => false,
         Err(error) => return Err(error),
     };
+    if guarded {
+        let end = if taken {
+            "RELEASE SAVEPOINT hold"
+        } else {
+            "ROLLBACK TO SAVEPOINT hold"
+        };
+        sqlx::query(end).execute(&mut *connection).await?;
+    }
     Ok(taken)
 }
 
 /// Writes the accepted holds' orders, reservations, lines, nodes, load and ledger rows.
-async fn record(connection: &mut AnyConnection, holds: &[&Hold]) -> Result<(), sqlx::Error> {
+async fn record(
+    connection: &mut AnyConnection,
+    dialect: Dialect,
+    holds: &[&Hold],
+) -> Result<(), sqlx::Error> {
     let mut orders = Vec::new();
     let mut reservations = Vec::new();
     let mut lines = Vec::new();
@@ -281,7 +340,7 @@ async fn record(connection: &mut AnyConnection, holds: &[&Hold]) -> Result<(), s
         ),
     ];
     for (prefix, suffix, columns, params) in inserts {
-        insert_rows(connection, (prefix, suffix), columns, params).await?;
+        insert_rows(connection, dialect, (prefix, suffix), columns, params).await?;
     }
-    append_ledger(connection, now, &ledger).await
+    append_ledger(connection, dialect, now, &ledger).await
 }

@@ -36,12 +36,14 @@ pub(super) fn bind_all<'q>(
 /// (an `ON CONFLICT` clause): one statement per [`ROWS_PER_INSERT`] rows.
 pub(super) async fn insert_rows(
     connection: &mut AnyConnection,
+    dialect: Dialect,
     (prefix, suffix): (&str, &str),
     columns: usize,
     params: &[Param<'_>],
 ) -> Result<(), sqlx::Error> {
     for chunk in params.chunks(columns * ROWS_PER_INSERT) {
-        let sql = format!("{prefix}{}{suffix}", tuples(columns, chunk.len() / columns));
+        let rows = dialect.tuples(1, columns, chunk.len() / columns);
+        let sql = format!("{prefix}{rows}{suffix}");
         bind_all(sqlx::query(&sql), chunk)
             .execute(&mut *connection)
             .await?;
@@ -49,18 +51,37 @@ pub(super) async fn insert_rows(
     Ok(())
 }
 
-/// `?, ?, …` for `count` parameters. Generated statements use SQLite's anonymous
-/// parameters: sqlx asks SQLite for a numbered parameter's name (`$7`) each time it binds
-/// one, and SQLite finds it by walking the statement's list of names, so a statement of
-/// n numbered parameters costs n² steps (a quarter of the service's time at 400). The
-/// fixed statements keep `$n`: they have a few parameters, and may reuse one.
-pub(super) fn placeholders(count: usize) -> String {
-    vec!["?"; count].join(", ")
+/// Where the SQL of the two databases differs: how parameters are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
 }
 
-/// `rows` tuples of `columns` parameters: `(?, ?), (?, ?)`.
-pub(super) fn tuples(columns: usize, rows: usize) -> String {
-    vec![format!("({})", placeholders(columns)); rows].join(", ")
+impl Dialect {
+    /// Parameters `first` to `first + count - 1` (counting from 1). PostgreSQL numbers
+    /// them (`$7`). SQLite's are anonymous (`?`): sqlx asks SQLite for a numbered
+    /// parameter's name each time it binds one, and SQLite finds it by walking the
+    /// statement's list of names, so a statement of n numbered parameters costs n²
+    /// steps (a quarter of the service's time at 400). Fixed statements keep `$n`, which
+    /// both take: they have a few parameters.
+    pub(super) fn placeholders(self, first: usize, count: usize) -> String {
+        match self {
+            Dialect::Sqlite => vec!["?"; count].join(", "),
+            Dialect::Postgres => (first..first + count)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// `rows` tuples of `columns` parameters from parameter `first`: `($1, $2), ($3, $4)`.
+    pub(super) fn tuples(self, first: usize, columns: usize, rows: usize) -> String {
+        (0..rows)
+            .map(|r| format!("({})", self.placeholders(first + r * columns, columns)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// One change to append to the ledger.
@@ -77,6 +98,7 @@ pub(super) struct LedgerRow<'a> {
 /// Appends `rows` to the ledger, all stamped `now`.
 pub(super) async fn append_ledger(
     connection: &mut AnyConnection,
+    dialect: Dialect,
     now: i64,
     rows: &[LedgerRow<'_>],
 ) -> Result<(), sqlx::Error> {
@@ -97,6 +119,7 @@ pub(super) async fn append_ledger(
         .collect();
     insert_rows(
         connection,
+        dialect,
         (
             "INSERT INTO ledger (at, event, reservation, sku, node, on_hand_delta, reserved_delta, load_delta) VALUES ",
             "",

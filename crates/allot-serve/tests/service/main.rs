@@ -1,5 +1,8 @@
 //! The service's tests: the HTTP contract, idempotency, expiry, hot reload, racing
 //! holds, and decisions equal to `allot route`'s. Requests go to the router in-process.
+//! Each test has a database of its own: an SQLite file, or, when `ALLOT_TEST_POSTGRES`
+//! names a PostgreSQL server (`postgres://USER@HOST:PORT/DATABASE`, as `.ci/postgres
+//! start` prints), a new database on it.
 
 use allot_serve::http::{AppState, router};
 use allot_serve::ruleset::RulesPath;
@@ -17,6 +20,31 @@ const TOKEN: &str = "test-admin-token-0123456789";
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulesets/example")
+}
+
+/// The PostgreSQL server the tests run on, if any.
+fn postgres() -> Option<String> {
+    std::env::var("ALLOT_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The URL of a new, empty database: on the PostgreSQL server when there is one, else an
+/// SQLite file in `dir`.
+async fn fresh_database(dir: &Path) -> String {
+    let Some(server) = postgres() else {
+        return format!("sqlite://{}", dir.join("allot.db").display());
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("allot_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&server)
+        .await
+        .unwrap_or_else(|e| panic!("ALLOT_TEST_POSTGRES={server}: {e}"));
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("a test database");
+    let (base, _) = server.rsplit_once('/').expect("a database in the URL");
+    format!("{base}/{name}")
 }
 
 /// A service on a fresh database in `dir`, with the example ruleset and `network`.
@@ -41,7 +69,7 @@ async fn harness_with(network: Option<Value>, tweak: impl FnOnce(&mut Config)) -
     };
     std::fs::write(path.join("token"), TOKEN).expect("token written");
     let mut config = Config::new(RulesPath::Ruleset(example()), network_path);
-    config.db = format!("sqlite://{}", path.join("allot.db").display());
+    config.db = fresh_database(&path).await;
     config.admin_token_file = Some(path.join("token"));
     tweak(&mut config);
     let state = open(&config).await.expect("the service opens");
