@@ -402,14 +402,7 @@ impl Service {
     pub async fn end(&self, id: &str, end: End) -> Result<Reservation, ApiError> {
         match self.store.end(id, end, now_ms()).await {
             Ok(EndOutcome::Ended(reservation)) => {
-                self.metrics.reservation(match end {
-                    End::Commit => "committed",
-                    End::Release => "released",
-                    End::Expire => "expired",
-                });
-                if end != End::Commit {
-                    self.give_back(&reservation);
-                }
+                self.ended(end, &reservation);
                 Ok(reservation)
             }
             Ok(EndOutcome::Already(reservation)) => Ok(reservation),
@@ -436,6 +429,19 @@ impl Service {
             Err(EndError::Database(error)) => Err(ApiError::unavailable(format!(
                 "database: {error}; nothing changed"
             ))),
+        }
+    }
+
+    /// Counts a reservation this instance ended, and gives back to the view what a
+    /// release frees.
+    fn ended(&self, end: End, reservation: &Reservation) {
+        self.metrics.reservation(match end {
+            End::Commit => "committed",
+            End::Release => "released",
+            End::Expire => "expired",
+        });
+        if end != End::Commit {
+            self.give_back(reservation);
         }
     }
 
@@ -471,8 +477,12 @@ impl Service {
             }
             let before = released;
             for id in &expired {
-                // Another sweeper, or a release, may have got there first: fine.
-                if self.end(id, End::Expire).await.is_ok() {
+                // Another sweeper (of this instance or another), or a release, may have
+                // got there first: only the one that ends it counts it.
+                if let Ok(EndOutcome::Ended(reservation)) =
+                    self.store.end(id, End::Expire, now_ms()).await
+                {
+                    self.ended(End::Expire, &reservation);
                     released += 1;
                 }
             }

@@ -2,7 +2,7 @@
 //! of a reservation (commit, release, expiry), and on-hand counts from an inventory
 //! feed. Each is one transaction that writes first and appends its ledger rows.
 
-use super::sql::{LedgerRow, Param, append_ledger, insert_rows};
+use super::sql::{LedgerRow, Param, append_ledger, insert_rows, lock_stock};
 use super::{
     End, EndError, EndOutcome, OnHand, SetStockError, StockRow, Store, StoreError,
     read_reservation, stock_row,
@@ -18,7 +18,7 @@ impl Store {
         loads: &[(String, i64)],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         let stock_params: Vec<Param> = (stock.iter())
             .flat_map(|row| {
                 [
@@ -76,7 +76,7 @@ impl Store {
 
     /// Ends a held reservation. Repeating the same end is not an error.
     pub async fn end(&self, id: &str, end: End, now: i64) -> Result<EndOutcome, EndError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
         // Write first: only one caller moves a reservation out of `held`, and a commit
         // only while the hold has not expired.
         let done = sqlx::query(
@@ -116,6 +116,8 @@ impl Store {
         }
         let on_hand_falls = end == End::Commit;
         let mut ledger = Vec::new();
+        let pairs: Vec<(&str, &str)> = per_pair.keys().copied().collect();
+        lock_stock(&mut tx, self.dialect, &pairs).await?;
         for (&(sku, node), &qty) in &per_pair {
             sqlx::query(
                 "UPDATE stock SET on_hand = on_hand - $1, reserved = reserved - $2 \
@@ -170,7 +172,11 @@ impl Store {
         counts: &[OnHand],
         now: i64,
     ) -> Result<Vec<(StockRow, i64)>, SetStockError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.dialect.begin_write(&self.write).await?;
+        let pairs: Vec<(&str, &str)> = (counts.iter())
+            .map(|count| (count.sku.as_str(), count.node.as_str()))
+            .collect();
+        lock_stock(&mut tx, self.dialect, &pairs).await?;
         let mut changed = Vec::new();
         let mut ledger_rows = Vec::new();
         for (index, count) in counts.iter().enumerate() {

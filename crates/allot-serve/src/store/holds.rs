@@ -7,7 +7,7 @@
 //! handful of statements more than its holds. Ending reservations and stock feeds are
 //! in `changes.rs`.
 
-use super::sql::{Dialect, LedgerRow, Param, append_ledger, bind_all, insert_rows};
+use super::sql::{Dialect, LedgerRow, Param, append_ledger, bind_all, insert_rows, lock_stock};
 use super::{HeldShipments, HeldUnits, Store};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
@@ -71,10 +71,14 @@ impl Store {
 const BATCH_RETRIES: usize = 3;
 
 /// Whether a transaction failed only for the moment: serialization failure or
-/// deadlock (PostgreSQL's `40001` and `40P01`), or a connection lost on the way.
+/// deadlock (PostgreSQL's `40001` and `40P01`), a connection lost on the way, or an
+/// order recorded by another instance since the batch looked (its id is then found
+/// recorded when the batch is written again).
 fn is_transient(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("40001" | "40P01")),
+        sqlx::Error::Database(e) => {
+            e.is_unique_violation() || matches!(e.code().as_deref(), Some("40001" | "40P01"))
+        }
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
         _ => false,
     }
@@ -128,7 +132,7 @@ async fn write_batch(
     dialect: Dialect,
     holds: &[&Hold],
 ) -> Result<Vec<Result<(), HoldError>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = dialect.begin_write(pool).await?;
     let ids: Vec<&str> = holds.iter().map(|hold| hold.order_id.as_str()).collect();
     let mut recorded = recorded_orders(&mut tx, dialect, &ids).await?;
     let mut outcomes = Vec::with_capacity(holds.len());
@@ -177,10 +181,10 @@ async fn recorded_orders(
 /// them lacks the units (or is missing). True when taken.
 ///
 /// The test that no row falls short reads the rows as the statement began. On SQLite
-/// the one writer makes that the truth; on PostgreSQL another instance may take units
-/// meanwhile, so each row is tested again as it is updated (PostgreSQL re-reads a row
-/// another transaction changed), and a hold that then changes fewer rows than it has is
-/// rolled back to its savepoint.
+/// the one writer makes that the truth. On PostgreSQL the hold's rows are locked first,
+/// in key order (see [`lock_stock`]), so no other instance changes them in between; each
+/// row is tested again as it is updated all the same, and a hold that changes fewer rows
+/// than it has is rolled back to a savepoint of its own.
 async fn take_stock(
     connection: &mut AnyConnection,
     dialect: Dialect,
@@ -208,6 +212,8 @@ async fn take_stock(
         sqlx::query("SAVEPOINT hold")
             .execute(&mut *connection)
             .await?;
+        let pairs: Vec<(&str, &str)> = per_pair.keys().copied().collect();
+        lock_stock(connection, dialect, &pairs).await?;
     }
     let taken = match bind_all(sqlx::query(&sql), &params)
         .execute(&mut *connection)

@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection};
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 /// Rows per multi-row insert: well under SQLite's limit of 32,766 bound parameters.
 pub(super) const ROWS_PER_INSERT: usize = 100;
@@ -59,6 +59,20 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// A write transaction. On SQLite it takes the write lock as it begins (`BEGIN
+    /// IMMEDIATE`): a transaction that reads and then writes while another process writes
+    /// is refused at once by SQLite, while one that asks for the lock first waits its busy
+    /// timeout.
+    pub(super) async fn begin_write(
+        self,
+        pool: &AnyPool,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self {
+            Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => pool.begin().await,
+        }
+    }
+
     /// Parameters `first` to `first + count - 1` (counting from 1). PostgreSQL numbers
     /// them (`$7`). SQLite's are anonymous (`?`): sqlx asks SQLite for a numbered
     /// parameter's name each time it binds one, and SQLite finds it by walking the
@@ -82,6 +96,30 @@ impl Dialect {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// On PostgreSQL, locks the stock rows of `pairs` (sku, node) in key order, whatever
+/// order they come in: transactions that touch several rows then take them in one
+/// order, and two instances' holds cannot deadlock. SQLite's one writer needs no lock.
+pub(super) async fn lock_stock(
+    connection: &mut AnyConnection,
+    dialect: Dialect,
+    pairs: &[(&str, &str)],
+) -> Result<(), sqlx::Error> {
+    if dialect != Dialect::Postgres || pairs.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT 1 FROM stock WHERE (sku, node) IN (VALUES {}) ORDER BY sku, node FOR UPDATE",
+        dialect.tuples(1, 2, pairs.len())
+    );
+    let params: Vec<Param> = (pairs.iter())
+        .flat_map(|&(sku, node)| [Param::Text(sku), Param::Text(node)])
+        .collect();
+    bind_all(sqlx::query(&sql), &params)
+        .fetch_all(&mut *connection)
+        .await?;
+    Ok(())
 }
 
 /// One change to append to the ledger.

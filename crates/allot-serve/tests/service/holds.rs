@@ -86,16 +86,6 @@ async fn holds_not_committed_in_time_are_released() {
     tasks.iter().for_each(|t| t.abort());
 }
 
-/// The example network with `sku`'s stock only at `node`: `on_hand` units.
-fn network_with_only(sku: &str, node: &str, on_hand: i64) -> Value {
-    let text = std::fs::read_to_string(example().join("network.json")).unwrap();
-    let mut network: Value = serde_json::from_str(&text).unwrap();
-    let inventory = network["inventory"].as_array_mut().unwrap();
-    inventory.retain(|e| e["sku"] != sku);
-    inventory.push(json!({"node": node, "sku": sku, "on_hand": on_hand, "reserved": 0}));
-    network
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_orders_hold_exactly_the_stock_there_is() {
     let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 100)), |_| {}).await;

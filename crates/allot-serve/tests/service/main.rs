@@ -168,6 +168,16 @@ fn spawn_route(app: &Router, order: Value) -> tokio::task::JoinHandle<(StatusCod
     })
 }
 
+/// The example network with `sku`'s stock only at `node`: `on_hand` units.
+fn network_with_only(sku: &str, node: &str, on_hand: i64) -> Value {
+    let text = std::fs::read_to_string(example().join("network.json")).unwrap();
+    let mut network: Value = serde_json::from_str(&text).unwrap();
+    let inventory = network["inventory"].as_array_mut().unwrap();
+    inventory.retain(|e| e["sku"] != sku);
+    inventory.push(json!({"node": node, "sku": sku, "on_hand": on_hand, "reserved": 0}));
+    network
+}
+
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
@@ -186,4 +196,5 @@ fn example_sources() -> serde_json::Map<String, Value> {
 
 mod contract;
 mod holds;
+mod instances;
 mod reload;

@@ -1,0 +1,85 @@
+//! Several instances of the service on one database, as behind a load balancer: each
+//! has its own engine and view, and only the database is shared. On PostgreSQL
+//! (`ALLOT_TEST_POSTGRES`) this is the deployment of many instances; on SQLite, several
+//! processes on one file.
+
+use super::*;
+use allot_serve::http::AppState;
+
+/// Two more instances on the database of `h`.
+async fn more_instances(h: &Harness) -> Vec<(AppState, Router)> {
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let state = open(&h.config).await.expect("another instance opens");
+        let app = router(state.clone());
+        instances.push((state, app));
+    }
+    instances
+}
+
+fn units_shipped(answer: &Value) -> i64 {
+    (answer["shipments"].as_array().into_iter().flatten())
+        .flat_map(|s| s["lines"].as_array().unwrap())
+        .map(|l| l["qty"].as_i64().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_racing_for_stock_hold_it_once() {
+    let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 100)), |_| {}).await;
+    let others = more_instances(&h).await;
+    let apps: Vec<&Router> = std::iter::once(&h.app)
+        .chain(others.iter().map(|(_, app)| app))
+        .collect();
+    let tasks: Vec<_> = (0..90)
+        .map(|i| spawn_route(apps[i % 3], sofa_order(&format!("M-{i}"), 2)))
+        .collect();
+    let mut held = 0;
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        match status {
+            StatusCode::OK => held += units_shipped(&answer),
+            // Stock that kept changing under this instance's view: nothing held.
+            StatusCode::SERVICE_UNAVAILABLE => assert_eq!(error_code(&answer), "contention"),
+            _ => panic!("{status}: {answer}"),
+        }
+    }
+    assert!(held <= 100, "oversold: {held} units promised of 100");
+    // Whatever contention left is taken by orders that follow, on any instance.
+    for i in 0..60 {
+        let (status, answer) = spawn_route(apps[i % 3], sofa_order(&format!("N-{i}"), 2))
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        held += units_shipped(&answer);
+    }
+    assert_eq!(held, 100, "every unit promised, once");
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (100, 100));
+    assert!(h.audit().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_holds_are_released_once_whichever_instance_sweeps() {
+    let h = harness_with(None, |c| c.hold_ttl = Duration::from_millis(100)).await;
+    let others = more_instances(&h).await;
+    for i in 0..6 {
+        let (status, answer) = h.route(&sofa_order(&format!("E-{i}"), 1)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 8));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let sweeps = std::iter::once(&h.state)
+        .chain(others.iter().map(|(state, _)| state))
+        .map(|state| {
+            let service = state.service.clone();
+            tokio::spawn(async move { service.sweep().await.expect("a sweep") })
+        })
+        .collect::<Vec<_>>();
+    let mut released = 0;
+    for sweep in sweeps {
+        released += sweep.await.unwrap();
+    }
+    assert_eq!(released, 6, "each hold released by one sweeper");
+    assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 2));
+    assert!(h.audit().await.is_empty());
+}
