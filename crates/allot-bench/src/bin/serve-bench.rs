@@ -3,7 +3,9 @@
 //! the example ruleset), drives route+hold requests at it from 1, 8 and 32 concurrent
 //! keep-alive clients, and prints orders/s and latency percentiles; then times a hot
 //! swap of the example ruleset on the example network. ALLOT_BENCH_ORDERS sets orders
-//! per run (default 6,000).
+//! per run (default 6,000). With ALLOT_BENCH_POSTGRES=postgres://USER@HOST:PORT/DATABASE
+//! the service runs on a new database of that server instead, and with
+//! ALLOT_BENCH_INSTANCES=N as N instances on it, the clients spread over them.
 
 use allot_serve::ruleset::RulesPath;
 use allot_serve::{Config, http};
@@ -103,47 +105,70 @@ async fn start(config: &Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>
     (address, stop)
 }
 
-async fn load(address: SocketAddr, orders: Vec<String>, clients: usize) {
+async fn load(addresses: &[SocketAddr], orders: Vec<String>, clients: usize) {
     let count = orders.len();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(orders.into_iter()));
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
-        .map(|_| {
+        .map(|c| {
             let queue = queue.clone();
+            let address = addresses[c % addresses.len()];
             tokio::spawn(async move {
                 let mut client = Client::connect(address).await;
                 let mut times = Vec::new();
-                let mut held = 0usize;
+                let (mut held, mut contended) = (0usize, 0usize);
                 loop {
                     let Some(order) = queue.lock().unwrap().next() else {
-                        return (times, held);
+                        return (times, held, contended);
                     };
                     let sent = Instant::now();
                     let (status, body) =
                         client.send("POST", "/v1/route", "", order.as_bytes()).await;
                     times.push(sent.elapsed());
-                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-                    held += usize::from(body.windows(14).any(|w| w == b"\"reservation\":"));
+                    let text = || String::from_utf8_lossy(&body).into_owned();
+                    match status {
+                        200 => {
+                            held += usize::from(body.windows(14).any(|w| w == b"\"reservation\":"))
+                        }
+                        // Stock that kept changing under an instance's view: nothing held.
+                        503 if text().contains("\"contention\"") => contended += 1,
+                        _ => panic!("{status}: {}", text()),
+                    }
                 }
             })
         })
         .collect();
     let mut times = Vec::with_capacity(count);
-    let mut held = 0;
+    let (mut held, mut contended) = (0, 0);
     for task in tasks {
-        let (t, h) = task.await.unwrap();
+        let (t, h, c) = task.await.unwrap();
         times.extend(t);
         held += h;
+        contended += c;
     }
     let elapsed = start.elapsed();
     times.sort();
     println!(
-        "| {clients:>2} | {count} | {held} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        "| {clients:>2} | {count} | {held} | {contended} | {:.0} | {:.2} | {:.2} | {:.2} |",
         count as f64 / elapsed.as_secs_f64(),
         percentile(&times, 0.5),
         percentile(&times, 0.99),
         percentile(&times, 1.0),
     );
+}
+
+/// A new database on the PostgreSQL server at `server`, for one run.
+async fn fresh_postgres_database(server: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let name = format!("allot_bench_{}", std::process::id());
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("ALLOT_BENCH_POSTGRES={server}: {e}"));
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("a database for the run");
+    let (base, _) = server.rsplit_once('/').expect("a database in the URL");
+    format!("{base}/{name}")
 }
 
 fn main() {
@@ -159,23 +184,44 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let postgres = std::env::var("ALLOT_BENCH_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let instances: usize = std::env::var("ALLOT_BENCH_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     runtime.block_on(async {
         let mut config = Config::new(RulesPath::Ruleset(example()), network);
-        config.db = format!("sqlite://{}", dir.join("allot.db").display());
+        config.db = match &postgres {
+            Some(server) => fresh_postgres_database(server).await,
+            None => format!("sqlite://{}", dir.join("allot.db").display()),
+        };
         let opened = Instant::now();
-        let (address, stop) = start(&config).await;
+        let (first, stop) = start(&config).await;
         println!(
-            "1,000-node workload, SQLite: first start (import of the stock) {:.2} s\n",
+            "1,000-node workload, {}: first start (import of the stock) {:.2} s; {instances} instance(s)\n",
+            if postgres.is_some() { "PostgreSQL" } else { "SQLite" },
             opened.elapsed().as_secs_f64()
         );
-        println!("| clients | orders | held | orders/s | p50 ms | p99 ms | max ms |");
-        println!("|---|---|---|---|---|---|---|");
+        let mut addresses = vec![first];
+        let mut stops = vec![stop];
+        for _ in 1..instances {
+            let (address, stop) = start(&config).await;
+            addresses.push(address);
+            stops.push(stop);
+        }
+        println!("| clients | orders | held | contention | orders/s | p50 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|---|---|---|");
         let all = allot_bench::mixed_orders_json(orders_per_run * 3, SKUS, 42);
         for (run, clients) in [1, 8, 32].into_iter().enumerate() {
             let orders = all[run * orders_per_run..(run + 1) * orders_per_run].to_vec();
-            load(address, orders, clients).await;
+            load(&addresses, orders, clients).await;
         }
-        let _ = stop.send(());
+        for stop in stops {
+            let _ = stop.send(());
+        }
 
         // Idle-to-swap: a new ruleset uploaded, compiled, verified and swapped in.
         let token = dir.join("token");
