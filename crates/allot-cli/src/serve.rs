@@ -38,7 +38,7 @@ pub struct ServeArgs {
     /// Check the database instead of serving: reserved against the open holds and the
     /// ledger, on hand and load against the ledger. Prints every difference; exit status
     /// 1 when there is one.
-    #[arg(long, conflicts_with_all = ["plan", "ruleset", "network", "golden"])]
+    #[arg(long, conflicts_with_all = ["plan", "ruleset", "network", "golden", "listen", "admin_token_file", "hold_ttl"])]
     reconcile: bool,
 }
 

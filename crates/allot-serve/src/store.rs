@@ -267,6 +267,21 @@ fn dialect_of(url: &str) -> Option<Dialect> {
     }
 }
 
+/// Creates a new, empty database `name` on the PostgreSQL server at `server` (a URL
+/// naming any database of it) and returns the new database's URL: for tests and
+/// benchmarks that want a database each.
+pub async fn create_postgres_database(server: &str, name: &str) -> Result<String, StoreError> {
+    sqlx::any::install_default_drivers();
+    let Some((base, _)) = server.rsplit_once('/') else {
+        return Err(StoreError::Url(format!(
+            "{server}: expected postgres://USER@HOST:PORT/DATABASE"
+        )));
+    };
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(server).await?;
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await?;
+    Ok(format!("{base}/{name}"))
+}
+
 impl Store {
     /// Opens and migrates the database at `url`: an SQLite file (created when missing)
     /// or a PostgreSQL database.

@@ -255,6 +255,17 @@ impl<'a> FileParser<'a> {
         self.tokens.partition_point(|t| t.start < offset)
     }
 
+    /// A builder of the tree of the piece at `span`, reporting into this file's
+    /// diagnostics.
+    pub(super) fn builder(&mut self, span: Span) -> Builder<'_> {
+        Builder {
+            file: self.file,
+            tokens: self.tokens,
+            base: span.start as usize,
+            diagnostics: &mut self.diagnostics,
+        }
+    }
+
     fn declarations(&mut self) -> Vec<Decl> {
         self.lexical_errors();
         let starts: Vec<usize> = (0..self.tokens.len())
@@ -335,12 +346,7 @@ impl<'a> FileParser<'a> {
         {
             match self.parse_piece(Rule::declaration_entry, span, Piece::Declaration) {
                 Ok(pair) => {
-                    let mut builder = Builder {
-                        file: self.file,
-                        tokens: self.tokens,
-                        base: span.start as usize,
-                        diagnostics: &mut self.diagnostics,
-                    };
+                    let mut builder = self.builder(span);
                     let (kind, span) = builder.declaration(pair);
                     let mut decl = Decl { kind, span, doc };
                     self.attach_entry_docs(&mut decl);

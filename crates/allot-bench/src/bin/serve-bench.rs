@@ -157,20 +157,6 @@ async fn load(addresses: &[SocketAddr], orders: Vec<String>, clients: usize) {
     );
 }
 
-/// A new database on the PostgreSQL server at `server`, for one run.
-async fn fresh_postgres_database(server: &str) -> String {
-    sqlx::any::install_default_drivers();
-    let name = format!("allot_bench_{}", std::process::id());
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(server)
-        .await
-        .unwrap_or_else(|e| panic!("ALLOT_BENCH_POSTGRES={server}: {e}"));
-    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("a database for the run");
-    let (base, _) = server.rsplit_once('/').expect("a database in the URL");
-    format!("{base}/{name}")
-}
-
 fn main() {
     let orders_per_run: usize = std::env::var("ALLOT_BENCH_ORDERS")
         .ok()
@@ -195,7 +181,11 @@ fn main() {
     runtime.block_on(async {
         let mut config = Config::new(RulesPath::Ruleset(example()), network);
         config.db = match &postgres {
-            Some(server) => fresh_postgres_database(server).await,
+            Some(server) => {
+                let name = format!("allot_bench_{}", std::process::id());
+                (allot_serve::store::create_postgres_database(server, &name).await)
+                    .unwrap_or_else(|e| panic!("ALLOT_BENCH_POSTGRES={server}: {e}"))
+            }
             None => format!("sqlite://{}", dir.join("allot.db").display()),
         };
         let opened = Instant::now();

@@ -35,16 +35,10 @@ async fn fresh_database(dir: &Path) -> String {
     let Some(server) = postgres() else {
         return format!("sqlite://{}", dir.join("allot.db").display());
     };
-    sqlx::any::install_default_drivers();
     let name = format!("allot_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&server)
+    allot_serve::store::create_postgres_database(&server, &name)
         .await
-        .unwrap_or_else(|e| panic!("ALLOT_TEST_POSTGRES={server}: {e}"));
-    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("a test database");
-    let (base, _) = server.rsplit_once('/').expect("a database in the URL");
-    format!("{base}/{name}")
+        .unwrap_or_else(|e| panic!("ALLOT_TEST_POSTGRES={server}: {e}"))
 }
 
 /// A service on a fresh database in `dir`, with the example ruleset and `network`.

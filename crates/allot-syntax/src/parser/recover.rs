@@ -5,7 +5,6 @@
 
 use super::{FileParser, Piece, push_unique};
 use crate::ast::*;
-use crate::build::Builder;
 use crate::grammar::Rule;
 use crate::lexer::{ITEM_KEYWORDS, TokenKind};
 use allot_diagnostics::{Code, Diagnostic};
@@ -81,12 +80,7 @@ impl FileParser<'_> {
             };
             match self.parse_piece(rule, span, piece) {
                 Ok(pair) => {
-                    let mut builder = Builder {
-                        file: self.file,
-                        tokens: self.tokens,
-                        base: span.start as usize,
-                        diagnostics: &mut self.diagnostics,
-                    };
+                    let mut builder = self.builder(span);
                     if is_schema {
                         builder.schema_entry(pair, &mut schema);
                     } else {
