@@ -135,6 +135,13 @@ async fn write_batch(
     let mut tx = dialect.begin_write(pool).await?;
     let ids: Vec<&str> = holds.iter().map(|hold| hold.order_id.as_str()).collect();
     let mut recorded = recorded_orders(&mut tx, dialect, &ids).await?;
+    // Every stock row of the batch, locked before any is written (see `lock_stock`).
+    let pairs: Vec<(&str, &str)> = (holds.iter())
+        .filter(|hold| hold.reservation.is_some())
+        .flat_map(|hold| hold.units.iter())
+        .map(|units| (units.sku.as_str(), units.node.as_str()))
+        .collect();
+    lock_stock(&mut tx, dialect, &pairs).await?;
     let mut outcomes = Vec::with_capacity(holds.len());
     let mut accepted = Vec::with_capacity(holds.len());
     for &hold in holds {
@@ -181,10 +188,12 @@ async fn recorded_orders(
 /// them lacks the units (or is missing). True when taken.
 ///
 /// The test that no row falls short reads the rows as the statement began. On SQLite
-/// the one writer makes that the truth. On PostgreSQL the hold's rows are locked first,
-/// in key order (see [`lock_stock`]), so no other instance changes them in between; each
-/// row is tested again as it is updated all the same, and a hold that changes fewer rows
-/// than it has is rolled back to a savepoint of its own.
+/// the one writer makes that the truth. On PostgreSQL the batch's rows are locked
+/// before its first hold (see [`lock_stock`]), and each statement of a `READ
+/// COMMITTED` transaction reads what was committed as it began, so no other instance
+/// changes the rows between the test and the update either. A hold that changed some
+/// of its rows but not all would break that argument: it fails the whole batch, which
+/// is then rolled back.
 async fn take_stock(
     connection: &mut AnyConnection,
     dialect: Dialect,
@@ -207,32 +216,24 @@ async fn take_stock(
         .collect();
     // The rows twice: in the update, and in the test that none falls short.
     let params = params.repeat(2);
-    let guarded = dialect == Dialect::Postgres;
-    if guarded {
-        sqlx::query("SAVEPOINT hold")
-            .execute(&mut *connection)
-            .await?;
-        let pairs: Vec<(&str, &str)> = per_pair.keys().copied().collect();
-        lock_stock(connection, dialect, &pairs).await?;
-    }
-    let taken = match bind_all(sqlx::query(&sql), &params)
+    match bind_all(sqlx::query(&sql), &params)
         .execute(&mut *connection)
         .await
     {
-        Ok(done) => done.rows_affected() == per_pair.len() as u64,
-        // The `CHECK (reserved <= on_hand)` behind the condition: refused all the same.
-        Err(sqlx::Error::Database(e)) if e.is_check_violation() => false,
-        Err(error) => return Err(error),
-    };
-    if guarded {
-        let end = if taken {
-            "RELEASE SAVEPOINT hold"
-        } else {
-            "ROLLBACK TO SAVEPOINT hold"
-        };
-        sqlx::query(end).execute(&mut *connection).await?;
+        Ok(done) if done.rows_affected() == per_pair.len() as u64 => Ok(true),
+        Ok(done) if done.rows_affected() == 0 => Ok(false),
+        Ok(done) => Err(sqlx::Error::Protocol(format!(
+            "a hold of {} stock rows changed {} of them; the batch is rolled back",
+            per_pair.len(),
+            done.rows_affected()
+        ))),
+        // SQLite: the `CHECK (reserved <= on_hand)` behind the condition refuses the
+        // statement alone. (PostgreSQL would abort the transaction: the batch fails.)
+        Err(sqlx::Error::Database(e)) if e.is_check_violation() && dialect == Dialect::Sqlite => {
+            Ok(false)
+        }
+        Err(error) => Err(error),
     }
-    Ok(taken)
 }
 
 /// Writes the accepted holds' orders, reservations, lines, nodes, load and ledger rows.
