@@ -333,7 +333,7 @@ impl Service {
                     // The view took what the store did not hold: read it again.
                     let _ = self.refresh(&active, &units, &shipments).await;
                     return Err(ApiError::unavailable(format!(
-                        "database: {error}; nothing was held"
+                        "database: {error}; the order may not be held: send it again with the same id to learn its outcome"
                     )));
                 }
             }

@@ -71,13 +71,19 @@ impl Store {
 const BATCH_RETRIES: usize = 3;
 
 /// Whether a transaction failed only for the moment: serialization failure or
-/// deadlock (PostgreSQL's `40001` and `40P01`), a connection lost on the way, or an
-/// order recorded by another instance since the batch looked (its id is then found
-/// recorded when the batch is written again).
+/// deadlock (PostgreSQL's `40001` and `40P01`), a connection lost on the way or closed
+/// by a server shutting down or starting (class `08`, `57P01`–`57P03`), or an order
+/// recorded by another instance since the batch looked (its id is then found recorded
+/// when the batch is written again). A batch whose commit was cut off may have been
+/// committed: written again, its orders are found recorded and answered from there.
 fn is_transient(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(e) => {
-            e.is_unique_violation() || matches!(e.code().as_deref(), Some("40001" | "40P01"))
+            let code = e.code();
+            let code = code.as_deref().unwrap_or("");
+            e.is_unique_violation()
+                || code.starts_with("08")
+                || matches!(code, "40001" | "40P01" | "57P01" | "57P02" | "57P03")
         }
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
         _ => false,
