@@ -2,8 +2,10 @@
 //! Starts the service in-process on loopback with SQLite (the 1,000-node workload and
 //! the example ruleset), drives route+hold requests at it from 1, 8 and 32 concurrent
 //! keep-alive clients, and prints orders/s and latency percentiles; then times a hot
-//! swap of the example ruleset on the example network. ALLOT_BENCH_ORDERS sets orders
-//! per run (default 6,000). With ALLOT_BENCH_POSTGRES=postgres://USER@HOST:PORT/DATABASE
+//! swap of the example ruleset on the example network. A last run at 32 clients is a
+//! flash sale: every order also takes one unit of `FLASH-1`, stocked at one DC only,
+//! so that every hold updates the same stock row. ALLOT_BENCH_ORDERS sets orders per
+//! run (default 6,000). With ALLOT_BENCH_POSTGRES=postgres://USER@HOST:PORT/DATABASE
 //! the service runs on a new database of that server instead, and with
 //! ALLOT_BENCH_INSTANCES=N as N instances on it, the clients spread over them.
 
@@ -19,6 +21,36 @@ use tokio::net::TcpStream;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SKUS: usize = 50_000;
+/// The flash sale's SKU and the one node that stocks it.
+const FLASH_SKU: &str = "FLASH-1";
+const FLASH_NODE: &str = "DC-0001";
+
+/// The workload's network with the flash-sale SKU added, deep at one DC.
+fn with_flash_sku(network: &str) -> String {
+    let mut network: serde_json::Value = serde_json::from_str(network).expect("network JSON");
+    let item = serde_json::json!({"sku": FLASH_SKU, "weight": 0.5, "attributes": {"category": "apparel", "oversized": false, "hazmat": false}});
+    network["items"].as_array_mut().expect("items").push(item);
+    let stock = serde_json::json!({"node": FLASH_NODE, "sku": FLASH_SKU, "on_hand": 1_000_000, "reserved": 0});
+    network["inventory"]
+        .as_array_mut()
+        .expect("inventory")
+        .push(stock);
+    for node in network["nodes"].as_array_mut().expect("nodes") {
+        if node["id"] == FLASH_NODE {
+            node["enabled"] = true.into();
+            node["capacity"] = 1_000_000.into();
+        }
+    }
+    network.to_string()
+}
+
+/// The order with a line of the flash-sale SKU added first.
+fn with_flash_line(order: &str) -> String {
+    let line = format!(
+        "\"lines\": [{{\"id\": \"F\", \"sku\": \"{FLASH_SKU}\", \"qty\": 1, \"price\": 20.0}}, "
+    );
+    order.replacen("\"lines\": [", &line, 1)
+}
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulesets/example")
@@ -165,7 +197,11 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("allot-serve-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let network = dir.join("network.json");
-    std::fs::write(&network, allot_bench::network_json(SKUS, 7)).unwrap();
+    std::fs::write(
+        &network,
+        with_flash_sku(&allot_bench::network_json(SKUS, 7)),
+    )
+    .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -204,11 +240,22 @@ fn main() {
         }
         println!("| clients | orders | held | contention | orders/s | p50 ms | p99 ms | max ms |");
         println!("|---|---|---|---|---|---|---|---|");
-        let all = allot_bench::mixed_orders_json(orders_per_run * 3, SKUS, 42);
-        for (run, clients) in [1, 8, 32].into_iter().enumerate() {
-            let orders = all[run * orders_per_run..(run + 1) * orders_per_run].to_vec();
-            load(&addresses, orders, clients).await;
+        let all = allot_bench::mixed_orders_json(orders_per_run * 4, SKUS, 42);
+        let mut runs = all.chunks(orders_per_run);
+        for clients in [1, 8, 32] {
+            load(&addresses, runs.next().unwrap().to_vec(), clients).await;
         }
+        println!("\nflash sale: every order also takes a unit of {FLASH_SKU}, stocked at {FLASH_NODE} alone\n");
+        println!("| clients | orders | held | contention | orders/s | p50 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let flash = runs.next().unwrap().iter().map(|order| with_flash_line(order));
+        load(&addresses, flash.collect(), 32).await;
+        let store = allot_serve::store::Store::open(&config.db).await.expect("the store opens");
+        let flash_stock = store.stock_of(&[FLASH_SKU]).await.expect("stock read");
+        println!(
+            "\n{FLASH_SKU} at {FLASH_NODE} afterwards: reserved {} of {}",
+            flash_stock[0].reserved, flash_stock[0].on_hand
+        );
         for stop in stops {
             let _ = stop.send(());
         }
