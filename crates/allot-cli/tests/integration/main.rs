@@ -5,6 +5,7 @@ mod corpus;
 mod policy_tests;
 mod properties;
 mod route;
+mod scale_out;
 mod serve;
 mod simulate;
 

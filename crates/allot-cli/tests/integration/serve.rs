@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A running `allot serve`, killed when dropped.
-struct Server {
-    child: Child,
-    address: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) address: SocketAddr,
 }
 
 impl Drop for Server {
@@ -25,14 +25,21 @@ impl Drop for Server {
 }
 
 fn start(dir: &Path) -> Server {
+    let db = format!("sqlite://{}", dir.join("allot.db").display());
+    serve(&db, &network_file(dir))
+}
+
+/// `allot serve` of the example ruleset with `network` on database `db`, on a free
+/// loopback port.
+pub(crate) fn serve(db: &str, network: &Path) -> Server {
     let example = repo_root().join("rulesets/example");
     let mut child = Command::new(env!("CARGO_BIN_EXE_allot"))
         .args(["serve", "--listen", "127.0.0.1:0", "--ruleset"])
         .arg(&example)
         .arg("--network")
-        .arg(network_file(dir))
+        .arg(network)
         .arg("--db")
-        .arg(format!("sqlite://{}", dir.join("allot.db").display()))
+        .arg(db)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -69,7 +76,7 @@ fn network_file(dir: &Path) -> std::path::PathBuf {
 }
 
 /// One HTTP/1.1 request on its own connection: the status and the body.
-fn request(
+pub(crate) fn request(
     address: SocketAddr,
     method: &str,
     path: &str,
@@ -207,9 +214,13 @@ fn a_killed_server_restarts_consistent() {
 
 /// `allot serve --reconcile` on the database in `dir`: exit status, stdout, stderr.
 fn reconcile(dir: &Path) -> (Option<i32>, String, String) {
+    reconcile_db(&format!("sqlite://{}", dir.join("allot.db").display()))
+}
+
+/// `allot serve --reconcile --db db`: exit status, stdout, stderr.
+pub(crate) fn reconcile_db(db: &str) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_allot"))
-        .args(["serve", "--reconcile", "--db"])
-        .arg(format!("sqlite://{}", dir.join("allot.db").display()))
+        .args(["serve", "--reconcile", "--db", db])
         .output()
         .expect("allot serve --reconcile runs");
     (
