@@ -109,8 +109,9 @@ fn refusal_text(refusal: ruleset::Refusal) -> String {
     text
 }
 
-/// Releases expired holds, and swaps in the rules on disk when they change, until the
-/// returned handles are aborted.
+/// Releases expired holds, swaps in the rules on disk when they change, and on
+/// PostgreSQL follows other instances' stock changes, until the returned handles are
+/// aborted.
 pub fn spawn_background(
     service: Arc<Service>,
     config: &Config,
@@ -129,6 +130,10 @@ pub fn spawn_background(
             }
         })
     };
+    let follower = service.store().follow().map(|changes| {
+        let service = service.clone();
+        tokio::spawn(async move { service.follow(changes).await })
+    });
     let rules = config.rules.clone();
     let watch_every = config.watch_every;
     let watcher = tokio::spawn(async move {
@@ -152,7 +157,7 @@ pub fn spawn_background(
             }
         }
     });
-    vec![sweeper, watcher]
+    [sweeper, watcher].into_iter().chain(follower).collect()
 }
 
 /// Runs the service until `shutdown` completes; in-flight requests finish first.

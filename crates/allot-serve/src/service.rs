@@ -12,8 +12,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ruleset::{self, Golden, Refusal, Revision, RulesPath};
 use crate::store::{
-    End, EndError, EndOutcome, HeldShipments, HeldUnits, Hold, HoldError, OnHand, Reservation,
-    SetStockError, StockRow, Store, StoreError,
+    Change, End, EndError, EndOutcome, HeldShipments, HeldUnits, Hold, HoldError, OnHand,
+    Reservation, SetStockError, StockRow, Store, StoreError,
 };
 use allot_runtime::network::Stock;
 use allot_runtime::{Decision, Engine, Order};
@@ -21,11 +21,14 @@ use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How often an order is routed again after its hold found the stock gone.
 const MAX_RETRIES: usize = 3;
+/// How long changes from other instances gather before their rows are read again.
+const FOLLOW_EVERY: Duration = Duration::from_millis(20);
 /// Previous revisions kept for rollback.
 const HISTORY: usize = 10;
 
@@ -166,6 +169,25 @@ fn holds_of(decision: &Decision, engine: &Engine) -> (Vec<HeldUnits>, Vec<HeldSh
 }
 
 /// An engine for `revision` whose view is the store's stock and load.
+/// Sets the view's free stock and load to what the store holds for these rows.
+fn apply(active: &Active, stock: &[StockRow], loads: &[(String, i64)]) {
+    let mut engine = active.engine();
+    let network_has = |engine: &Engine, sku: &str, node: &str| {
+        let network = engine.network();
+        Some((*network.sku_index.get(sku)?, *network.node_index.get(node)?))
+    };
+    for row in stock {
+        if let Some((item, node)) = network_has(&engine, &row.sku, &row.node) {
+            engine.set_free(item, node, row.on_hand - row.reserved);
+        }
+    }
+    for (node, load) in loads {
+        if let Some(&index) = engine.network().node_index.get(node.as_str()) {
+            engine.set_load(index, *load as f64);
+        }
+    }
+}
+
 fn engine_for(revision: &Revision, stock: &[StockRow], loads: &[(String, i64)]) -> Engine {
     let mut network = revision.network.clone();
     let entries: Vec<(u32, Stock)> = stock
@@ -379,22 +401,47 @@ impl Service {
         nodes.dedup();
         let stock = self.store.stock_of(&skus).await.map_err(store_error)?;
         let loads = self.store.loads_of(&nodes).await.map_err(store_error)?;
-        let mut engine = active.engine();
-        let network_has = |engine: &Engine, sku: &str, node: &str| {
-            let network = engine.network();
-            Some((*network.sku_index.get(sku)?, *network.node_index.get(node)?))
-        };
-        for row in &stock {
-            if let Some((item, node)) = network_has(&engine, &row.sku, &row.node) {
-                engine.set_free(item, node, row.on_hand - row.reserved);
-            }
-        }
-        for (node, load) in &loads {
-            if let Some(&index) = engine.network().node_index.get(node.as_str()) {
-                engine.set_load(index, *load as f64);
-            }
-        }
+        apply(active, &stock, &loads);
         Ok(())
+    }
+
+    /// Keeps the view fresh from the store's change feed (see [`Store::follow`]), until
+    /// the feed ends: the rows another instance changed are read again, and everything
+    /// when notifications may have been missed.
+    pub async fn follow(&self, mut changes: tokio::sync::mpsc::Receiver<Change>) {
+        while let Some(first) = changes.recv().await {
+            let mut missed = false;
+            let mut stock = BTreeSet::new();
+            let mut nodes = BTreeSet::new();
+            let mut absorb = |change: Change| match change {
+                Change::Touched { stock: s, nodes: n } => {
+                    stock.extend(s);
+                    nodes.extend(n);
+                }
+                Change::Missed => missed = true,
+            };
+            absorb(first);
+            // What else comes meanwhile is read in the same queries.
+            tokio::time::sleep(FOLLOW_EVERY).await;
+            while let Ok(change) = changes.try_recv() {
+                absorb(change);
+            }
+            let active = self.active.load_full();
+            let read = if missed {
+                tokio::try_join!(self.store.stock(), self.store.loads())
+            } else {
+                let stock: Vec<(&str, &str)> = stock
+                    .iter()
+                    .map(|(s, n)| (s.as_str(), n.as_str()))
+                    .collect();
+                let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                tokio::try_join!(self.store.stock_at(&stock), self.store.loads_of(&nodes))
+            };
+            match read {
+                Ok((stock, loads)) => apply(&active, &stock, &loads),
+                Err(error) => eprintln!("allot serve: reading changed stock: {error}"),
+            }
+        }
     }
 
     /// Commits, releases or expires a reservation, and gives back to the view what a

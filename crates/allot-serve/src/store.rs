@@ -19,8 +19,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 mod changes;
+mod feed;
 mod holds;
 mod sql;
+
+pub use feed::Change;
 
 pub use holds::{Hold, HoldError};
 pub use sql::Dialect;
@@ -228,6 +231,9 @@ pub struct Store {
     dialect: Dialect,
     /// To the task that writes holds.
     holds: mpsc::Sender<holds::HoldJob>,
+    url: String,
+    /// This process's name in the change feed (see [`Store::follow`]).
+    instance: String,
 }
 
 /// How often the write-ahead log is copied back into the database file.
@@ -331,8 +337,10 @@ impl Store {
                 (write, options().max_connections(8).connect(url).await?)
             }
         };
+        let instance = uuid::Uuid::new_v4().to_string();
         let (holds, jobs) = mpsc::channel(1024);
-        tokio::spawn(holds::write_holds(write.clone(), dialect, jobs));
+        let writer = holds::write_holds(write.clone(), dialect, instance.clone(), jobs);
+        tokio::spawn(writer);
         if dialect == Dialect::Sqlite {
             tokio::spawn(checkpoint_wal(read.clone(), holds.downgrade()));
         }
@@ -341,7 +349,22 @@ impl Store {
             read,
             dialect,
             holds,
+            url: url.to_string(),
+            instance,
         })
+    }
+
+    /// On PostgreSQL, what other instances change in stock and load, as they commit
+    /// (see [`Change`]); the feed ends when the receiver is dropped. None on SQLite,
+    /// whose one instance makes every change itself.
+    pub fn follow(&self) -> Option<mpsc::Receiver<Change>> {
+        if self.dialect != Dialect::Postgres {
+            return None;
+        }
+        let (changes, receiver) = mpsc::channel(256);
+        let listener = feed::listen(self.url.clone(), self.instance.clone(), changes);
+        tokio::spawn(listener);
+        Some(receiver)
     }
 
     /// Whether stock was ever imported.
@@ -370,6 +393,27 @@ impl Store {
             )
             .await?;
         Ok(rows.iter().map(stock_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The given stock rows (sku, node), those that exist.
+    pub async fn stock_at(&self, pairs: &[(&str, &str)]) -> Result<Vec<StockRow>, StoreError> {
+        let mut stock = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(sql::ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT sku, node, on_hand, reserved FROM stock WHERE (sku, node) IN (VALUES {})",
+                self.dialect.tuples(1, 2, chunk.len())
+            );
+            let params: Vec<Param> = (chunk.iter())
+                .flat_map(|&(sku, node)| [Param::Text(sku), Param::Text(node)])
+                .collect();
+            for row in bind_all(sqlx::query(&sql), &params)
+                .fetch_all(&self.read)
+                .await?
+            {
+                stock.push(stock_row(&row)?);
+            }
+        }
+        Ok(stock)
     }
 
     /// Every node's load.

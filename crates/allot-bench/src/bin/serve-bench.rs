@@ -123,6 +123,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 async fn start(config: &Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let state = allot_serve::open(config).await.expect("the service opens");
+    // The sweeper, the ruleset watcher and (on PostgreSQL) the change feed, as served.
+    let background = allot_serve::spawn_background(state.service.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -133,6 +135,9 @@ async fn start(config: &Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>
             })
             .await
             .expect("the service runs");
+        for task in background {
+            task.abort();
+        }
     });
     (address, stop)
 }

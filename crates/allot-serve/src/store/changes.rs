@@ -2,6 +2,7 @@
 //! of a reservation (commit, release, expiry), and on-hand counts from an inventory
 //! feed. Each is one transaction that writes first and appends its ledger rows.
 
+use super::feed::notify;
 use super::sql::{LedgerRow, Param, append_ledger, insert_rows, lock_stock};
 use super::{
     End, EndError, EndOutcome, OnHand, SetStockError, StockRow, Store, StoreError,
@@ -158,6 +159,15 @@ impl Store {
             }
         }
         append_ledger(&mut tx, self.dialect, now, &ledger).await?;
+        let nodes: Vec<&str> = match on_hand_falls {
+            true => Vec::new(),
+            false => reservation
+                .shipments
+                .iter()
+                .map(|(node, _)| node.as_str())
+                .collect(),
+        };
+        notify(&mut tx, self.dialect, &self.instance, &pairs, &nodes).await?;
         tx.commit().await?;
         reservation.state = end.state().to_string();
         reservation.ended_at = Some(now);
@@ -247,6 +257,7 @@ impl Store {
             })
             .collect();
         append_ledger(&mut tx, self.dialect, now, &ledger).await?;
+        notify(&mut tx, self.dialect, &self.instance, &pairs, &[]).await?;
         tx.commit().await?;
         Ok(changed)
     }

@@ -7,10 +7,11 @@
 //! handful of statements more than its holds. Ending reservations and stock feeds are
 //! in `changes.rs`.
 
+use super::feed::notify;
 use super::sql::{Dialect, LedgerRow, Param, append_ledger, bind_all, insert_rows, lock_stock};
 use super::{HeldShipments, HeldUnits, Store};
 use sqlx::{AnyConnection, AnyPool, Row};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
 /// Holds written in one transaction at most.
@@ -94,6 +95,7 @@ fn is_transient(error: &sqlx::Error) -> bool {
 pub(super) async fn write_holds(
     pool: AnyPool,
     dialect: Dialect,
+    instance: String,
     mut jobs: mpsc::Receiver<HoldJob>,
 ) {
     while let Some(first) = jobs.recv().await {
@@ -105,11 +107,11 @@ pub(super) async fn write_holds(
             }
         }
         let holds: Vec<&Hold> = batch.iter().map(|job| &job.hold).collect();
-        let mut written = write_batch(&pool, dialect, &holds).await;
+        let mut written = write_batch(&pool, dialect, &instance, &holds).await;
         for _ in 0..BATCH_RETRIES {
             match &written {
                 Err(error) if is_transient(error) => {
-                    written = write_batch(&pool, dialect, &holds).await;
+                    written = write_batch(&pool, dialect, &instance, &holds).await;
                 }
                 _ => break,
             }
@@ -136,6 +138,7 @@ pub(super) async fn write_holds(
 async fn write_batch(
     pool: &AnyPool,
     dialect: Dialect,
+    instance: &str,
     holds: &[&Hold],
 ) -> Result<Vec<Result<(), HoldError>>, sqlx::Error> {
     let mut tx = dialect.begin_write(pool).await?;
@@ -163,6 +166,17 @@ async fn write_batch(
         outcomes.push(outcome);
     }
     record(&mut tx, dialect, &accepted).await?;
+    let stock: BTreeSet<(&str, &str)> = (accepted.iter())
+        .flat_map(|hold| hold.units.iter())
+        .map(|units| (units.sku.as_str(), units.node.as_str()))
+        .collect();
+    let nodes: BTreeSet<&str> = (accepted.iter())
+        .flat_map(|hold| hold.shipments.iter())
+        .map(|shipments| shipments.node.as_str())
+        .collect();
+    let (stock, nodes): (Vec<_>, Vec<_>) =
+        (stock.into_iter().collect(), nodes.into_iter().collect());
+    notify(&mut tx, dialect, instance, &stock, &nodes).await?;
     tx.commit().await?;
     Ok(outcomes)
 }

@@ -83,3 +83,55 @@ async fn expired_holds_are_released_once_whichever_instance_sweeps() {
     assert_eq!(h.stock("SOFA-GRY", "DC-NJ").await, (12, 2));
     assert!(h.audit().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_sees_what_another_holds_and_releases() {
+    if postgres().is_none() {
+        return; // The change feed is PostgreSQL's; SQLite serves one instance.
+    }
+    let h = harness_with(Some(network_with_only("SOFA-GRY", "DC-NJ", 10)), |_| {}).await;
+    let other = open(&h.config).await.expect("another instance opens");
+    let changes = other
+        .service
+        .store()
+        .follow()
+        .expect("a feed on PostgreSQL");
+    let follower = {
+        let service = other.service.clone();
+        tokio::spawn(async move { service.follow(changes).await })
+    };
+    let other_app = router(other.clone());
+    let (status, held) = h.route(&sofa_order("F-1", 10)).await;
+    assert_eq!(status, StatusCode::OK, "{held}");
+    let reservation = held["reservation"].as_str().expect("all ten held");
+    // Another instance learns of the hold, and of its release, without routing into
+    // them: an order it routes after the release finds the units free.
+    let holds_at_other = |n: usize| {
+        let app = other_app.clone();
+        async move {
+            let (status, answer) = spawn_route(&app, sofa_order(&format!("F-{n}"), 1))
+                .await
+                .unwrap();
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["reservation"].is_string()
+        }
+    };
+    assert!(
+        !holds_at_other(2).await,
+        "nothing is free while F-1 holds it all"
+    );
+    let path = format!("/v1/reservations/{reservation}/release");
+    let (status, answer) = h.call(Method::POST, &path, "", false).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let mut held_there = false;
+    for n in 3..103 {
+        if holds_at_other(n).await {
+            held_there = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(held_there, "the other instance never saw the release");
+    follower.abort();
+    assert!(h.audit().await.is_empty());
+}
