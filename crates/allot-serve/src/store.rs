@@ -232,8 +232,9 @@ pub struct Store {
     /// To the task that writes holds.
     holds: mpsc::Sender<holds::HoldJob>,
     url: String,
-    /// This process's name in the change feed (see [`Store::follow`]).
-    instance: String,
+    /// This process's name in the change feed, when the database has one (see
+    /// [`Store::follow`]).
+    feed: Option<String>,
 }
 
 /// How often the write-ahead log is copied back into the database file.
@@ -337,9 +338,15 @@ impl Store {
                 (write, options().max_connections(8).connect(url).await?)
             }
         };
-        let instance = uuid::Uuid::new_v4().to_string();
+        let feed = match dialect {
+            // PostgreSQL-compatible databases without LISTEN/NOTIFY run without a feed.
+            Dialect::Postgres => {
+                (feed::available(&write).await).then(|| uuid::Uuid::new_v4().to_string())
+            }
+            Dialect::Sqlite => None,
+        };
         let (holds, jobs) = mpsc::channel(1024);
-        let writer = holds::write_holds(write.clone(), dialect, instance.clone(), jobs);
+        let writer = holds::write_holds(write.clone(), dialect, feed.clone(), jobs);
         tokio::spawn(writer);
         if dialect == Dialect::Sqlite {
             tokio::spawn(checkpoint_wal(read.clone(), holds.downgrade()));
@@ -350,19 +357,18 @@ impl Store {
             dialect,
             holds,
             url: url.to_string(),
-            instance,
+            feed,
         })
     }
 
     /// On PostgreSQL, what other instances change in stock and load, as they commit
     /// (see [`Change`]); the feed ends when the receiver is dropped. None on SQLite,
-    /// whose one instance makes every change itself.
+    /// whose one instance makes every change itself, and on a database without
+    /// LISTEN/NOTIFY.
     pub fn follow(&self) -> Option<mpsc::Receiver<Change>> {
-        if self.dialect != Dialect::Postgres {
-            return None;
-        }
+        let instance = self.feed.clone()?;
         let (changes, receiver) = mpsc::channel(256);
-        let listener = feed::listen(self.url.clone(), self.instance.clone(), changes);
+        let listener = feed::listen(self.url.clone(), instance, changes);
         tokio::spawn(listener);
         Some(receiver)
     }

@@ -167,7 +167,7 @@ impl Store {
                 .map(|(node, _)| node.as_str())
                 .collect(),
         };
-        notify(&mut tx, self.dialect, &self.instance, &pairs, &nodes).await?;
+        notify(&mut tx, self.feed.as_deref(), &pairs, &nodes).await?;
         tx.commit().await?;
         reservation.state = end.state().to_string();
         reservation.ended_at = Some(now);
@@ -257,7 +257,7 @@ impl Store {
             })
             .collect();
         append_ledger(&mut tx, self.dialect, now, &ledger).await?;
-        notify(&mut tx, self.dialect, &self.instance, &pairs, &[]).await?;
+        notify(&mut tx, self.feed.as_deref(), &pairs, &[]).await?;
         tx.commit().await?;
         Ok(changed)
     }

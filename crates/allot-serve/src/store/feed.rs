@@ -5,10 +5,9 @@
 //! what another instance holds, releases or counts is seen here within moments rather
 //! than at the next conflict. SQLite, one instance per database, has no feed.
 
-use super::Dialect;
 use serde::{Deserialize, Serialize};
-use sqlx::AnyConnection;
 use sqlx::postgres::PgListener;
+use sqlx::{AnyConnection, AnyPool};
 use std::borrow::Cow;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -41,18 +40,26 @@ struct Payload<'a> {
     nodes: Vec<Cow<'a, str>>,
 }
 
+/// Whether the database takes notifications (PostgreSQL does; some databases that
+/// speak its protocol do not).
+pub(super) async fn available(pool: &AnyPool) -> bool {
+    (sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL))
+        .execute(pool)
+        .await
+        .is_ok()
+}
+
 /// In the transaction on `connection`: tells the other instances which stock rows and
-/// nodes' load it changes.
+/// nodes' load it changes, when there is a feed (`feed` names this instance in it).
 pub(super) async fn notify(
     connection: &mut AnyConnection,
-    dialect: Dialect,
-    instance: &str,
+    feed: Option<&str>,
     stock: &[(&str, &str)],
     nodes: &[&str],
 ) -> Result<(), sqlx::Error> {
-    if dialect != Dialect::Postgres {
+    let Some(instance) = feed else {
         return Ok(());
-    }
+    };
     for text in payloads(instance, stock, nodes) {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)

@@ -95,7 +95,7 @@ fn is_transient(error: &sqlx::Error) -> bool {
 pub(super) async fn write_holds(
     pool: AnyPool,
     dialect: Dialect,
-    instance: String,
+    feed: Option<String>,
     mut jobs: mpsc::Receiver<HoldJob>,
 ) {
     while let Some(first) = jobs.recv().await {
@@ -107,11 +107,11 @@ pub(super) async fn write_holds(
             }
         }
         let holds: Vec<&Hold> = batch.iter().map(|job| &job.hold).collect();
-        let mut written = write_batch(&pool, dialect, &instance, &holds).await;
+        let mut written = write_batch(&pool, dialect, feed.as_deref(), &holds).await;
         for _ in 0..BATCH_RETRIES {
             match &written {
                 Err(error) if is_transient(error) => {
-                    written = write_batch(&pool, dialect, &instance, &holds).await;
+                    written = write_batch(&pool, dialect, feed.as_deref(), &holds).await;
                 }
                 _ => break,
             }
@@ -138,7 +138,7 @@ pub(super) async fn write_holds(
 async fn write_batch(
     pool: &AnyPool,
     dialect: Dialect,
-    instance: &str,
+    feed: Option<&str>,
     holds: &[&Hold],
 ) -> Result<Vec<Result<(), HoldError>>, sqlx::Error> {
     let mut tx = dialect.begin_write(pool).await?;
@@ -176,7 +176,7 @@ async fn write_batch(
         .collect();
     let (stock, nodes): (Vec<_>, Vec<_>) =
         (stock.into_iter().collect(), nodes.into_iter().collect());
-    notify(&mut tx, dialect, instance, &stock, &nodes).await?;
+    notify(&mut tx, feed, &stock, &nodes).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
