@@ -135,3 +135,67 @@ async fn an_instance_sees_what_another_holds_and_releases() {
     follower.abort();
     assert!(h.audit().await.is_empty());
 }
+
+/// An order of a unit of each of `skus`.
+fn order_of(id: &str, skus: &[&str]) -> Value {
+    let lines: Vec<Value> = (skus.iter().enumerate())
+        .map(|(n, sku)| json!({ "id": (n + 1).to_string(), "sku": sku, "qty": 1, "price": 20.0 }))
+        .collect();
+    json!({
+        "id": id, "channel": "web",
+        "ship_to": { "lat": 40.71, "lon": -74.0, "country": "US" },
+        "lines": lines,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_taking_shared_rows_in_either_order_never_deadlock() {
+    if postgres().is_none() {
+        return; // SQLite has one writer: nothing to order.
+    }
+    let mut network = network_with_only("TEE-BLK", "DC-NJ", 1_000);
+    let inventory = network["inventory"].as_array_mut().unwrap();
+    inventory.retain(|e| e["sku"] != "SHOE-RUN");
+    inventory.push(json!({"node": "DC-NJ", "sku": "SHOE-RUN", "on_hand": 1_000, "reserved": 0}));
+    let h = harness_with(Some(network), |_| {}).await;
+    let others = more_instances(&h).await;
+    let apps: Vec<&Router> = std::iter::once(&h.app)
+        .chain(others.iter().map(|(_, app)| app))
+        .collect();
+    let deadlocks = || async {
+        let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&h.config.db)
+            .await
+            .unwrap();
+        let count: i64 = sqlx::query_scalar(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+        count
+    };
+    let before = deadlocks().await;
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            // Batches of one SKU's holds and the other's, in every order.
+            let skus: &[&str] = match i % 4 {
+                0 => &["TEE-BLK"],
+                1 => &["SHOE-RUN"],
+                2 => &["TEE-BLK", "SHOE-RUN"],
+                _ => &["SHOE-RUN", "TEE-BLK"],
+            };
+            spawn_route(apps[i % 3], order_of(&format!("D-{i}"), skus))
+        })
+        .collect();
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer["reservation"].is_string(), "{answer}");
+    }
+    assert_eq!(h.stock("TEE-BLK", "DC-NJ").await, (1_000, 225));
+    assert_eq!(h.stock("SHOE-RUN", "DC-NJ").await, (1_000, 225));
+    // The server counts deadlocks as its backends report their statistics (within a
+    // second).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(deadlocks().await, before, "transactions deadlocked");
+}
