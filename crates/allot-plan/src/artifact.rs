@@ -101,7 +101,7 @@ impl Artifact {
         let payload = &bytes[HEADER_LEN..];
         if (payload.len() as u64) < length {
             return Err(ArtifactError::Truncated {
-                expected: HEADER_LEN as u64 + length,
+                expected: (HEADER_LEN as u64).saturating_add(length),
                 found: bytes.len() as u64,
             });
         }
@@ -144,6 +144,20 @@ mod tests {
                 files: vec!["a.allot".into()],
             },
         }
+    }
+
+    /// Found by the `artifact` fuzz target: a length near `u64::MAX` overflowed.
+    #[test]
+    fn a_header_claiming_more_than_any_file_is_truncated() {
+        let mut bytes = artifact().encode();
+        bytes[20..28].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(
+            Artifact::decode(&bytes),
+            Err(ArtifactError::Truncated {
+                expected: u64::MAX,
+                found: bytes.len() as u64
+            })
+        );
     }
 
     #[test]
