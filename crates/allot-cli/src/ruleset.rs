@@ -12,6 +12,8 @@ pub enum LoadError {
     NoRulesetFiles(PathBuf),
     Unreadable(PathBuf, std::io::Error),
     NotUtf8(PathBuf),
+    /// Over [`allot_syntax::MAX_SOURCE_BYTES`]: refused before it is read.
+    TooLarge(PathBuf, u64),
 }
 
 impl fmt::Display for LoadError {
@@ -25,6 +27,14 @@ impl fmt::Display for LoadError {
             ),
             LoadError::Unreadable(p, e) => write!(f, "{}: cannot read: {e}", p.display()),
             LoadError::NotUtf8(p) => write!(f, "{}: not a text file (invalid UTF-8)", p.display()),
+            LoadError::TooLarge(p, len) => {
+                write!(
+                    f,
+                    "{}: {}",
+                    p.display(),
+                    allot_syntax::too_large_message(*len)
+                )
+            }
         }
     }
 }
@@ -54,7 +64,12 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 
 /// Reads a file as text.
 pub fn read(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable(path.to_path_buf(), e))?;
+    let unreadable = |e| LoadError::Unreadable(path.to_path_buf(), e);
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > allot_syntax::MAX_SOURCE_BYTES as u64 {
+        return Err(LoadError::TooLarge(path.to_path_buf(), len));
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8(path.to_path_buf()))
 }
 

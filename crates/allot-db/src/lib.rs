@@ -59,6 +59,10 @@ const PIECE_ITSELF: FileId = FileId(0);
 #[salsa::tracked(returns(ref))]
 fn file_pieces<'db>(db: &'db dyn salsa::Database, file: SourceFile) -> Vec<(Piece<'db>, u32)> {
     let text = file.text(db);
+    if text.len() > allot_syntax::MAX_SOURCE_BYTES {
+        // `parsed_file` reports it; nothing of it is read.
+        return Vec::new();
+    }
     allot_syntax::declaration_chunks(text)
         .into_iter()
         .map(|range| {
@@ -71,6 +75,10 @@ fn file_pieces<'db>(db: &'db dyn salsa::Database, file: SourceFile) -> Vec<(Piec
 /// The parse of a file: its pieces, each parsed once, moved into place.
 #[salsa::tracked(returns(ref))]
 pub fn parsed_file(db: &dyn salsa::Database, file: SourceFile) -> ParsedFile {
+    let text = file.text(db);
+    if text.len() > allot_syntax::MAX_SOURCE_BYTES {
+        return allot_syntax::parse(file.id(db), text);
+    }
     let mut parsed = ParsedFile::empty();
     // One deep stack for all the pieces, not one each.
     allot_syntax::with_parse_stack(|| {

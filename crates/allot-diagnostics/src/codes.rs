@@ -57,6 +57,7 @@ codes! {
     UNCLOSED_DELIMITER = "E0004" Error "unclosed-delimiter";
     INVALID_NUMBER = "E0005" Error "invalid-number";
     INVALID_ESCAPE = "E0006" Error "invalid-escape";
+    FILE_TOO_LARGE = "E0007" Error "file-too-large";
     // Names.
     UNKNOWN_NAME = "E0101" Error "unknown-name";
     UNKNOWN_ATTRIBUTE = "E0102" Error "unknown-attribute";

@@ -9,4 +9,6 @@ pub mod lexer;
 mod parser;
 pub mod relocate;
 
-pub use parser::{ParsedFile, declaration_chunks, parse, with_parse_stack};
+pub use parser::{
+    MAX_SOURCE_BYTES, ParsedFile, declaration_chunks, parse, too_large_message, with_parse_stack,
+};

@@ -38,12 +38,45 @@ const MAX_EXPRESSION_DEPTH: usize = 200;
 /// `MAX_NESTING` levels even in debug builds.
 const PARSE_STACK: usize = 64 << 20;
 
+/// The largest source file parsed. Rulesets are kilobytes; even a zone table of every
+/// postal code fits many times over. A larger file is refused with one diagnostic,
+/// without lexing it, so a runaway input costs nothing but its reading.
+pub const MAX_SOURCE_BYTES: usize = 8 << 20;
+
 pub fn parse(file: FileId, source: &str) -> ParsedFile {
+    if source.len() > MAX_SOURCE_BYTES {
+        return too_large(file, source.len());
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     if source.len() < PARALLEL_FROM || threads < 2 {
         return with_parse_stack(|| parse_on_this_stack(file, source, true));
     }
     parse_in_parallel(file, source, threads)
+}
+
+/// Why a file of `len` bytes is not read, and what to do instead.
+pub fn too_large_message(len: u64) -> String {
+    format!(
+        "this file is {:.1} MiB; a source file may be at most {} MiB: split it (every `.allot` file of a directory belongs to one ruleset)",
+        len as f64 / (1 << 20) as f64,
+        MAX_SOURCE_BYTES >> 20
+    )
+}
+
+fn too_large(file: FileId, len: usize) -> ParsedFile {
+    let span = Span {
+        file,
+        start: 0,
+        end: 0,
+    };
+    ParsedFile {
+        diagnostics: vec![Diagnostic::new(
+            Code::FILE_TOO_LARGE,
+            span,
+            too_large_message(len as u64),
+        )],
+        ..ParsedFile::empty()
+    }
 }
 
 /// Files this large are parsed on several threads, declaration pieces divided among them.

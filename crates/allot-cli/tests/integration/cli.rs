@@ -282,3 +282,26 @@ fn fmt_rewrites_checks_and_diffs() {
         Some(0)
     );
 }
+
+/// A source file over the limit is refused by its size, before it is read (a sparse
+/// 100 MB file here).
+#[test]
+fn a_source_file_over_the_size_limit_is_refused_unread() {
+    let dir = temp_dir("too-large");
+    let file = dir.join("huge.allot");
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap();
+    for command in ["check", "fmt"] {
+        let output = allot(&[command, "huge.allot"], &dir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr
+                .contains("huge.allot: this file is 100.0 MiB; a source file may be at most 8 MiB"),
+            "{command}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -2,7 +2,7 @@
 //! file reports the diagnostic its name starts with, rendered as snapshots.
 
 use crate::{repo_root, snapshot_settings};
-use allot_diagnostics::{ALL_CODES, Sources, render_human, render_json};
+use allot_diagnostics::{ALL_CODES, Code, Sources, render_human, render_json};
 use std::path::{Path, PathBuf};
 
 fn allot_files(dir: &Path) -> Vec<PathBuf> {
@@ -72,7 +72,9 @@ fn every_diagnostic_code_has_a_corpus_file() {
         .iter()
         .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    for code in ALL_CODES {
+    // An example of E0007 is over 8 MiB: `a_file_over_the_size_limit_is_refused`
+    // (properties.rs) makes one.
+    for code in ALL_CODES.iter().filter(|&&c| c != Code::FILE_TOO_LARGE) {
         let expected = format!("{}-{}", code.as_str(), code.name());
         assert!(
             stems.contains(&expected),

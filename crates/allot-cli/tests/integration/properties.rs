@@ -226,7 +226,7 @@ proptest! {
 /// Deeply nested input must not overflow the stack.
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    for depth in [100, 2_000, 20_000] {
+    for depth in [100, 2_000, 100_000] {
         let text = format!("const a = {}1{}", "(".repeat(depth), ")".repeat(depth));
         check_text(&text);
         let text = format!("const a = {}1", "-".repeat(depth));
@@ -234,4 +234,31 @@ fn deep_nesting_is_an_error_not_a_crash() {
         let text = format!("const a = 1{}", " + 1".repeat(depth));
         check_text(&text);
     }
+}
+
+/// A file over the size limit gets one diagnostic and is not lexed: 100 MB answers at once.
+#[test]
+fn a_file_over_the_size_limit_is_refused() {
+    let line = "const a = 1 // a line of a very large file\n";
+    let text = line.repeat((100 << 20) / line.len());
+    let parsed = allot_syntax::parse(allot_diagnostics::FileId(0), &text);
+    let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0007"]);
+    assert!(parsed.tokens.is_empty() && parsed.file.decls.is_empty());
+    let mut sources = Sources::new();
+    sources.add("big.allot", &text);
+    let analysis = allot_check::analyze(&sources);
+    let human = allot_diagnostics::render_human(&analysis.diagnostics, &sources, false);
+    assert!(
+        human.contains("E0007") && human.contains("100.0 MiB"),
+        "{human}"
+    );
+    // At the limit, the file is read as usual.
+    let at_limit = &text[..allot_syntax::MAX_SOURCE_BYTES];
+    let at_limit = &at_limit[..at_limit.rfind('\n').unwrap() + 1];
+    assert!(
+        allot_syntax::parse(allot_diagnostics::FileId(0), at_limit)
+            .diagnostics
+            .is_empty()
+    );
 }
