@@ -294,6 +294,7 @@ impl<'a> Reference<'a> {
             shipments: Some(Vec::new()),
             unfilled: Some(Vec::new()),
             cost: Some(0.0),
+            search_cut: false,
             trace: None,
         };
         let Some(policy) = policies.into_iter().find(|p| self.holds(&p.applies, at, p)) else {

@@ -96,6 +96,10 @@ pub struct Decision {
     pub unfilled: Option<Vec<Unfilled>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    /// True when the search stopped at its budget ([`crate::BUDGET`] search nodes) and
+    /// the plan is the best it found, not necessarily the best there is.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub search_cut: bool,
     /// With explanation on: per line, every candidate and why (see docs/routing.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
@@ -122,6 +126,7 @@ impl Decision {
             shipments: None,
             unfilled: None,
             cost: None,
+            search_cut: false,
             trace: None,
         }
     }

@@ -22,6 +22,6 @@ pub mod value;
 pub use decision::{Decision, Status};
 pub use engine::Engine;
 pub use network::Network;
-pub use order::Order;
+pub use order::{MAX_ORDER_LINES, Order};
 pub use record::DataError;
 pub use search::{BUDGET, EXACT_LINES, HEURISTIC_CANDIDATES};

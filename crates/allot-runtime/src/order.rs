@@ -5,7 +5,13 @@ use crate::record::{DataError, Record, custom_attributes};
 use crate::value::{Geo, V};
 use allot_plan::Plan;
 use serde_json::Value;
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// The most lines one order may have. Far beyond any shopping basket or store
+/// replenishment order, and small enough that an order answers within a second on
+/// a 1,000-node network; a larger one is refused rather than left to run for minutes.
+pub const MAX_ORDER_LINES: usize = 5_000;
 
 #[derive(Clone, Debug)]
 pub struct Line {
@@ -87,6 +93,16 @@ impl Order {
         if raw_lines.is_empty() {
             return Err(record.error("lines", "an order needs at least one line"));
         }
+        if raw_lines.len() > MAX_ORDER_LINES {
+            return Err(record.error(
+                "lines",
+                format!(
+                    "has {} lines; an order may have at most {MAX_ORDER_LINES}: split it into several orders",
+                    raw_lines.len()
+                ),
+            ));
+        }
+        let mut line_ids = HashSet::with_capacity(raw_lines.len());
         for (i, raw) in raw_lines.iter().enumerate() {
             let mut line = Record::new(format!("order \"{id}\" lines[{i}]"), raw)?;
             let line_id = line.required_string("id")?;
@@ -98,7 +114,7 @@ impl Order {
                     format!("unknown SKU \"{sku}\": it is not in the network's items"),
                 )
             })?;
-            if lines.iter().any(|l| &*l.id == line_id) {
+            if !line_ids.insert(line_id) {
                 return Err(line.error("id", format!("duplicate line id \"{line_id}\"")));
             }
             lines.push(Line {

@@ -83,6 +83,7 @@ impl Router<'_> {
             });
         }
         let mut decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);
+        decision.search_cut = !result.complete;
         if best.placed < total {
             if let Some(shortage) = &shortage {
                 self.exercise(shortage.origin);

@@ -209,6 +209,7 @@ impl<'a> Router<'a> {
             shipments: Some(Vec::new()),
             unfilled: Some(Vec::new()),
             cost: Some(0.0),
+            search_cut: false,
             trace: None,
         }
     }

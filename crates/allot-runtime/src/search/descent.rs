@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// Stack left below which a deeper line gets a new stack segment of `STACK_SEGMENT`.
+const RED_ZONE: usize = 64 << 10;
+const STACK_SEGMENT: usize = 1 << 20;
+
 impl<S: Shipments> Search<'_, S> {
     fn take(&mut self, line_index: usize, option: &[(u32, i64)], sign: i64) {
         if self.cost_at.is_some() {
@@ -89,7 +93,11 @@ impl<S: Shipments> Search<'_, S> {
             }
             self.take(line_index, option.parts(), 1);
             self.allocation[line_index] = option;
-            self.descend(depth + 1, placed + units);
+            // One frame per line: an order of thousands of lines would outgrow a
+            // thread's stack, so the stack grows on the heap when it runs low.
+            stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+                self.descend(depth + 1, placed + units)
+            });
             let option = std::mem::take(&mut self.allocation[line_index]);
             self.take(line_index, option.parts(), -1);
         }

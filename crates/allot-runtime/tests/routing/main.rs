@@ -1,5 +1,6 @@
 //! Routing semantics, one behaviour per test, on small hand-made networks.
 
+mod limits;
 mod robustness;
 mod semantics;
 
