@@ -2,6 +2,7 @@
 
 mod check;
 mod fmt;
+mod orders;
 mod route;
 mod ruleset;
 mod serve;

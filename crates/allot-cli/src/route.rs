@@ -1,11 +1,13 @@
 //! `allot compile`, `allot plan` and `allot route`.
 
 use crate::exit;
+use crate::orders::for_each_order;
 use crate::ruleset;
 use allot_diagnostics::{Sources, render_human};
 use allot_plan::{Artifact, Plan, ruleset_hash};
 use allot_runtime::{Decision, Engine, Network};
 use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// A failure that ends the command: the message for stderr and the exit status.
@@ -118,24 +120,6 @@ pub struct RouteArgs {
     explain: bool,
 }
 
-/// The orders of a batch: each either a JSON value or why it is not one.
-fn orders(text: &str) -> Result<Vec<Result<serde_json::Value, String>>, Failure> {
-    if text.trim_start().starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(text)
-            .map_err(|e| Failure::usage(format!("orders: not a valid JSON array: {e}")))?;
-        return Ok(values.into_iter().map(Ok).collect());
-    }
-    Ok(text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| {
-            serde_json::from_str(line)
-                .map_err(|e| format!("orders line {}: not valid JSON: {e}", n + 1))
-        })
-        .collect())
-}
-
 /// A plan from a file compiled with `allot compile` (known by its magic bytes), or
 /// from a ruleset (a directory of `.allot` files or one file), checked and compiled.
 pub fn load_plan(path: &Path) -> Result<Plan, Failure> {
@@ -167,22 +151,6 @@ pub fn load_network(text: &str, path: &Path, plan: &Plan) -> Result<Network, Fai
     Network::from_json(text, plan).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
-/// The orders of a batch, from a file or standard input.
-pub fn read_orders(path: Option<&Path>) -> Result<Vec<Result<serde_json::Value, String>>, Failure> {
-    let text = match path {
-        Some(path) => read_text(path)?,
-        None => {
-            let mut text = String::new();
-            std::io::stdin()
-                .lock()
-                .read_to_string(&mut text)
-                .map_err(|e| Failure::usage(format!("standard input: {e}")))?;
-            text
-        }
-    };
-    orders(&text)
-}
-
 pub fn route(args: &RouteArgs) -> Result<(), Failure> {
     let plan = match (&args.ruleset, &args.plan) {
         (Some(path), _) => compile_ruleset(path)?.0,
@@ -190,41 +158,24 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
         (None, None) => return Err(Failure::usage("give --ruleset or --plan")),
     };
     let network = load_network(&read_text(&args.network)?, &args.network, &plan)?;
-    let orders = read_orders(args.orders.as_deref())?;
     let mut engine = Engine::new(plan, network);
-    let progress = progress_bar(orders.len());
     let mut out = BufWriter::new(std::io::stdout().lock());
-    for order in &orders {
+    for_each_order(args.orders.as_deref(), &mut |order, more_at_hand| {
         let decision = match order {
-            Ok(value) => engine.route_json(value, args.explain),
-            Err(message) => Decision::error(None, message.clone()),
+            Ok(value) => engine.route_json(&value, args.explain),
+            Err(message) => Decision::error(None, message),
         };
         let line = serde_json::to_string(&decision).expect("decisions serialize");
-        if writeln!(out, "{line}").is_err() {
-            // The reader went away (a closed pipe): stop quietly.
-            return Ok(());
+        let written = writeln!(out, "{line}").and_then(|()| {
+            // Before waiting for more orders, the decisions so far go out.
+            if more_at_hand { Ok(()) } else { out.flush() }
+        });
+        // A reader that went away (a closed pipe) stops the batch quietly.
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
         }
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-    }
+    })?;
     let _ = out.flush();
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
     Ok(())
-}
-
-/// A progress bar on stderr for large batches, only when a person is watching.
-pub fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
-    (total >= 1000 && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(total as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} orders, {per_sec}, eta {eta}",
-            )
-            .expect("a valid template"),
-        );
-        bar
-    })
 }

@@ -1,13 +1,15 @@
 //! `allot simulate`: route one batch with a baseline and a candidate ruleset, each on
 //! its own copy of the network, and report what changed.
 
-use crate::route::{Failure, load_network, load_plan, progress_bar, read_orders};
+use crate::orders::{ReadOrder, for_each_order};
+use crate::route::{Failure, load_network, load_plan};
 use allot_runtime::{Decision, Engine};
 use allot_simulate::Report;
 use std::collections::HashSet;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -49,9 +51,8 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
         message: format!("{}: cannot read: {e}", args.network.display()),
         status: crate::exit::USAGE,
     })?;
-    // Each side parses its own copy of the network while the orders are read: three
-    // jobs that share nothing.
-    let (baseline, candidate, orders) = std::thread::scope(|scope| {
+    // Each side parses its own copy of the network: two jobs that share nothing.
+    let (baseline, candidate) = std::thread::scope(|scope| {
         let engine = |plan| {
             let text = &network_text;
             scope.spawn(move || {
@@ -60,13 +61,12 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
         };
         let baseline = engine(baseline);
         let candidate = engine(candidate);
-        let orders = read_orders(args.orders.as_deref());
         let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<Engine, Failure>>| {
             handle
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         };
-        Ok::<_, Failure>((joined(baseline)?, joined(candidate)?, orders?))
+        Ok::<_, Failure>((joined(baseline)?, joined(candidate)?))
     })?;
     drop(network_text);
     let digital: HashSet<String> = baseline
@@ -83,14 +83,15 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
             .filter(|s| !digital.contains(&s.node))
             .count()
     };
-    let progress = progress_bar(orders.len());
     let mut report = Report::default();
-    // The two rulesets route on their own thread each; decisions meet here in order.
+    // One thread reads the orders, the two rulesets route on a thread each, and their
+    // decisions meet here in order.
     std::thread::scope(|scope| {
-        let route_all = |mut engine: Engine, sender: mpsc::SyncSender<Vec<Decision>>| {
-            let orders = &orders;
+        let route_all = |mut engine: Engine,
+                         orders: mpsc::Receiver<Arc<Vec<ReadOrder>>>,
+                         sender: mpsc::SyncSender<Vec<Decision>>| {
             move || {
-                for batch in orders.chunks(BATCH) {
+                for batch in orders {
                     let decisions = batch
                         .iter()
                         .map(|order| match order {
@@ -104,24 +105,40 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
                 }
             }
         };
+        let (old_orders, old_inbox) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (new_orders, new_inbox) = mpsc::sync_channel(CHANNEL_DEPTH);
         let (old_sender, old_batches) = mpsc::sync_channel(CHANNEL_DEPTH);
         let (new_sender, new_batches) = mpsc::sync_channel(CHANNEL_DEPTH);
-        scope.spawn(route_all(baseline, old_sender));
-        scope.spawn(route_all(candidate, new_sender));
-        // Both sides cut the orders into the same batches.
+        scope.spawn(route_all(baseline, old_inbox, old_sender));
+        scope.spawn(route_all(candidate, new_inbox, new_sender));
+        let reader = scope.spawn(move || {
+            // Both sides get the same batches.
+            let send = |batch: Vec<ReadOrder>| {
+                let batch = Arc::new(batch);
+                old_orders.send(Arc::clone(&batch)).is_ok() && new_orders.send(batch).is_ok()
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            let read = for_each_order(args.orders.as_deref(), &mut |order, _| {
+                batch.push(order);
+                if batch.len() == BATCH && !send(std::mem::take(&mut batch)) {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            });
+            if !batch.is_empty() {
+                send(batch);
+            }
+            read
+        });
         for (old, new) in old_batches.iter().zip(new_batches.iter()) {
-            let count = old.len() as u64;
             for (old, new) in old.into_iter().zip(new) {
                 report.add(old, new, parcels);
             }
-            if let Some(bar) = &progress {
-                bar.inc(count);
-            }
         }
-    });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
     let text = match args.format {
         Format::Human => report.table(args.limit),
         Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",

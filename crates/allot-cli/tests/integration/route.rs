@@ -235,3 +235,173 @@ fn bad_inputs_exit_two_with_the_reason() {
         "--ruleset or --plan is required"
     );
 }
+
+fn route_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_allot"));
+    command
+        .args([
+            "route",
+            "--ruleset",
+            "rulesets/example",
+            "--network",
+            NETWORK,
+        ])
+        .current_dir(repo_root());
+    command
+}
+
+/// The first decision is out while standard input is still open: orders are routed as
+/// they arrive, not after the batch has been read.
+#[test]
+fn orders_are_routed_as_they_arrive() {
+    use std::io::{BufRead, Write};
+    let mut child = route_command()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = std::fs::read_to_string(repo_root().join(ORDERS)).unwrap();
+    writeln!(stdin, "{}", lines.lines().next().unwrap()).unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        sender.send(line).unwrap();
+    });
+    let decision = first.recv_timeout(std::time::Duration::from_secs(60));
+    drop(stdin);
+    child.wait().unwrap();
+    assert!(
+        decision
+            .expect("a decision before the input ends")
+            .starts_with("{\"order\":\"A-1001\"")
+    );
+}
+
+/// A line too long or nested too deep is that order's error; a broken array ends the
+/// batch after the orders before the fault, with exit status 2.
+#[test]
+fn bad_orders_in_a_stream_are_named_by_place() {
+    let dir = temp_dir("stream");
+    let first = std::fs::read_to_string(repo_root().join(ORDERS)).unwrap();
+    let first = first.lines().next().unwrap().to_string();
+    let long = format!("{{\"id\": \"{}\"}}", "x".repeat(17 << 20));
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let lines = dir.join("orders.jsonl");
+    std::fs::write(&lines, [first.as_str(), &long, &deep, &first].join("\n")).unwrap();
+    let output = allot(
+        &[
+            "route",
+            "--ruleset",
+            "rulesets/example",
+            "--network",
+            NETWORK,
+            "--orders",
+            lines.to_str().unwrap(),
+        ],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let decisions: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let statuses: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["routed", "error", "error", "routed"]);
+    assert_eq!(
+        decisions[1]["message"],
+        "orders line 2: longer than 16 MiB; one order per line"
+    );
+    let message = decisions[2]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("orders line 3: not valid JSON: recursion limit exceeded"),
+        "{message}"
+    );
+
+    let array = dir.join("orders.json");
+    std::fs::write(&array, format!("[{first}, {first}, {{\"id\": ]")).unwrap();
+    let output = allot(
+        &[
+            "route",
+            "--ruleset",
+            "rulesets/example",
+            "--network",
+            NETWORK,
+            "--orders",
+            array.to_str().unwrap(),
+        ],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout(&output).lines().count(), 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "orders.json: not a valid JSON array of orders: expected value at line 1 column"
+        ) && stderr.contains("(after 2 orders)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Peak memory of `allot route`, in KiB, on `count` copies of the example's first order
+/// (measured by /usr/bin/time).
+fn peak_memory_routing(dir: &std::path::Path, count: usize) -> u64 {
+    let first = std::fs::read_to_string(repo_root().join(ORDERS)).unwrap();
+    let first = first.lines().next().unwrap();
+    let orders = dir.join(format!("{count}.jsonl"));
+    std::fs::write(&orders, format!("{first}\n").repeat(count)).unwrap();
+    let report = dir.join(format!("{count}.time"));
+    let output = std::process::Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "%M",
+            "-o",
+            report.to_str().unwrap(),
+            env!("CARGO_BIN_EXE_allot"),
+        ])
+        .args([
+            "route",
+            "--ruleset",
+            "rulesets/example",
+            "--network",
+            NETWORK,
+            "--orders",
+        ])
+        .arg(&orders)
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(report)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Ten times the orders take no more memory: input and output are streamed.
+#[test]
+fn memory_does_not_grow_with_the_batch() {
+    let dir = temp_dir("memory");
+    let small = peak_memory_routing(&dir, 2_000);
+    let large = peak_memory_routing(&dir, 20_000);
+    assert!(
+        large < small + (4 << 10),
+        "2,000 orders: {small} KiB; 20,000 orders: {large} KiB"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
