@@ -35,7 +35,8 @@ mod score;
 
 pub const EXACT_LINES: usize = 8;
 pub const HEURISTIC_CANDIDATES: usize = 6;
-/// Nodes explored before the search settles for the best plan found.
+/// Search nodes explored (each weighed by the order's size, see `Search::node_work`)
+/// before the search settles for the best plan found.
 pub const BUDGET: usize = 250_000;
 const MAX_SPLIT_NODES: usize = 3;
 /// Candidates considered when splitting a line (the ones with the most stock).
@@ -220,6 +221,11 @@ struct Search<'a, S: Shipments> {
     best: Option<Scored>,
     alternative: Option<Scored>,
     explored: usize,
+    /// What a search node costs the budget: bounds and scoring read every line, so
+    /// beyond twice what an exact search takes, a node costs in proportion, and the work
+    /// per order stays bounded however many lines it has. The descent to the first plan
+    /// is always made.
+    node_work: usize,
     /// Per depth, the units the lines from that depth on can place at most.
     remaining_bound: Vec<i64>,
     /// Allocations per local node in the current branch, and the nodes in use.

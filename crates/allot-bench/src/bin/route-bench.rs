@@ -3,7 +3,8 @@
 //! ALLOT_BENCH_REPEAT=R routes every batch R times from the same start and also reports
 //! the percentiles of each order's fastest run (the least disturbed by other work).
 //! Prints compile time, network load time, per-order latency (p50/p99) by order size,
-//! throughput, and the large-order heuristic's gap to the exact search.
+//! throughput, the large-order heuristic's gap to the exact search, and the time of
+//! orders of 100 to 5,000 lines.
 
 use allot_diagnostics::Sources;
 use allot_runtime::{Engine, Network, Order, Status};
@@ -16,7 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SKUS: usize = 50_000;
 const ORDERS_PER_SIZE: usize = 300;
 
-fn example_sources() -> Sources {
+/// The example ruleset's files, each through `edit`.
+fn example_sources(edit: impl Fn(String) -> String) -> Sources {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rulesets/example");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("rulesets/example")
@@ -28,7 +30,7 @@ fn example_sources() -> Sources {
     for file in files {
         sources.add(
             file.display().to_string(),
-            std::fs::read_to_string(&file).expect("ruleset file"),
+            edit(std::fs::read_to_string(&file).expect("ruleset file")),
         );
     }
     sources
@@ -73,7 +75,7 @@ fn route_batch(engine: &mut Engine, orders: &[Order]) -> BatchTimes {
 }
 
 fn main() {
-    let sources = example_sources();
+    let sources = example_sources(|text| text);
     let mut compile_times: Vec<Duration> = (0..200)
         .map(|_| {
             let start = Instant::now();
@@ -238,4 +240,31 @@ fn main() {
             0.0
         },
     );
+
+    // The widest orders: the search's budget bounds their work too. Without the review
+    // hold of orders over 5,000 USD, which would stop them before the search.
+    let unheld = example_sources(|text| text.replace("hold when order.value > review_value", "//"));
+    let plan = allot_compile::compile_sources(&unheld).expect("the example compiles");
+    println!("\nlines | orders | mean ms | max ms | search cut");
+    for lines in [100, 1_000, allot_runtime::MAX_ORDER_LINES] {
+        let mut engine = Engine::new(plan.clone(), network.clone());
+        let mut times = Vec::new();
+        let mut cut = 0;
+        for text in allot_bench::orders_json(5, lines, SKUS, 7_000 + lines as u64) {
+            let order =
+                Order::from_value(&serde_json::from_str(&text).expect("json"), &plan, &network)
+                    .expect("order");
+            let start = Instant::now();
+            cut += usize::from(engine.route(&order, false).search_cut);
+            times.push(start.elapsed());
+        }
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        let max = times.iter().max().expect("orders");
+        println!(
+            "{lines:5} | {:6} | {:7.1} | {:6.1} | {cut}",
+            times.len(),
+            mean.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+    }
 }

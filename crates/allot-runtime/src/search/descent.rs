@@ -64,7 +64,7 @@ impl<S: Shipments> Search<'_, S> {
     }
 
     pub(super) fn descend(&mut self, depth: usize, placed: i64) {
-        self.explored += 1;
+        self.explored += self.node_work;
         if self.explored > BUDGET && self.best.is_some() {
             return;
         }

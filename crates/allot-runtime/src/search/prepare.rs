@@ -67,6 +67,7 @@ impl<'a, S: Shipments> Search<'a, S> {
             best: None,
             alternative: None,
             explored: 0,
+            node_work: (problem.lines.len() / EXACT_LINES).max(1),
             remaining_bound: Vec::new(),
             parcels: 0,
             preference: Vec::new(),
