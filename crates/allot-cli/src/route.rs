@@ -118,6 +118,15 @@ pub struct RouteArgs {
     /// Add a trace to each decision: every candidate node per line, and why.
     #[arg(long)]
     explain: bool,
+    /// `json`: one JSON decision per line; `text`: a report per decision for a person.
+    #[arg(long, value_enum, default_value = "json")]
+    format: DecisionFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecisionFormat {
+    Json,
+    Text,
 }
 
 /// A plan from a file compiled with `allot compile` (known by its magic bytes), or
@@ -165,8 +174,11 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
             Ok(value) => engine.route_json(&value, args.explain),
             Err(message) => Decision::error(None, message),
         };
-        let line = serde_json::to_string(&decision).expect("decisions serialize");
-        let written = writeln!(out, "{line}").and_then(|()| {
+        let text = match args.format {
+            DecisionFormat::Json => serde_json::to_string(&decision).expect("decisions serialize"),
+            DecisionFormat::Text => crate::explain::text(&decision),
+        };
+        let written = writeln!(out, "{text}").and_then(|()| {
             // Before waiting for more orders, the decisions so far go out.
             if more_at_hand { Ok(()) } else { out.flush() }
         });

@@ -405,3 +405,18 @@ fn memory_does_not_grow_with_the_batch() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `--format text`: each decision as a report a person reads, with and without the
+/// explanation.
+#[test]
+fn decisions_as_text() {
+    let output = route_example(&["--ruleset", "rulesets/example"], &["--format", "text"]);
+    assert_eq!(output.status.code(), Some(0));
+    snapshot("route-example-text", &stdout(&output));
+    let output = route_example(
+        &["--ruleset", "rulesets/example"],
+        &["--explain", "--format", "text"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    snapshot("route-example-explained-text", &stdout(&output));
+}

@@ -1,0 +1,176 @@
+//! A decision as a report for a person (`allot route --format text`): the outcome, the
+//! shipments, what is left unfilled and, with `--explain`, every candidate of every
+//! line and why it was not chosen.
+
+use allot_runtime::Decision;
+use allot_runtime::decision::{CandidateTrace, PlanValues, Trace};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+pub fn text(decision: &Decision) -> String {
+    let mut out = String::new();
+    let order = decision.order.as_deref().unwrap_or("(no id)");
+    let _ = write!(out, "order {order}: {}", decision.status.name());
+    if let Some(policy) = &decision.policy {
+        let _ = write!(out, " by policy \"{policy}\"");
+    }
+    let profiles = decision.profiles.as_deref().unwrap_or_default();
+    if !profiles.is_empty() {
+        let _ = write!(out, " with profiles \"{}\"", profiles.join("\", \""));
+    }
+    let ships = decision.shipments.as_ref().is_some_and(|s| !s.is_empty());
+    if let Some(cost) = decision.cost.filter(|_| ships) {
+        let _ = write!(out, ", cost {cost:.2}");
+    }
+    out.push('\n');
+    for (label, text) in [("reason", &decision.reason), ("error", &decision.message)] {
+        if let Some(text) = text {
+            let _ = writeln!(out, "  {label}: {text}");
+        }
+    }
+    for shipment in decision.shipments.iter().flatten() {
+        let lines: Vec<String> = (shipment.lines.iter())
+            .map(|l| format!("line {} {} × {}", l.line, l.sku, l.qty))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  ship from {} ({:.2}): {}",
+            shipment.node,
+            shipment.cost,
+            lines.join(", ")
+        );
+    }
+    for unfilled in decision.unfilled.iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  unfilled: line {} {} × {}: {} ({})",
+            unfilled.line,
+            unfilled.sku,
+            unfilled.qty,
+            unfilled.action.name(),
+            unfilled.reason
+        );
+    }
+    if decision.search_cut {
+        out.push_str("  the search stopped at its budget: the best plan found, not proven best\n");
+    }
+    if let Some(trace) = &decision.trace {
+        explained(&mut out, decision, trace);
+    }
+    out
+}
+
+fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
+    if let Some(rule) = &trace.order_rule {
+        let _ = writeln!(out, "  decided by {rule}");
+    }
+    if let Some(stage) = &trace.stage {
+        let _ = writeln!(out, "  stage: {stage}");
+    }
+    // Which node ships each line, to mark the chosen candidate.
+    let mut shipping: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (node, line) in decision.shipped() {
+        shipping.entry(line.line.as_str()).or_default().push(node);
+    }
+    for line in &trace.lines {
+        let _ = writeln!(out, "  line {} ({}):", line.line, line.sku);
+        let width = line
+            .candidates
+            .iter()
+            .map(|c| c.node().len())
+            .max()
+            .unwrap_or(0);
+        for candidate in &line.candidates {
+            let node = candidate.node();
+            let why = match candidate {
+                CandidateTrace::Excluded { excluded_by, .. } => format!("excluded: {excluded_by}"),
+                CandidateTrace::NotStaged { excluded_by, .. } => format!("not used: {excluded_by}"),
+                CandidateTrace::NoStock {
+                    available,
+                    safety_stock,
+                    ..
+                } => match safety_stock {
+                    0 => format!("no stock: {available} available"),
+                    held => {
+                        format!("no stock: {available} available, {held} held back as safety stock")
+                    }
+                },
+                CandidateTrace::Candidate {
+                    available,
+                    stage,
+                    costs,
+                    ..
+                } => {
+                    let chosen = shipping
+                        .get(line.line.as_str())
+                        .is_some_and(|n| n.contains(&node));
+                    let mut why = format!(
+                        "{}: {available} available",
+                        if chosen {
+                            "chosen"
+                        } else {
+                            "candidate, not chosen"
+                        }
+                    );
+                    if let Some(stage) = stage {
+                        let _ = write!(why, ", stage {stage}");
+                    }
+                    for (name, amount) in costs {
+                        let _ = write!(why, ", {name} {amount:.2}");
+                    }
+                    why
+                }
+            };
+            let _ = writeln!(out, "    {node:width$}  {why}");
+        }
+    }
+    for shipment in &trace.shipment_costs {
+        let terms: Vec<String> = (shipment.costs.iter())
+            .map(|(name, amount)| format!("{name} {amount:.2}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  shipment from {}: {}",
+            shipment.node,
+            terms.join(", ")
+        );
+    }
+    let plan = |out: &mut String, label: &str, values: &PlanValues| {
+        let criteria: Vec<String> = (values.criteria.iter())
+            .map(|(name, value)| format!("{name} {}", round(*value)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {label}: {} ({} unit{} placed; {})",
+            match values.plan.is_empty() {
+                true => "nothing shipped".to_string(),
+                false => values.plan.join(", "),
+            },
+            values.units_placed,
+            if values.units_placed == 1 { "" } else { "s" },
+            criteria.join(", ")
+        );
+    };
+    if let Some(chosen) = &trace.chosen {
+        plan(out, "chosen plan", chosen);
+    }
+    match &trace.alternative {
+        Some(alternative) => plan(out, "runner-up", alternative),
+        None if trace.chosen.is_some() => {
+            out.push_str("  runner-up: none evaluated (the bounds ruled the others out)\n")
+        }
+        None => {}
+    }
+}
+
+/// A criterion's value as people read it: whole numbers without decimals.
+fn round(value: f64) -> String {
+    if value == 0.0 {
+        // Also -0, which a sum of no terms can be.
+        "0".to_string()
+    } else if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
