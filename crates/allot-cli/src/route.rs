@@ -1,7 +1,7 @@
 //! `allot compile`, `allot plan` and `allot route`.
 
 use crate::exit;
-use crate::orders::for_each_order;
+use crate::orders::{Tally, for_each_order};
 use crate::ruleset;
 use allot_diagnostics::{Sources, render_human};
 use allot_plan::{Artifact, Plan, ruleset_hash};
@@ -118,6 +118,9 @@ pub struct RouteArgs {
     /// Add a trace to each decision: every candidate node per line, and why.
     #[arg(long)]
     explain: bool,
+    /// No progress bar and no summary line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
     /// `json`: one JSON decision per line; `text`: a report per decision for a person.
     #[arg(long, value_enum, default_value = "json")]
     format: DecisionFormat,
@@ -169,25 +172,34 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
     let network = load_network(&read_text(&args.network)?, &args.network, &plan)?;
     let mut engine = Engine::new(plan, network);
     let mut out = BufWriter::new(std::io::stdout().lock());
-    for_each_order(args.orders.as_deref(), &mut |order, more_at_hand| {
-        let decision = match order {
-            Ok(value) => engine.route_json(&value, args.explain),
-            Err(message) => Decision::error(None, message),
-        };
-        let text = match args.format {
-            DecisionFormat::Json => serde_json::to_string(&decision).expect("decisions serialize"),
-            DecisionFormat::Text => crate::explain::text(&decision),
-        };
-        let written = writeln!(out, "{text}").and_then(|()| {
-            // Before waiting for more orders, the decisions so far go out.
-            if more_at_hand { Ok(()) } else { out.flush() }
-        });
-        // A reader that went away (a closed pipe) stops the batch quietly.
-        match written {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(_) => ControlFlow::Break(()),
-        }
-    })?;
+    let mut tally = Tally::new();
+    for_each_order(
+        args.orders.as_deref(),
+        !args.quiet,
+        &mut |order, more_at_hand| {
+            let decision = match order {
+                Ok(value) => engine.route_json(&value, args.explain),
+                Err(message) => Decision::error(None, message),
+            };
+            tally.add(decision.status);
+            let text = match args.format {
+                DecisionFormat::Json => {
+                    serde_json::to_string(&decision).expect("decisions serialize")
+                }
+                DecisionFormat::Text => crate::explain::text(&decision),
+            };
+            let written = writeln!(out, "{text}").and_then(|()| {
+                // Before waiting for more orders, the decisions so far go out.
+                if more_at_hand { Ok(()) } else { out.flush() }
+            });
+            // A reader that went away (a closed pipe) stops the batch quietly.
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        },
+    )?;
     let _ = out.flush();
+    tally.report(args.quiet);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `allot simulate`: route one batch with a baseline and a candidate ruleset, each on
 //! its own copy of the network, and report what changed.
 
-use crate::orders::{ReadOrder, for_each_order};
+use crate::orders::{ReadOrder, Tally, for_each_order};
 use crate::route::{Failure, load_network, load_plan};
 use allot_runtime::{Decision, Engine};
 use allot_simulate::Report;
@@ -33,6 +33,9 @@ pub struct SimulateArgs {
     orders: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+    /// No progress bar and no summary line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
     /// How many changed orders the table lists (JSON lists all).
     #[arg(long, default_value_t = 20)]
     limit: usize,
@@ -84,6 +87,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
             .count()
     };
     let mut report = Report::default();
+    let mut tally = Tally::new();
     // One thread reads the orders, the two rulesets route on a thread each, and their
     // decisions meet here in order.
     std::thread::scope(|scope| {
@@ -118,7 +122,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
                 old_orders.send(Arc::clone(&batch)).is_ok() && new_orders.send(batch).is_ok()
             };
             let mut batch = Vec::with_capacity(BATCH);
-            let read = for_each_order(args.orders.as_deref(), &mut |order, _| {
+            let read = for_each_order(args.orders.as_deref(), !args.quiet, &mut |order, _| {
                 batch.push(order);
                 if batch.len() == BATCH && !send(std::mem::take(&mut batch)) {
                     return ControlFlow::Break(());
@@ -132,6 +136,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
         });
         for (old, new) in old_batches.iter().zip(new_batches.iter()) {
             for (old, new) in old.into_iter().zip(new) {
+                tally.add(new.status);
                 report.add(old, new, parcels);
             }
         }
@@ -139,6 +144,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
+    tally.report(args.quiet);
     let text = match args.format {
         Format::Human => report.table(args.limit),
         Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",

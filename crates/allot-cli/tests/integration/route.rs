@@ -420,3 +420,44 @@ fn decisions_as_text() {
     assert_eq!(output.status.code(), Some(0));
     snapshot("route-example-explained-text", &stdout(&output));
 }
+
+/// `command` run on a terminal (util-linux `script`): what it wrote there.
+fn on_a_terminal(command: &str) -> String {
+    let output = std::process::Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .current_dir(repo_root())
+        .output()
+        .expect("script runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A person at a terminal gets a summary line at the end; `--quiet`, or no terminal,
+/// gets none.
+#[test]
+fn a_summary_line_on_a_terminal_unless_quiet() {
+    let allot = env!("CARGO_BIN_EXE_allot");
+    let route = format!(
+        "{allot} route --ruleset rulesets/example --network {NETWORK} --orders {ORDERS} > /dev/null"
+    );
+    let summary = on_a_terminal(&route);
+    assert!(
+        summary.contains("16 orders in ")
+            && summary.contains("orders/s): 8 routed, 1 partial, 3 rejected, 1 held, 3 errors"),
+        "{summary}"
+    );
+    let quiet = on_a_terminal(&format!(
+        "{allot} route -q --ruleset rulesets/example --network {NETWORK} --orders {ORDERS} > /dev/null"
+    ));
+    assert_eq!(quiet.trim(), "");
+    let simulate = on_a_terminal(&format!(
+        "{allot} simulate --baseline rulesets/example --candidate rulesets/example --network {NETWORK} --orders {ORDERS} > /dev/null"
+    ));
+    assert!(simulate.contains("16 orders in "), "{simulate}");
+    let piped = route_example(&["--ruleset", "rulesets/example"], &[]);
+    assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+}
