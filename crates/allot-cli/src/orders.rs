@@ -51,7 +51,7 @@ pub fn for_each_order(
     let result = read(&mut reader, &name, &mut |order, more_at_hand| {
         count += 1;
         if let Some(bar) = &bar
-            && count % 256 == 0
+            && count.is_multiple_of(256)
         {
             let rate = count as f64 / started.elapsed().as_secs_f64();
             bar.set_message(format!(
@@ -127,7 +127,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
