@@ -2,7 +2,7 @@
 
 use crate::exit;
 use crate::ruleset;
-use allot_diagnostics::{Severity, render_human, render_json};
+use allot_diagnostics::{Severity, render_github, render_human, render_json};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -10,6 +10,8 @@ use std::path::PathBuf;
 pub enum Format {
     Human,
     Json,
+    /// GitHub Actions workflow commands: annotations on a pull request.
+    Github,
 }
 
 #[derive(clap::Args)]
@@ -17,7 +19,8 @@ pub struct CheckArgs {
     /// Files or directories (every `*.allot` below a directory).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// `json` prints one array of diagnostics.
+    /// `json` prints one array of diagnostics; `github`, a workflow command per
+    /// diagnostic (annotations in GitHub Actions), then the summary.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
     /// Fail (exit 1) on warnings too.
@@ -58,12 +61,13 @@ pub fn run(args: &CheckArgs) -> u8 {
             .count();
         match args.format {
             Format::Human => human.push_str(&render_human(diagnostics, sources, color)),
+            Format::Github => human.push_str(&render_github(diagnostics, sources)),
             Format::Json => json.extend(render_json(diagnostics, sources)),
         }
     }
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
-        Format::Human => {
+        Format::Human | Format::Github => {
             let summary = summary(errors, warnings, files, rulesets.len());
             write!(stdout, "{human}").and_then(|_| writeln!(stdout, "{summary}"))
         }

@@ -9,7 +9,7 @@ mod source;
 mod suggest;
 
 pub use codes::{ALL_CODES, Code};
-pub use render::{JsonDiagnostic, render_human, render_json};
+pub use render::{JsonDiagnostic, render_github, render_human, render_json};
 pub use source::{FileId, LineCol, LineIndex, SourceFile, Sources, Span};
 pub use suggest::closest;
 

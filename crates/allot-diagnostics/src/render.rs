@@ -39,6 +39,46 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<JsonDia
         .collect()
 }
 
+/// Renders diagnostics as GitHub Actions workflow commands, one line each, which a
+/// workflow shows as annotations on the pull request's changed lines:
+/// `::error file=F,line=L,col=C,endLine=L,endColumn=C,title=E0204 missing-unit::message`.
+pub fn render_github(diagnostics: &[Diagnostic], sources: &Sources) -> String {
+    let mut out = String::new();
+    for (d, at) in diagnostics.iter().zip(render_json(diagnostics, sources)) {
+        let command = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message = format!("{message}\nhelp: {help}");
+        }
+        out += &format!(
+            "::{command} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
+            github_property(&at.file),
+            at.line,
+            at.column,
+            at.end_line,
+            at.end_column,
+            github_property(&format!("{} {}", d.code.as_str(), d.code.name())),
+            github_data(&message)
+        );
+    }
+    out
+}
+
+/// A workflow command's message, escaped as the runner reads it.
+fn github_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: also `:` and `,`, which end it.
+fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
 type AriadneSpan = (String, std::ops::Range<usize>);
 
 fn ariadne_span(sources: &Sources, span: Span) -> AriadneSpan {
@@ -93,4 +133,15 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) 
         let _ = report.finish().write(&mut cache, &mut out);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod github_tests {
+    use super::{github_data, github_property};
+
+    #[test]
+    fn workflow_command_values_are_escaped() {
+        assert_eq!(github_data("50% off\r\nnext"), "50%25 off%0D%0Anext");
+        assert_eq!(github_property("a:b,c%"), "a%3Ab%2Cc%25");
+    }
 }

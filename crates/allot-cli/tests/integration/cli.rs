@@ -305,3 +305,22 @@ fn a_source_file_over_the_size_limit_is_refused_unread() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `--format github`: one workflow command per diagnostic, properties and message
+/// escaped as the Actions runner reads them, then the summary.
+#[test]
+fn github_annotations() {
+    let output = allot(
+        &[
+            "check",
+            "--format",
+            "github",
+            "tests/corpus/invalid/E0204-missing-unit.allot",
+            "tests/corpus/invalid/W0001-unused-const.allot",
+            "tests/corpus/invalid/E0004-unclosed-delimiter.allot",
+        ],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    crate::snapshot_settings().bind(|| insta::assert_snapshot!("check-github", stdout(&output)));
+}
