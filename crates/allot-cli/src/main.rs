@@ -1,7 +1,6 @@
 //! `allot`: the command line of the Allot policy language.
 
 mod check;
-mod explain;
 mod fmt;
 mod orders;
 mod route;

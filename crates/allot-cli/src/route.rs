@@ -186,7 +186,7 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
                 DecisionFormat::Json => {
                     serde_json::to_string(&decision).expect("decisions serialize")
                 }
-                DecisionFormat::Text => crate::explain::text(&decision),
+                DecisionFormat::Text => allot_runtime::explain(&decision),
             };
             let written = writeln!(out, "{text}").and_then(|()| {
                 // Before waiting for more orders, the decisions so far go out.

@@ -7,11 +7,13 @@
 //!   its module doc, and `docs/routing.md` §9);
 //! - `eval`: programs lowered at load and evaluated per node or over many nodes;
 //! - `search`: the branch-and-bound search for the best plan;
-//! - [`decision`]: what a decision says, and its explanation.
+//! - [`decision`]: what a decision says, and its explanation;
+//! - [`explain()`]: a decision as a report for a person.
 
 pub mod decision;
 mod engine;
 mod eval;
+mod explain;
 pub mod network;
 mod node_set;
 pub mod order;
@@ -21,6 +23,7 @@ pub mod value;
 
 pub use decision::{Decision, Status};
 pub use engine::Engine;
+pub use explain::explain;
 pub use network::Network;
 pub use order::{MAX_ORDER_LINES, Order};
 pub use record::DataError;

@@ -5,10 +5,8 @@
 //! `allot test --coverage`. The format is documented in `docs/testing.md`.
 
 pub mod coverage;
-mod explain;
 mod format;
 mod run;
 
-pub use explain::explain;
 pub use format::{TestFile, TestFileError, is_test_file};
 pub use run::{Outcome, Runner, ScenarioReport};

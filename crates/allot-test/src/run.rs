@@ -1,7 +1,6 @@
 //! Running scenarios: build each scenario's network, route its orders in sequence,
 //! and hold every expectation against the decisions.
 
-use crate::explain::explain;
 use crate::format::{
     CostExpectation, ExclusionExpectation, Expectation, NetworkSource, Scenario, TestFile,
     TestFileError, table_to_json,
@@ -9,6 +8,7 @@ use crate::format::{
 use allot_diagnostics::closest;
 use allot_plan::{Origin, Plan, PolicyKind};
 use allot_runtime::decision::{CandidateTrace, Decision};
+use allot_runtime::explain;
 use allot_runtime::{Engine, Network, Order};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -137,13 +137,7 @@ impl<'p> Runner<'p> {
         }
         let explanations = explained
             .iter()
-            .map(|&i| {
-                format!(
-                    "order \"{}\": {}",
-                    routed[i].id,
-                    explain(&routed[i].decision)
-                )
-            })
+            .map(|&i| explain(&routed[i].decision))
             .collect();
         Ok(Outcome::Failed {
             mismatches,

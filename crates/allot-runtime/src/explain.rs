@@ -1,16 +1,20 @@
-//! A decision as a report for a person (`allot route --format text`): the outcome, the
-//! shipments, what is left unfilled and, with `--explain`, every candidate of every
-//! line and why it was not chosen.
+//! A decision as a report for a person (`allot route --format text`, failed policy
+//! tests): the outcome, the shipments, what is left unfilled and, when traced, every
+//! candidate of every line and why it was not chosen.
 
-use allot_runtime::Decision;
-use allot_runtime::decision::{CandidateTrace, PlanValues, Trace};
+use crate::decision::{CandidateTrace, Decision, PlanValues, Trace};
 use std::collections::HashMap;
 use std::fmt::Write;
 
-pub fn text(decision: &Decision) -> String {
+pub fn explain(decision: &Decision) -> String {
     let mut out = String::new();
-    let order = decision.order.as_deref().unwrap_or("(no id)");
-    let _ = write!(out, "order {order}: {}", decision.status.name());
+    match &decision.order {
+        Some(order) => {
+            let _ = write!(out, "order \"{order}\": ");
+        }
+        None => out.push_str("order (no id): "),
+    }
+    out.push_str(decision.status.name());
     if let Some(policy) = &decision.policy {
         let _ = write!(out, " by policy \"{policy}\"");
     }
@@ -77,7 +81,7 @@ fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
         let width = line
             .candidates
             .iter()
-            .map(|c| c.node().len())
+            .map(|c| c.node().chars().count())
             .max()
             .unwrap_or(0);
         for candidate in &line.candidates {
