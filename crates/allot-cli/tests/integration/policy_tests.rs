@@ -129,3 +129,39 @@ fn a_ruleset_with_errors_fails_its_scenarios() {
     );
     assert!(text.contains("0 passed, 1 failed"), "{text}");
 }
+
+/// `--format junit`: a JUnit XML report, one test suite per test file, a failure per
+/// failed scenario with what was expected, an error per malformed scenario or file.
+#[test]
+fn junit_report() {
+    let malformed = std::fs::read_dir(repo_root().join("tests/policy-tests/malformed"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let malformed = malformed
+        .strip_prefix(repo_root())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let output = allot(
+        &[
+            "test",
+            "--format",
+            "junit",
+            "tests/policy-tests/failing.test.toml",
+            &malformed,
+        ],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"allot test\""
+        ),
+        "{text}"
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("policy-test-junit", text));
+}
