@@ -18,7 +18,7 @@ trap 'rm -rf "$corpus"' EXIT
 seeds_of() {
     case "$1" in
     parse | check | format) echo ../rulesets ../tests/corpus ;;
-    artifact | data) echo "seeds/$1" ;;
+    artifact | data | route) echo "seeds/$1" ;;
     *) echo "" ;;
     esac
 }
