@@ -2,7 +2,7 @@
 
 use crate::exit;
 use crate::ruleset;
-use allot_diagnostics::{Severity, render_github, render_human, render_json};
+use allot_diagnostics::{Severity, render_github, render_human, render_json, render_sarif};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -12,6 +12,8 @@ pub enum Format {
     Json,
     /// GitHub Actions workflow commands: annotations on a pull request.
     Github,
+    /// SARIF 2.1.0: a log for code scanning (GitHub, GitLab, Azure DevOps).
+    Sarif,
 }
 
 #[derive(clap::Args)]
@@ -20,7 +22,8 @@ pub struct CheckArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// `json` prints one array of diagnostics; `github`, a workflow command per
-    /// diagnostic (annotations in GitHub Actions), then the summary.
+    /// diagnostic (annotations in GitHub Actions), then the summary; `sarif`, one
+    /// SARIF 2.1.0 log for code scanning.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
     /// Fail (exit 1) on warnings too.
@@ -40,6 +43,7 @@ pub fn run(args: &CheckArgs) -> u8 {
     let (mut errors, mut warnings, mut files) = (0, 0, 0);
     let mut human = String::new();
     let mut json = Vec::new();
+    let mut checked = Vec::new();
     // The language server's database and queries, so that CI and editors agree.
     let mut db = allot_db::Database::default();
     for sources in &rulesets {
@@ -63,6 +67,7 @@ pub fn run(args: &CheckArgs) -> u8 {
             Format::Human => human.push_str(&render_human(diagnostics, sources, color)),
             Format::Github => human.push_str(&render_github(diagnostics, sources)),
             Format::Json => json.extend(render_json(diagnostics, sources)),
+            Format::Sarif => checked.push((diagnostics.to_vec(), sources)),
         }
     }
     let mut stdout = std::io::stdout().lock();
@@ -74,6 +79,12 @@ pub fn run(args: &CheckArgs) -> u8 {
         Format::Json => serde_json::to_writer_pretty(&mut stdout, &json)
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(stdout)),
+        Format::Sarif => {
+            let log = render_sarif(checked.iter().map(|(d, s)| (d.as_slice(), *s)));
+            serde_json::to_writer_pretty(&mut stdout, &log)
+                .map_err(std::io::Error::other)
+                .and_then(|_| writeln!(stdout))
+        }
     };
     if written.is_err() {
         return exit::USAGE;

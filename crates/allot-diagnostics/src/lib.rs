@@ -1,15 +1,17 @@
 //! Diagnostics as values: every problem the Allot front end finds is a [`Diagnostic`]
 //! with a stable [`Code`], a severity, a primary span, secondary labels and an optional
-//! help text and machine-applicable fix. Rendering (ariadne for people, JSON for tools)
+//! help text and machine-applicable fix. Rendering (ariadne for people; JSON, SARIF and workflow commands for tools)
 //! lives here too, so the CLI and the language server say exactly the same thing.
 
 mod codes;
 mod render;
+mod sarif;
 mod source;
 mod suggest;
 
 pub use codes::{ALL_CODES, Code};
 pub use render::{JsonDiagnostic, render_github, render_human, render_json};
+pub use sarif::{SarifLog, render_sarif};
 pub use source::{FileId, LineCol, LineIndex, SourceFile, Sources, Span};
 pub use suggest::closest;
 

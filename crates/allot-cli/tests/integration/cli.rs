@@ -324,3 +324,80 @@ fn github_annotations() {
     assert_eq!(output.status.code(), Some(1));
     crate::snapshot_settings().bind(|| insta::assert_snapshot!("check-github", stdout(&output)));
 }
+
+/// The SARIF 2.1.0 schema, as OASIS publishes it (vendored: tests run offline).
+fn sarif_validator() -> jsonschema::Validator {
+    let schema = std::fs::read_to_string(repo_root().join("tests/schemas/sarif-schema-2.1.0.json"))
+        .expect("the vendored SARIF schema");
+    // The schema's `run.language` pattern ends in a stray `]`, a literal to ECMA-262 but
+    // an error to Rust's regex engines: escape it, which keeps its meaning.
+    let schema = schema.replace(r#"{2}]?$""#, r#"{2}\\]?$""#);
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&serde_json::from_str(&schema).unwrap())
+        .expect("the SARIF schema compiles")
+}
+
+/// `--format sarif` on every diagnostic of the corpus: valid against the SARIF 2.1.0
+/// schema, a rule for every code, each result pointing at its rule, related locations
+/// for labels and a fix where the diagnostic has one.
+#[test]
+fn sarif_is_valid_and_complete() {
+    let validator = sarif_validator();
+    let output = allot(
+        &["check", "--format", "sarif", "tests/corpus/invalid"],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), allot_diagnostics::ALL_CODES.len());
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() >= allot_diagnostics::ALL_CODES.len() - 1);
+    for result in results {
+        let rule = &rules[result["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], result["ruleId"]);
+    }
+    assert!(results.iter().any(|r| r.get("fixes").is_some()));
+    assert!(results.iter().any(|r| r.get("relatedLocations").is_some()));
+
+    // The schema is really applied: a log without its version is refused.
+    let mut broken = log.clone();
+    broken.as_object_mut().unwrap().remove("version");
+    assert!(!validator.is_valid(&broken));
+
+    // A clean ruleset: a valid log with no results, exit 0.
+    let clean = allot(
+        &["check", "--format", "sarif", "rulesets/example"],
+        &repo_root(),
+    );
+    assert_eq!(clean.status.code(), Some(0));
+    let clean: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert!(validator.is_valid(&clean));
+    assert_eq!(clean["runs"][0]["results"], serde_json::json!([]));
+}
+
+/// The results of `--format sarif` for a fix, a related location and a warning.
+#[test]
+fn sarif_results() {
+    let output = allot(
+        &[
+            "check",
+            "--format",
+            "sarif",
+            "tests/corpus/invalid/E0204-missing-unit.allot",
+            "tests/corpus/invalid/E0107-duplicate-declaration.allot",
+            "tests/corpus/invalid/W0001-unused-const.allot",
+        ],
+        &repo_root(),
+    );
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    crate::snapshot_settings()
+        .bind(|| insta::assert_json_snapshot!("check-sarif-results", log["runs"][0]["results"]));
+}
