@@ -7,6 +7,7 @@ mod clause;
 mod expr;
 pub mod fold;
 mod lint;
+pub mod master_data;
 pub mod model;
 mod overlap;
 pub mod spans;

@@ -295,6 +295,27 @@ impl PartialEq for Expr {
 
 impl Eq for Expr {}
 
+impl Expr {
+    /// The expressions directly inside this one, left to right.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::LocationField(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
+            ExprKind::Builtin(_, args) | ExprKind::Table(_, args) | ExprKind::List(args) => {
+                args.iter().collect()
+            }
+            ExprKind::Binary(_, a, b) => vec![a, b],
+            ExprKind::If(c, a, b) => vec![c, a, b],
+            ExprKind::Literal(_)
+            | ExprKind::Attr(_)
+            | ExprKind::Node
+            | ExprKind::Let(_)
+            | ExprKind::Const(_)
+            | ExprKind::Param(_)
+            | ExprKind::Error => Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExprKind {
     Literal(Value),
@@ -449,6 +470,35 @@ pub struct PolicyDef {
     pub on_shortage: Option<ShortageDef>,
     pub rejects: Vec<RuleDef>,
     pub holds: Vec<RuleDef>,
+}
+
+impl PolicyDef {
+    /// The expressions of the policy's items (`let`s aside): `applies when`, rules,
+    /// safety stock, costs, objective criteria and stages.
+    pub fn item_expressions(&self) -> Vec<&Expr> {
+        let mut exprs: Vec<&Expr> = Vec::new();
+        exprs.extend(&self.applies);
+        for rule in self.excludes.iter().chain(&self.rejects).chain(&self.holds) {
+            exprs.push(&rule.condition);
+        }
+        for s in &self.safety_stock {
+            exprs.push(&s.amount);
+            exprs.extend(&s.condition);
+        }
+        for c in &self.costs {
+            exprs.push(&c.value);
+            exprs.extend(&c.condition);
+        }
+        for c in &self.objective {
+            if let MeasureDef::Aggregate(_, e) = &c.measure {
+                exprs.push(e);
+            }
+        }
+        for s in &self.stages {
+            exprs.extend(&s.condition);
+        }
+        exprs
+    }
 }
 
 /// A checked ruleset.

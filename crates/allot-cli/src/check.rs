@@ -1,8 +1,11 @@
 //! `allot check`.
 
 use crate::exit;
+use crate::master_data::NetworkFile;
 use crate::ruleset;
-use allot_diagnostics::{Severity, render_github, render_human, render_json, render_sarif};
+use allot_diagnostics::{
+    Severity, render_github, render_human, render_json, render_sarif, sort_diagnostics,
+};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -29,6 +32,11 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     deny_warnings: bool,
+    /// A network snapshot (JSON, as `allot route` reads it) to check the rules against:
+    /// node ids, tags, kinds, locations, SKUs and attribute values that rules compare
+    /// against but the network lacks, and schema attributes or variants it never uses.
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
 }
 
 pub fn run(args: &CheckArgs) -> u8 {
@@ -36,6 +44,13 @@ pub fn run(args: &CheckArgs) -> u8 {
         Ok(rulesets) => rulesets,
         Err(error) => {
             eprintln!("error: {error}");
+            return exit::USAGE;
+        }
+    };
+    let network = match args.network.as_deref().map(NetworkFile::read).transpose() {
+        Ok(network) => network,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
             return exit::USAGE;
         }
     };
@@ -53,7 +68,21 @@ pub fn run(args: &CheckArgs) -> u8 {
                 .map(|(_, file)| (file.path.clone(), file.text.clone()))
                 .collect(),
         );
-        let diagnostics = allot_db::diagnostics(&db, ruleset);
+        let mut diagnostics = allot_db::diagnostics(&db, ruleset).clone();
+        let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+        // Master data is compared with a ruleset that checks: errors come first.
+        if let Some(network) = &network
+            && !has_errors
+        {
+            match network.check(allot_db::model(&db, ruleset), sources) {
+                Ok(found) => diagnostics.extend(found),
+                Err(failure) => {
+                    eprintln!("error: {}", failure.message);
+                    return exit::USAGE;
+                }
+            }
+            sort_diagnostics(&mut diagnostics);
+        }
         files += sources.len();
         errors += diagnostics
             .iter()
@@ -64,10 +93,10 @@ pub fn run(args: &CheckArgs) -> u8 {
             .filter(|d| d.severity == Severity::Warning)
             .count();
         match args.format {
-            Format::Human => human.push_str(&render_human(diagnostics, sources, color)),
-            Format::Github => human.push_str(&render_github(diagnostics, sources)),
-            Format::Json => json.extend(render_json(diagnostics, sources)),
-            Format::Sarif => checked.push((diagnostics.to_vec(), sources)),
+            Format::Human => human.push_str(&render_human(&diagnostics, sources, color)),
+            Format::Github => human.push_str(&render_github(&diagnostics, sources)),
+            Format::Json => json.extend(render_json(&diagnostics, sources)),
+            Format::Sarif => checked.push((diagnostics, sources)),
         }
     }
     let mut stdout = std::io::stdout().lock();

@@ -2,6 +2,7 @@
 
 mod check;
 mod fmt;
+mod master_data;
 mod orders;
 mod route;
 mod ruleset;

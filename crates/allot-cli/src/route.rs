@@ -153,7 +153,7 @@ fn read_artifact(path: &Path) -> Result<Plan, Failure> {
         .plan)
 }
 
-fn read_text(path: &Path) -> Result<String, Failure> {
+pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
     String::from_utf8(read(path)?)
         .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", path.display())))
 }

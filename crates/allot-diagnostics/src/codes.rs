@@ -106,4 +106,11 @@ codes! {
     PRIORITY_TIE = "W0007" Warning "priority-tie" "Two policies of one priority that can apply to the same order.";
     PROFILE_LOOSER = "W0008" Warning "profile-looser" "A compliance profile item that loosens the policy it is layered on.";
     UNREACHABLE_ROW = "W0009" Warning "unreachable-row" "A table row that no value can reach.";
+    // Master data (`allot check --network`): what rules name that the network lacks.
+    UNKNOWN_NODE = "W0101" Warning "unknown-node" "A node id that no node of the network has.";
+    UNKNOWN_TAG = "W0102" Warning "unknown-tag" "A tag that no node of the network has.";
+    UNKNOWN_SKU = "W0103" Warning "unknown-sku" "A SKU that no item of the network has.";
+    VALUE_NOT_IN_DATA = "W0104" Warning "value-not-in-data" "A kind, location or attribute value that no node or item of the network has.";
+    ATTRIBUTE_NOT_IN_DATA = "W0105" Warning "attribute-not-in-data" "A node or item attribute of the schema that no record of the network gives.";
+    VARIANT_NOT_IN_DATA = "W0106" Warning "variant-not-in-data" "A variant of a node or item attribute that no record of the network has.";
 }

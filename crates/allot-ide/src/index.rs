@@ -78,33 +78,7 @@ impl Index {
                 index.define(def.name_span, Symbol::Let(p, LetId(l as u32)));
                 index.expr(model, scope, &def.value);
             }
-            let mut exprs: Vec<&Expr> = Vec::new();
-            exprs.extend(&policy.applies);
-            for rule in policy
-                .excludes
-                .iter()
-                .chain(&policy.rejects)
-                .chain(&policy.holds)
-            {
-                exprs.push(&rule.condition);
-            }
-            for s in &policy.safety_stock {
-                exprs.push(&s.amount);
-                exprs.extend(&s.condition);
-            }
-            for c in &policy.costs {
-                exprs.push(&c.value);
-                exprs.extend(&c.condition);
-            }
-            for c in &policy.objective {
-                if let MeasureDef::Aggregate(_, e) = &c.measure {
-                    exprs.push(e);
-                }
-            }
-            for s in &policy.stages {
-                exprs.extend(&s.condition);
-            }
-            for e in exprs {
+            for e in policy.item_expressions() {
                 index.expr(model, scope, e);
             }
         }
@@ -164,40 +138,21 @@ impl Index {
                     self.refer(e.span, Symbol::Variant(*id, *v));
                 }
             }
-            ExprKind::Table(id, args) => {
+            ExprKind::Table(id, _) => {
                 let name = &model.tables[id.0 as usize].name;
                 self.refer(head(name.len()), Symbol::Table(*id));
-                for a in args {
-                    self.expr(model, policy, a);
-                }
             }
-            ExprKind::LocationField(inner, _) => self.expr(model, policy, inner),
-            ExprKind::Builtin(function, args) => {
+            ExprKind::Builtin(function, _) => {
                 let name = Builtin::ALL
                     .iter()
                     .find(|(b, _, _)| b == function)
                     .map_or("", |(_, name, _)| name);
                 self.refer(head(name.len()), Symbol::Function(*function));
-                for a in args {
-                    self.expr(model, policy, a);
-                }
             }
-            ExprKind::List(args) => {
-                for a in args {
-                    self.expr(model, policy, a);
-                }
-            }
-            ExprKind::Unary(_, a) => self.expr(model, policy, a),
-            ExprKind::Binary(_, a, b) => {
-                self.expr(model, policy, a);
-                self.expr(model, policy, b);
-            }
-            ExprKind::If(c, a, b) => {
-                self.expr(model, policy, c);
-                self.expr(model, policy, a);
-                self.expr(model, policy, b);
-            }
-            ExprKind::Literal(_) | ExprKind::Node | ExprKind::Param(_) | ExprKind::Error => {}
+            _ => {}
+        }
+        for child in e.children() {
+            self.expr(model, policy, child);
         }
     }
 

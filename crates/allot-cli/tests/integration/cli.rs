@@ -401,3 +401,101 @@ fn sarif_results() {
     crate::snapshot_settings()
         .bind(|| insta::assert_json_snapshot!("check-sarif-results", log["runs"][0]["results"]));
 }
+
+/// `--network` in the machine formats: a valid SARIF log whose results carry the
+/// master-data rules, and an annotation per warning.
+#[test]
+fn master_data_warnings_in_sarif_and_github() {
+    let args = |format| {
+        [
+            "check",
+            "--format",
+            format,
+            "--network",
+            "tests/corpus/master-data/network.json",
+            "tests/corpus/master-data",
+        ]
+    };
+    let sarif = allot(&args("sarif"), &repo_root());
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert!(sarif_validator().is_valid(&log));
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "W0101"));
+    assert!(results.iter().all(|r| r["level"] == "warning"));
+    let github = stdout(&allot(&args("github"), &repo_root()));
+    assert!(
+        github.contains("::warning file=tests/corpus/master-data/policy.allot,line=22"),
+        "{github}"
+    );
+}
+
+/// A network the ruleset cannot load is refused as `allot route` refuses it, naming
+/// the record and field (exit 2); a ruleset with errors gets no master-data warnings.
+#[test]
+fn master_data_needs_a_loadable_network_and_a_checked_ruleset() {
+    let dir = temp_dir("master-data");
+    let bad = dir.join("bad.json");
+    let refused = |network: &str, expected: &str| {
+        let output = allot(
+            &["check", "--network", network, "tests/corpus/master-data"],
+            &repo_root(),
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    };
+    let kind =
+        r#"{"currency": "USD", "nodes": [{"id": "A", "kind": "warehouse", "lat": 0, "lon": 0}]}"#;
+    std::fs::write(&bad, kind).unwrap();
+    refused(
+        bad.to_str().unwrap(),
+        "bad.json: nodes[0] \"A\": field `kind`: unknown kind \"warehouse\"",
+    );
+    std::fs::write(&bad, "{ not json").unwrap();
+    refused(bad.to_str().unwrap(), "bad.json: not valid JSON");
+    refused("no-such.json", "no-such.json: cannot read");
+
+    let output = allot(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--network",
+            "tests/corpus/master-data/network.json",
+            "tests/corpus/invalid/E0204-missing-unit.allot",
+        ],
+        &repo_root(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| !d["code"].as_str().unwrap().starts_with("W01"))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every ruleset of the library checks clean against its own network, as CI runs it.
+#[test]
+fn rulesets_check_clean_against_their_networks() {
+    for entry in std::fs::read_dir(repo_root().join("rulesets")).unwrap() {
+        let dir = entry.unwrap().path();
+        let network = dir.join("network.json");
+        if !network.exists() {
+            continue;
+        }
+        let output = allot(
+            &[
+                "check",
+                "--deny-warnings",
+                "--network",
+                network.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+            &repo_root(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    }
+}

@@ -1,6 +1,7 @@
 //! The corpus under `tests/corpus`: every valid ruleset checks clean, and every invalid
 //! file reports the diagnostic its name starts with, rendered as snapshots.
 
+use crate::cli::{allot, stdout};
 use crate::{repo_root, snapshot_settings};
 use allot_diagnostics::{ALL_CODES, Code, Sources, render_human, render_json};
 use std::path::{Path, PathBuf};
@@ -73,14 +74,59 @@ fn every_diagnostic_code_has_a_corpus_file() {
         .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     // An example of E0007 is over 8 MiB: `a_file_over_the_size_limit_is_refused`
-    // (properties.rs) makes one.
-    for code in ALL_CODES.iter().filter(|&&c| c != Code::FILE_TOO_LARGE) {
+    // (properties.rs) makes one. The master-data codes need a network:
+    // `master_data_corpus_reports_every_master_data_code` shows them.
+    for code in ALL_CODES
+        .iter()
+        .filter(|&&c| c != Code::FILE_TOO_LARGE && !is_master_data(c))
+    {
         let expected = format!("{}-{}", code.as_str(), code.name());
         assert!(
             stems.contains(&expected),
             "no tests/corpus/invalid/{expected}.allot"
         );
     }
+}
+
+fn is_master_data(code: Code) -> bool {
+    code.as_str().starts_with("W01")
+}
+
+/// `tests/corpus/master-data`: a ruleset that checks clean alone and, against the
+/// network beside it, gives every master-data warning (W01xx), rendered as a snapshot.
+#[test]
+fn master_data_corpus_reports_every_master_data_code() {
+    let root = repo_root();
+    let dir = "tests/corpus/master-data";
+    let network = "tests/corpus/master-data/network.json";
+    let alone = allot(&["check", "--deny-warnings", dir], &root);
+    assert_eq!(alone.status.code(), Some(0), "{}", stdout(&alone));
+
+    let human = allot(&["check", "--network", network, dir], &root);
+    assert_eq!(human.status.code(), Some(0), "warnings only");
+    let denied = allot(
+        &["check", "--deny-warnings", "--network", network, dir],
+        &root,
+    );
+    assert_eq!(denied.status.code(), Some(1));
+
+    let json = allot(
+        &["check", "--format", "json", "--network", network, dir],
+        &root,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let codes: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    for code in ALL_CODES.iter().filter(|&&c| is_master_data(c)) {
+        assert!(codes.contains(&code.as_str()), "no {code} in {codes:?}");
+    }
+    snapshot_settings().bind(|| {
+        insta::assert_snapshot!("master-data", stdout(&human));
+    });
 }
 
 /// Each valid corpus entry (a file, or a directory of files) and each ruleset in
