@@ -4,7 +4,7 @@
 use crate::orders::{ReadOrder, Tally, for_each_order};
 use crate::route::{Failure, load_network, load_plan};
 use allot_runtime::{Decision, Engine};
-use allot_simulate::Report;
+use allot_simulate::{Page, Place, Report};
 use std::collections::HashSet;
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -36,9 +36,13 @@ pub struct SimulateArgs {
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     quiet: bool,
-    /// How many changed orders the table lists (JSON lists all).
+    /// How many changed orders the table and the report list (JSON lists all).
     #[arg(long, default_value_t = 20)]
     limit: usize,
+    /// Also write the comparison as one self-contained HTML page: the summary, charts
+    /// and the changed orders with both decisions explained.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 /// Decisions travel from a routing thread to the comparison in batches: one message,
@@ -86,7 +90,21 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
             .filter(|s| !digital.contains(&s.node))
             .count()
     };
-    let mut report = Report::default();
+    let places: Vec<Place> = (baseline.network().nodes.iter())
+        .map(|n| Place {
+            id: n.id.to_string(),
+            lat: n.geo.lat,
+            lon: n.geo.lon,
+        })
+        .collect();
+    let currency = baseline.network().currency.clone();
+    // The page shows the stage of each decision and explains changed orders: route
+    // with a trace for it.
+    let explain = args.report.is_some();
+    let mut report = Report {
+        explained: if explain { args.limit } else { 0 },
+        ..Report::default()
+    };
     let mut tally = Tally::new();
     // One thread reads the orders, the two rulesets route on a thread each, and their
     // decisions meet here in order.
@@ -99,7 +117,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
                     let decisions = batch
                         .iter()
                         .map(|order| match order {
-                            Ok(value) => engine.route_json(value, false),
+                            Ok(value) => engine.route_json(value, explain),
                             Err(message) => Decision::error(None, message.clone()),
                         })
                         .collect();
@@ -145,6 +163,18 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     tally.report(args.quiet);
+    if let Some(path) = &args.report {
+        let page = Page {
+            baseline: &args.baseline.display().to_string(),
+            candidate: &args.candidate.display().to_string(),
+            nodes: &places,
+            currency: &currency,
+            limit: args.limit,
+        };
+        std::fs::write(path, report.html(&page)).map_err(|e| {
+            Failure::usage(format!("{}: cannot write the report: {e}", path.display()))
+        })?;
+    }
     let text = match args.format {
         Format::Human => report.table(args.limit),
         Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",

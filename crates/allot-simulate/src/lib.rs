@@ -2,10 +2,13 @@
 //! orders, compared. Decisions are fed in pairs as they are made, so a batch of any size
 //! keeps only the orders that changed.
 
-use allot_runtime::{Decision, Status};
+use allot_runtime::{Decision, Status, explain};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+
+mod html;
+pub use html::{Page, Place};
 
 const STATUSES: [Status; 5] = [
     Status::Routed,
@@ -25,6 +28,23 @@ pub struct Totals {
     pub cost: f64,
     /// Parcels: shipments from non-digital nodes.
     pub shipments: usize,
+    /// Orders shipped in at least one parcel.
+    pub shipped_orders: usize,
+    /// Orders shipped in more than one parcel.
+    pub split_orders: usize,
+    /// By node id: the shipments it makes (digital deliveries too) and their units.
+    pub nodes: BTreeMap<String, NodeUse>,
+    /// Orders by the stage whose nodes shipped them, for decisions that carry a trace
+    /// (`allot simulate --report` routes with one); "(no stages)" for policies without.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<String, usize>,
+}
+
+/// What one node ships on one side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct NodeUse {
+    pub shipments: usize,
+    pub units: i64,
 }
 
 fn by_status<S: serde::Serializer>(counts: &[usize; 5], serializer: S) -> Result<S::Ok, S::Error> {
@@ -40,6 +60,27 @@ impl Totals {
         self.statuses[status_index(decision.status)] += 1;
         self.cost += decision.cost.unwrap_or(0.0);
         self.shipments += parcels;
+        self.shipped_orders += usize::from(parcels > 0);
+        self.split_orders += usize::from(parcels > 1);
+        for shipment in decision.shipments.iter().flatten() {
+            let node = match self.nodes.get_mut(&shipment.node) {
+                Some(node) => node,
+                None => self.nodes.entry(shipment.node.clone()).or_default(),
+            };
+            node.shipments += 1;
+            node.units += shipment.lines.iter().map(|l| l.qty).sum::<i64>();
+        }
+        if let Some(trace) = &decision.trace
+            && decision.shipments.as_ref().is_some_and(|s| !s.is_empty())
+        {
+            let stage = trace.stage.as_deref().unwrap_or("(no stages)");
+            *self.stages.entry(stage.to_string()).or_default() += 1;
+        }
+    }
+
+    /// The share of shipped orders that went in more than one parcel.
+    pub fn split_rate(&self) -> f64 {
+        self.split_orders as f64 / self.shipped_orders.max(1) as f64
     }
 }
 
@@ -58,6 +99,19 @@ pub enum Change {
     Cost,
 }
 
+impl Change {
+    /// The name the JSON gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Status => "status",
+            Change::Nodes => "nodes",
+            Change::Allocation => "allocation",
+            Change::Unfilled => "unfilled",
+            Change::Cost => "cost",
+        }
+    }
+}
+
 /// An order whose decision changed, with both decisions.
 #[derive(Clone, Debug, Serialize)]
 pub struct ChangedOrder {
@@ -67,6 +121,10 @@ pub struct ChangedOrder {
     pub shipments_delta: i64,
     pub baseline: Decision,
     pub candidate: Decision,
+    /// Both decisions explained for a person, for the first [`Report::explained`]
+    /// changed orders; the decisions themselves keep no trace.
+    #[serde(skip)]
+    pub explanations: Option<(String, String)>,
 }
 
 /// The comparison, built one order at a time.
@@ -78,6 +136,9 @@ pub struct Report {
     /// Orders whose set of shipping nodes changed.
     pub node_set_changed: usize,
     pub changed: Vec<ChangedOrder>,
+    /// How many changed orders, the first ones, keep their decisions explained (from
+    /// the decisions' traces) for the page.
+    pub explained: usize,
 }
 
 /// Candidate less baseline.
@@ -154,8 +215,8 @@ impl Report {
     /// shipments (the caller knows the network).
     pub fn add(
         &mut self,
-        baseline: Decision,
-        candidate: Decision,
+        mut baseline: Decision,
+        mut candidate: Decision,
         parcels: impl Fn(&Decision) -> usize,
     ) {
         let (old_parcels, new_parcels) = (parcels(&baseline), parcels(&candidate));
@@ -180,6 +241,10 @@ impl Report {
             changes.push(Change::Cost);
         }
         if !changes.is_empty() {
+            let explanations = (self.changed.len() < self.explained)
+                .then(|| (explain(&baseline), explain(&candidate)));
+            baseline.trace = None;
+            candidate.trace = None;
             self.changed.push(ChangedOrder {
                 order: candidate.order.clone().or_else(|| baseline.order.clone()),
                 changes,
@@ -187,6 +252,7 @@ impl Report {
                 shipments_delta: new_parcels as i64 - old_parcels as i64,
                 baseline,
                 candidate,
+                explanations,
             });
         }
     }
@@ -429,5 +495,111 @@ mod tests {
             cost +2.50, shipments 0
         … and 1 more (--limit, or --format json for all)
         ");
+    }
+
+    #[test]
+    fn each_side_counts_nodes_splits_and_explains_the_first_changed_orders() {
+        let mut report = Report {
+            explained: 1,
+            ..Report::default()
+        };
+        for _ in 0..2 {
+            report.add(
+                decision(Status::Routed, &[("DC-1", "1", 2), ("DC-2", "2", 1)], 10.0),
+                decision(Status::Routed, &[("DC-2", "1", 2), ("DC-2", "2", 1)], 8.0),
+                parcels,
+            );
+        }
+        assert_eq!(report.baseline.split_orders, 2);
+        assert_eq!(report.candidate.split_orders, 0);
+        assert_eq!(report.baseline.split_rate(), 1.0);
+        assert_eq!(report.candidate.shipped_orders, 2);
+        assert_eq!(
+            report.baseline.nodes["DC-1"],
+            NodeUse {
+                shipments: 2,
+                units: 4
+            }
+        );
+        assert_eq!(
+            report.candidate.nodes["DC-2"],
+            NodeUse {
+                shipments: 2,
+                units: 6
+            }
+        );
+        assert!(!report.candidate.nodes.contains_key("DC-1"));
+        // Only the first changed order keeps its explanations; no decision keeps a trace.
+        assert!(report.changed[0].explanations.is_some());
+        assert!(report.changed[1].explanations.is_none());
+    }
+
+    fn page_of(report: &Report) -> String {
+        let nodes = [
+            Place {
+                id: "DC-1".into(),
+                lat: 40.5,
+                lon: -74.4,
+            },
+            Place {
+                id: "DC-2".into(),
+                lat: 32.9,
+                lon: -97.0,
+            },
+            Place {
+                id: "STORE-<3>".into(),
+                lat: 41.9,
+                lon: -87.6,
+            },
+        ];
+        report.html(&Page {
+            baseline: "rules/old",
+            candidate: "rules/new",
+            nodes: &nodes,
+            currency: "USD",
+            limit: 1,
+        })
+    }
+
+    #[test]
+    fn the_page_is_self_contained_with_three_charts_and_escaped_text() {
+        let mut report = Report {
+            explained: 5,
+            ..Report::default()
+        };
+        let mut odd = decision(Status::Routed, &[("DC-1", "1", 2)], 10.0);
+        odd.order = Some("<script>alert(1)</script>".into());
+        let mut moved = odd.clone();
+        moved.shipments.as_mut().unwrap()[0].node = "STORE-<3>".into();
+        report.add(odd, moved, parcels);
+        report.add(
+            decision(Status::Routed, &[("DC-1", "1", 2)], 10.0),
+            decision(Status::Routed, &[("DC-2", "1", 2)], 14.0),
+            parcels,
+        );
+        let html = page_of(&report);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert_eq!(html.matches("<svg").count(), 3, "cost deltas, nodes, map");
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        // Nothing is fetched: no external script, style, image or font.
+        for fetch in ["src=", "<link", "url(", "@import"] {
+            assert!(!html.contains(fetch), "{fetch}");
+        }
+        // `limit` 1: one row, one explanation, and a note that there are more.
+        assert_eq!(html.matches("<tr><td><a href=\"#order-").count(), 1);
+        assert!(html.contains("The first 1 of 2"));
+        assert!(html.contains("STORE-&lt;3&gt;"));
+    }
+
+    #[test]
+    fn a_page_without_changes_says_so_instead_of_drawing_empty_charts() {
+        let mut report = Report::default();
+        let same = decision(Status::Routed, &[("DC-1", "1", 2)], 10.0);
+        report.add(same.clone(), same, parcels);
+        let html = page_of(&report);
+        assert!(html.contains("No order changed."));
+        assert!(html.contains("No order's decision changed."));
+        assert_eq!(html.matches("<svg").count(), 2, "nodes and map");
     }
 }

@@ -96,3 +96,41 @@ fn bad_inputs_exit_two() {
     let output = simulate("rulesets/example", &dir.join("broken.plan"), &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `--report FILE`: the page is written beside the usual table; a path that cannot be
+/// written is an error naming it. (tests/pages/test.sh opens the page in Chromium.)
+#[test]
+fn the_report_is_written_as_one_page() {
+    let dir = temp_dir("simulate-report");
+    let candidate = candidate(&dir);
+    let page = dir.join("report.html");
+    let output = simulate(
+        "rulesets/example",
+        &candidate,
+        &["--report", &page.to_string_lossy()],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("5 orders changed"));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert_eq!(html.matches("<details id=\"order-").count(), 5);
+    assert!(
+        html.contains("excluded: us-default: exclude when not node.enabled"),
+        "explained"
+    );
+    assert!(html.contains("<h2>Stage mix</h2>"));
+
+    let nowhere = dir.join("no-such-dir/report.html");
+    let output = simulate(
+        "rulesets/example",
+        &candidate,
+        &["--report", &nowhere.to_string_lossy()],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("report.html: cannot write the report"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
