@@ -98,7 +98,7 @@ fn bad_inputs_exit_two() {
 }
 
 /// `--report FILE`: the page is written beside the usual table; a path that cannot be
-/// written is an error naming it. (tests/pages/test.sh opens the page in Chromium.)
+/// written is an error naming it. (tests/e2e/test.sh opens the page in Chromium.)
 #[test]
 fn the_report_is_written_as_one_page() {
     let dir = temp_dir("simulate-report");

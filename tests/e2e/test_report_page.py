@@ -25,7 +25,7 @@ ALLOT = os.environ.get("ALLOT", str(ROOT / "target/debug/allot"))
 GENERATE_WORKLOAD = os.environ.get(
     "GENERATE_WORKLOAD", str(ROOT / "target/debug/generate-workload")
 )
-ARTIFACTS = Path(os.environ.get("ARTIFACTS", ROOT / "target/pages"))
+ARTIFACTS = Path(os.environ.get("ARTIFACTS", ROOT / "target/e2e/screenshots"))
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -91,7 +91,7 @@ class Page:
 def browser():
     """A fresh headless Chromium with its own profile, stopped after the test."""
     chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed (tests/pages/test.sh installs it)"
+    assert chromium, "Debian's chromium is not installed (tests/e2e/test.sh installs it)"
     profile = tempfile.mkdtemp(prefix="allot-pages-")
     process = subprocess.Popen(
         [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
