@@ -71,7 +71,8 @@ impl Report {
         self.outcomes(&mut out);
         out.push_str("<section><h2>How much each changed order costs now</h2>\n");
         out.push_str(&self.cost_delta_chart(page.currency));
-        out.push_str("</section>\n<section><h2>Shipments per node</h2>\n");
+        // A node ships an order in one shipment: shipments per node are orders per node.
+        out.push_str("</section>\n<section><h2>Orders each node ships</h2>\n");
         out.push_str(&node_chart(&self.baseline, &self.candidate));
         out.push_str("</section>\n<section><h2>Where orders ship from</h2>\n");
         out.push_str(
@@ -303,7 +304,8 @@ impl Report {
     }
 }
 
-/// Horizontal bars of shipments per node, baseline and candidate, for the busiest nodes.
+/// Horizontal bars of the orders each node ships, baseline and candidate, for the
+/// busiest nodes.
 fn node_chart(old: &Totals, new: &Totals) -> String {
     let shipments = |totals: &Totals, node: &str| totals.nodes.get(node).map_or(0, |u| u.shipments);
     let mut nodes: Vec<&str> = (old.nodes.keys().chain(new.nodes.keys()))
@@ -341,7 +343,7 @@ fn node_chart(old: &Totals, new: &Totals) -> String {
             .light_line_style(WHITE)
             .label_style(LABELS)
             .axis_desc_style(LABELS)
-            .x_desc("shipments")
+            .x_desc("orders shipped")
             .x_label_formatter(&whole)
             .draw()?;
         for (totals, color, name, lower) in [
