@@ -329,7 +329,14 @@ impl<'m> Checker<'m> {
                 } else {
                     format!("\"{near}\"")
                 };
-                d = d.with_help(format!("did you mean {near}?"));
+                let help = format!("did you mean {near}?");
+                // A literal written here can be replaced; a const or let may serve
+                // other rules too.
+                d = if matches!(other.kind, ExprKind::Literal(_)) {
+                    d.with_fix(other.span, near, help)
+                } else {
+                    d.with_help(help)
+                };
             } else if is_kind || known.values.len() <= 8 {
                 let mut listed: Vec<&str> = known.values.clone();
                 listed.sort_unstable();

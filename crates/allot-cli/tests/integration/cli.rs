@@ -422,6 +422,15 @@ fn master_data_warnings_in_sarif_and_github() {
     let results = log["runs"][0]["results"].as_array().unwrap();
     assert!(results.iter().any(|r| r["ruleId"] == "W0101"));
     assert!(results.iter().all(|r| r["level"] == "warning"));
+    // A misspelt literal gets a fix; a const that folds to one does not.
+    let fixes: Vec<&serde_json::Value> = results
+        .iter()
+        .filter_map(|r| {
+            r["fixes"][0]["artifactChanges"][0]["replacements"][0].get("insertedContent")
+        })
+        .collect();
+    assert!(fixes.contains(&&serde_json::json!({"text": "\"SOFA-GRY\""})));
+    assert!(!fixes.contains(&&serde_json::json!({"text": "\"STORE-NYC\""})));
     let github = stdout(&allot(&args("github"), &repo_root()));
     assert!(
         github.contains("::warning file=tests/corpus/master-data/policy.allot,line=22"),
