@@ -415,12 +415,8 @@ fn map(places: &[Place], old: &Totals, new: &Totals) -> String {
         .unwrap_or(0)
         .max(1) as f64;
     svg((900, 380), |root| {
-        for (area, totals, name, color) in root
-            .split_evenly((1, 2))
-            .iter()
-            .zip([(old, "baseline", BASELINE), (new, "candidate", CANDIDATE)])
-            .map(|(area, (t, n, c))| (area, t, n, c))
-        {
+        let sides = [(old, "baseline", BASELINE), (new, "candidate", CANDIDATE)];
+        for (area, (totals, name, color)) in root.split_evenly((1, 2)).iter().zip(sides) {
             let mut chart = ChartBuilder::on(area)
                 .caption(name, ("sans-serif", 18))
                 .margin(10)
