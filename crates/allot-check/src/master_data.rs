@@ -5,10 +5,10 @@
 
 use crate::fold::fold_in_policy;
 use crate::model::{
-    AttrRef, Builtin, BuiltinAttr, Context, EnumDef, Expr, ExprKind, LetDef, LocationField, Model,
-    NODE_KIND, Value,
+    AttrId, AttrRef, Builtin, BuiltinAttr, Context, EnumDef, Expr, ExprKind, LetDef, LocationField,
+    Model, NODE_KIND, Value,
 };
-use crate::types::Type;
+use crate::types::{EnumId, Type};
 use allot_diagnostics::{Code, Diagnostic, closest};
 use allot_syntax::ast::BinaryOp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,14 +85,47 @@ struct Checker<'m> {
     out: Vec<Diagnostic>,
 }
 
+/// What the data says of the custom attributes of one kind of record.
+struct Owner<'m> {
+    observed: &'m BTreeMap<String, Observed>,
+    /// How many records of that kind the network has.
+    records: usize,
+    noun: &'static str,
+}
+
 impl<'m> Checker<'m> {
+    /// Nodes' and items' attributes are in the data; orders' are not.
+    fn owner(&self, context: Context) -> Option<Owner<'m>> {
+        let data = self.data;
+        match context {
+            Context::Node => Some(Owner {
+                observed: &data.node_attributes,
+                records: data.nodes,
+                noun: "node",
+            }),
+            Context::Item => Some(Owner {
+                observed: &data.item_attributes,
+                records: data.items,
+                noun: "item",
+            }),
+            _ => None,
+        }
+    }
+
+    fn variant(&self, id: EnumId, v: u32) -> &'m str {
+        &self.model.enums[id.0 as usize].variants[v as usize]
+    }
+
     /// Attributes no record gives, and variants no record has.
     fn schema(&mut self) {
         for attr in &self.model.attrs {
-            let (observed, records, noun) = match attr.context {
-                Context::Node => (&self.data.node_attributes, self.data.nodes, "node"),
-                Context::Item => (&self.data.item_attributes, self.data.items, "item"),
-                _ => continue,
+            let Some(Owner {
+                observed,
+                records,
+                noun,
+            }) = self.owner(attr.context)
+            else {
+                continue;
             };
             let seen = observed.get(&attr.name);
             if records > 0 && seen.is_none_or(|o| o.records == 0) {
@@ -145,7 +178,7 @@ impl<'m> Checker<'m> {
     fn show(&self, value: &Value) -> String {
         match value {
             Value::Str(s) => format!("\"{s}\""),
-            Value::Enum(id, v) => self.model.enums[id.0 as usize].variants[*v as usize].clone(),
+            Value::Enum(id, v) => self.variant(*id, *v).to_string(),
             Value::Bool(b) => b.to_string(),
             Value::Int(i) => i.to_string(),
             Value::Number(n) => n.to_string(),
@@ -196,8 +229,8 @@ impl<'m> Checker<'m> {
         }
     }
 
-    /// What a one-valued expression (`node.id`, `order.pickup_node`, `node.kind`, `node.location.region`,
-    /// `line.sku`, a node or item attribute) can be, by the data.
+    /// What a one-valued expression (`node.id`, `order.pickup_node`, `node.kind`,
+    /// `node.location.region`, `line.sku`, a node or item attribute) can be, by the data.
     fn scalar_subject(&self, e: &Expr) -> Option<Known<'m>> {
         let data = self.data;
         let file = &data.file;
@@ -233,11 +266,12 @@ impl<'m> Checker<'m> {
                     what: format!("no node of {file} has {name}"),
                 }
             }
-            ExprKind::Attr(AttrRef::Custom(id)) => {
-                let attr = &self.model.attrs[id.0 as usize];
-                if !matches!(attr.ty, Type::String | Type::Enum(_)) {
-                    return None;
-                }
+            ExprKind::Attr(AttrRef::Custom(id))
+                if matches!(
+                    self.model.attrs[id.0 as usize].ty,
+                    Type::String | Type::Enum(_)
+                ) =>
+            {
                 self.custom(*id)?
             }
             _ => return None,
@@ -253,7 +287,9 @@ impl<'m> Checker<'m> {
                 code: Code::UNKNOWN_TAG,
                 what: format!("no node of {} has tag", self.data.file),
             }),
-            ExprKind::Attr(AttrRef::Custom(id)) if matches!(&self.model.attrs[id.0 as usize].ty, Type::Set(inner) if **inner == Type::String) => {
+            ExprKind::Attr(AttrRef::Custom(id))
+                if self.model.attrs[id.0 as usize].ty == Type::Set(Box::new(Type::String)) =>
+            {
                 self.custom(*id)
             }
             _ => None,
@@ -263,21 +299,15 @@ impl<'m> Checker<'m> {
     /// The values of a custom node or item attribute: those given, and its default when
     /// some record does not give it. `None` when no record gives it (reported at the
     /// schema) or the attribute is not one of nodes or items.
-    fn custom(&self, id: crate::model::AttrId) -> Option<Known<'m>> {
+    fn custom(&self, id: AttrId) -> Option<Known<'m>> {
         let attr = &self.model.attrs[id.0 as usize];
-        let (observed, records, noun) = match attr.context {
-            Context::Node => (&self.data.node_attributes, self.data.nodes, "node"),
-            Context::Item => (&self.data.item_attributes, self.data.items, "item"),
-            _ => return None,
-        };
-        let seen = observed.get(&attr.name).filter(|o| o.records > 0)?;
+        let owner = self.owner(attr.context)?;
+        let seen = owner.observed.get(&attr.name).filter(|o| o.records > 0)?;
         let mut values: Vec<&str> = seen.strings.iter().map(String::as_str).collect();
-        if seen.records < records {
+        if seen.records < owner.records {
             match &attr.default {
                 Some(Value::Str(s)) => values.push(s),
-                Some(Value::Enum(e, v)) => {
-                    values.push(&self.model.enums[e.0 as usize].variants[*v as usize])
-                }
+                Some(Value::Enum(e, v)) => values.push(self.variant(*e, *v)),
                 _ => {}
             }
         }
@@ -285,7 +315,8 @@ impl<'m> Checker<'m> {
             values,
             code: Code::VALUE_NOT_IN_DATA,
             what: format!(
-                "no {noun} of {} has `{}.{}`",
+                "no {} of {} has `{}.{}`",
+                owner.noun,
                 self.data.file,
                 attr.context.path(),
                 attr.name
@@ -310,7 +341,7 @@ impl<'m> Checker<'m> {
         for value in values {
             let text = match &value {
                 Value::Str(s) => s.clone(),
-                Value::Enum(id, v) => self.model.enums[id.0 as usize].variants[*v as usize].clone(),
+                Value::Enum(id, v) => self.variant(*id, *v).to_string(),
                 _ => continue,
             };
             // "" is what a record without the field has (`order.pickup_node != ""`).
