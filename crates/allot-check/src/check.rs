@@ -263,6 +263,19 @@ pub(crate) struct Checker<'a> {
     /// Every money literal's currency seen by this check, in order.
     pub currency_uses: Vec<(String, Span)>,
     lets: Vec<LetSlot<'a>>,
+    /// Whether the policy being checked has a `transit`, so delivery dates exist.
+    delivery: Delivery,
+}
+
+/// Whether delivery dates can be read where a policy's items are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// The policy has a `transit`.
+    Known,
+    /// A policy without a `transit`.
+    NoTransit,
+    /// A compliance profile: transit times are the routing policy's.
+    Profile,
 }
 
 impl<'a> Checker<'a> {
@@ -280,6 +293,7 @@ impl<'a> Checker<'a> {
             unparsed,
             currency_uses: Vec::new(),
             lets: Vec::new(),
+            delivery: Delivery::NoTransit,
         }
     }
 

@@ -18,6 +18,8 @@ pub enum Clause {
     CostPerUnit,
     Objective,
     Stage,
+    Transit,
+    DeliverBy,
 }
 
 impl Clause {
@@ -34,7 +36,7 @@ impl Clause {
             Clause::CostPerShipment | Clause::Objective => {
                 Deps::ORDER.union(Deps::NODE).union(Deps::SHIPMENT)
             }
-            Clause::Stage => Deps::ORDER.union(Deps::NODE),
+            Clause::Stage | Clause::Transit | Clause::DeliverBy => Deps::ORDER.union(Deps::NODE),
         }
     }
 
@@ -54,6 +56,8 @@ impl Clause {
             Clause::CostPerUnit => "a `per unit` cost",
             Clause::Objective => "an objective",
             Clause::Stage => "a `stage`",
+            Clause::Transit => "`transit`",
+            Clause::DeliverBy => "`deliver by`",
         }
     }
 
@@ -78,6 +82,9 @@ impl Clause {
             }
             Clause::Stage => {
                 "a stage is a set of nodes for the whole order; it cannot depend on a line"
+            }
+            Clause::Transit | Clause::DeliverBy => {
+                "a node ships the whole order on one day: its transit and delivery date cannot depend on a line"
             }
             Clause::Let
             | Clause::Exclude

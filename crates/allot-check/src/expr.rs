@@ -448,7 +448,15 @@ impl Checker<'_> {
                 }
             },
         };
-        let deps = context.deps();
+        let deps = match attr {
+            AttrRef::Builtin(builtin) => {
+                if builtin.reads_delivery() {
+                    self.require_transit_for(span, &format!("`{}.{}`", context.path(), name));
+                }
+                builtin.deps()
+            }
+            AttrRef::Custom(_) => context.deps(),
+        };
         self.require(deps, scope, base_span, None);
         Expr {
             kind: ExprKind::Attr(attr),

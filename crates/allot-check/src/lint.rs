@@ -339,6 +339,27 @@ fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
                 ));
             }
         }
+        for ours in &profile.promises {
+            let Promise::ShipWithin(days) = ours.promise else {
+                continue;
+            };
+            let stricter = policies.iter().find_map(|p| {
+                p.promises.iter().find_map(|theirs| match theirs.promise {
+                    Promise::ShipWithin(limit) if limit < days => Some((*p, theirs)),
+                    _ => None,
+                })
+            });
+            if let Some((policy, theirs)) = stricter {
+                out.push(looser(
+                    profile,
+                    ours.span,
+                    &format!("`{}`", ours.promise.describe("")),
+                    policy,
+                    theirs.span,
+                    &format!("`{}`", theirs.promise.describe("")),
+                ));
+            }
+        }
     }
 }
 

@@ -164,6 +164,7 @@ builtin_attrs! {
     OrderValue = Order."value": Type::Quantity(Dim::Money), "The sum of price × quantity over the lines.";
     OrderTags = Order."tags": string_set(), "Free-form tags on the order.";
     OrderLines = Order."lines": Type::Int, "The number of lines.";
+    OrderPromisedBy = Order."promised_by": Type::Date, "The delivery date promised to the shopper (the order's `promised_by`); an order without one cannot be routed by a rule that reads it.";
     LineId = Line."id": Type::String, "The line's identifier within its order.";
     LineSku = Line."sku": Type::String, "The SKU ordered.";
     LineQty = Line."qty": Type::Int, "Units ordered.";
@@ -180,10 +181,59 @@ builtin_attrs! {
     NodeUtilization = Node."utilization": Type::Quantity(Dim::Percent), "load / capacity.";
     NodeHandlingCost = Node."handling_cost": Type::Quantity(Dim::Money), "Cost per shipment from this node.";
     NodePickCost = Node."pick_cost": Type::Quantity(Dim::Money), "Cost per unit picked at this node.";
+    NodeHandlingDays = Node."handling_days": Type::Int, "Working days the node needs to pick and pack an order (its `handling_days`).";
+    NodeShipDate = Node."ship_date": Type::Date, "The earliest day the node can ship this order: the day the order reaches it (the next working day if placed after the node's cutoff or on a day off), plus its handling days, in the node's calendar and time zone.";
+    NodeShipDays = Node."ship_days": Type::Int, "Calendar days from the day the order was placed to `node.ship_date`.";
+    NodeShipBusinessDays = Node."ship_business_days": Type::Int, "The node's working days from the day the order was placed (or the next working day) to `node.ship_date`: what `ship within N business days` compares with N.";
+    NodeDeliveryDate = Node."delivery_date": Type::Date, "`node.ship_date` plus the policy's `transit`, in whole days.";
+    NodeDeliveryDays = Node."delivery_days": Type::Int, "Calendar days from the day the order was placed to `node.delivery_date`.";
     ShipmentWeight = Shipment."weight": Type::Quantity(Dim::Weight), "Total weight of the shipment.";
     ShipmentUnits = Shipment."units": Type::Int, "Units in the shipment.";
     ShipmentLines = Shipment."lines": Type::Int, "Lines in the shipment.";
     ShipmentValue = Shipment."value": Type::Quantity(Dim::Money), "Value of the units in the shipment.";
+    ShipmentShipDate = Shipment."ship_date": Type::Date, "The day the shipment ships: its node's `ship_date`.";
+    ShipmentShipDays = Shipment."ship_days": Type::Int, "Calendar days from the order to the shipment's ship date.";
+    ShipmentDeliveryDate = Shipment."delivery_date": Type::Date, "The day the shipment arrives: its ship date plus the policy's `transit`.";
+    ShipmentDeliveryDays = Shipment."delivery_days": Type::Int, "Calendar days from the order to the shipment's delivery.";
+}
+
+impl BuiltinAttr {
+    /// What reading the attribute depends on: its record, and the order for the dates,
+    /// which depend on when the order was placed.
+    pub fn deps(self) -> Deps {
+        match self.reads_schedule() {
+            true => self.context().deps().union(Deps::ORDER),
+            false => self.context().deps(),
+        }
+    }
+
+    /// Whether the attribute is a ship or delivery date (or a count of days to one):
+    /// it needs the order's `placed_at`.
+    pub fn reads_schedule(self) -> bool {
+        use BuiltinAttr::*;
+        matches!(
+            self,
+            NodeShipDate
+                | NodeShipDays
+                | NodeShipBusinessDays
+                | NodeDeliveryDate
+                | NodeDeliveryDays
+                | ShipmentShipDate
+                | ShipmentShipDays
+                | ShipmentDeliveryDate
+                | ShipmentDeliveryDays
+        )
+    }
+
+    /// Whether the attribute is a delivery date (or days to it): it needs the policy's
+    /// `transit`.
+    pub fn reads_delivery(self) -> bool {
+        use BuiltinAttr::*;
+        matches!(
+            self,
+            NodeDeliveryDate | NodeDeliveryDays | ShipmentDeliveryDate | ShipmentDeliveryDays
+        )
+    }
 }
 
 /// The attributes of a location value.
@@ -440,6 +490,46 @@ pub struct StageDef {
     pub span: Span,
 }
 
+/// A promise of time: a node that cannot keep it cannot take the order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Promise {
+    /// `ship within N business days`.
+    ShipWithin(u32),
+    /// `deliver within N days`.
+    DeliverWithin(u32),
+    /// `deliver by E`, E a date.
+    DeliverBy(Expr),
+}
+
+impl Promise {
+    /// How the promise reads in the source, for messages and traces.
+    pub fn describe(&self, source: &str) -> String {
+        match self {
+            Promise::ShipWithin(n) => format!("ship within {n} business {}", days_word(*n)),
+            Promise::DeliverWithin(n) => format!("deliver within {n} {}", days_word(*n)),
+            Promise::DeliverBy(_) => format!("deliver by {source}"),
+        }
+    }
+}
+
+fn days_word(n: u32) -> &'static str {
+    if n == 1 { "day" } else { "days" }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PromiseDef {
+    pub promise: Promise,
+    pub because: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransitDef {
+    /// A duration.
+    pub value: Expr,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShortageDef {
     pub action: ShortageAction,
@@ -470,6 +560,8 @@ pub struct PolicyDef {
     pub on_shortage: Option<ShortageDef>,
     pub rejects: Vec<RuleDef>,
     pub holds: Vec<RuleDef>,
+    pub transit: Option<TransitDef>,
+    pub promises: Vec<PromiseDef>,
 }
 
 impl PolicyDef {
@@ -496,6 +588,12 @@ impl PolicyDef {
         }
         for s in &self.stages {
             exprs.extend(&s.condition);
+        }
+        exprs.extend(self.transit.as_ref().map(|t| &t.value));
+        for p in &self.promises {
+            if let Promise::DeliverBy(date) = &p.promise {
+                exprs.push(date);
+            }
         }
         exprs
     }

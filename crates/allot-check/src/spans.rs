@@ -101,13 +101,23 @@ map_spans_of_fields! {
     CostDef { value, condition, span }
     StageDef { condition, span }
     ShortageDef { span }
+    TransitDef { value, span }
     PolicyDef {
         span, applies, lets, excludes, safety_stock, costs, objective, max_shipments,
-        ship_complete, no_line_split, stages, on_shortage, rejects, holds
+        ship_complete, no_line_split, stages, on_shortage, rejects, holds, transit, promises
     }
     Model { enums, attrs, consts, tables, policies }
     Environment { model, diagnostics, currency_uses }
     CheckedPolicy { def, diagnostics, currency_uses }
+}
+
+impl MapSpans for PromiseDef {
+    fn map_spans(&mut self, to: &impl Fn(Span) -> Span) {
+        if let Promise::DeliverBy(date) = &mut self.promise {
+            date.map_spans(to);
+        }
+        self.span.map_spans(to);
+    }
 }
 
 impl MapSpans for CriterionDef {

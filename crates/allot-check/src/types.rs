@@ -49,6 +49,8 @@ pub enum Type {
     Location,
     /// The candidate node itself, as `distance(node, …)` and `available(node, …)` take it.
     Node,
+    /// A calendar day: `node.ship_date`, `order.promised_by`.
+    Date,
     Quantity(Dim),
     /// Money per unit of a dimension: `0.35 USD/kg`.
     Rate(Dim),
@@ -109,6 +111,7 @@ impl fmt::Display for TypeDisplay<'_> {
             Type::String => f.write_str("string"),
             Type::Location => f.write_str("location"),
             Type::Node => f.write_str("node"),
+            Type::Date => f.write_str("date"),
             Type::Quantity(dim) => f.write_str(dim.name()),
             Type::Rate(dim) => write!(f, "money per {}", dim.name()),
             Type::Enum(id) => f.write_str(self.enum_names.get(id.0 as usize).map_or("enum", |s| s)),

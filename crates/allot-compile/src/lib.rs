@@ -11,7 +11,11 @@ use rust_decimal::prelude::ToPrimitive;
 
 /// Compiles a model that checked without errors.
 pub fn compile(model: &Model, sources: &Sources) -> p::Plan {
-    let compiler = Compiler { model, sources };
+    let compiler = Compiler {
+        model,
+        sources,
+        transit: None,
+    };
     p::Plan {
         currency: model.currency.clone(),
         enums: model
@@ -67,7 +71,9 @@ fn value_type(ty: &Type) -> p::ValueType {
         Type::Quantity(Dim::Percent) => p::ValueType::Percent,
         Type::Enum(id) => p::ValueType::Enum(id.0),
         Type::Set(element) => p::ValueType::Set(Box::new(value_type(element))),
-        Type::Number | Type::Rate(_) | Type::Node | Type::Error => p::ValueType::Number,
+        Type::Number | Type::Rate(_) | Type::Node | Type::Date | Type::Error => {
+            p::ValueType::Number
+        }
     }
 }
 
@@ -86,9 +92,12 @@ pub fn literal(value: &Value) -> Literal {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Compiler<'a> {
     model: &'a Model,
     sources: &'a Sources,
+    /// The transit of the policy being compiled: delivery dates are computed from it.
+    transit: Option<&'a Expr>,
 }
 
 impl Compiler<'_> {
@@ -114,7 +123,7 @@ impl Compiler<'_> {
             None => self.emit(expr, &mut ops),
         }
         let mut deps = Deps(expr.deps.bits());
-        if reads_load(expr, lets) {
+        if reads_load(expr, lets, self.transit) {
             deps = deps.union(Deps::NODE_LOAD);
         }
         Program {
@@ -135,6 +144,17 @@ impl Compiler<'_> {
         }
         match &expr.kind {
             ExprKind::Literal(value) => ops.push(Op::Push(literal(value))),
+            ExprKind::Attr(AttrRef::Builtin(attr)) if attr.reads_delivery() => {
+                let ship = match attr {
+                    BuiltinAttr::NodeDeliveryDate | BuiltinAttr::ShipmentDeliveryDate => {
+                        p::NodeAttr::ShipDate
+                    }
+                    _ => p::NodeAttr::ShipDays,
+                };
+                ops.push(Op::Node(ship));
+                self.emit_transit_days(ops);
+                ops.push(Op::Add);
+            }
             ExprKind::Attr(AttrRef::Builtin(attr)) => ops.push(builtin_attr(*attr)),
             ExprKind::Attr(AttrRef::Custom(id)) => ops.push(Op::Custom(
                 owner(self.model.attrs[id.0 as usize].context),
@@ -234,6 +254,57 @@ impl Compiler<'_> {
         }
     }
 
+    /// The policy's transit in whole days (0 without one: the checker allows delivery
+    /// dates only in policies with a transit).
+    fn emit_transit_days(&self, ops: &mut Vec<Op>) {
+        match self.transit {
+            Some(transit) => {
+                self.emit(transit, ops);
+                ops.push(Op::WholeDays);
+            }
+            None => ops.push(Op::Push(Literal::Num(0.0))),
+        }
+    }
+
+    /// A promise as the exclusion it amounts to: the node is excluded when it misses it.
+    fn promise(&self, promise: &m::PromiseDef, lets: &[m::LetDef]) -> p::RulePlan {
+        let mut ops = Vec::new();
+        let mut deps = Deps::ORDER.union(Deps::NODE);
+        let source = match &promise.promise {
+            m::Promise::ShipWithin(days) => {
+                ops.push(Op::Node(p::NodeAttr::ShipBusinessDays));
+                ops.push(Op::Push(Literal::Num(f64::from(*days))));
+                promise.promise.describe("")
+            }
+            m::Promise::DeliverWithin(days) => {
+                ops.push(Op::Node(p::NodeAttr::ShipDays));
+                self.emit_transit_days(&mut ops);
+                ops.push(Op::Add);
+                ops.push(Op::Push(Literal::Num(f64::from(*days))));
+                promise.promise.describe("")
+            }
+            m::Promise::DeliverBy(date) => {
+                ops.push(Op::Node(p::NodeAttr::ShipDate));
+                self.emit_transit_days(&mut ops);
+                ops.push(Op::Add);
+                self.emit(date, &mut ops);
+                deps = deps.union(Deps(date.deps.bits()));
+                promise.promise.describe(&self.sources.snippet(date.span))
+            }
+        };
+        ops.push(Op::Gt);
+        if (self.transit).is_some_and(|t| reads_load(t, lets, None)) {
+            deps = deps.union(Deps::NODE_LOAD);
+        }
+        p::RulePlan {
+            condition: Program { deps, ops, source },
+            because: promise.because.clone(),
+            origin: self.origin(promise.span),
+            guard: None,
+            promise: true,
+        }
+    }
+
     fn table(&self, table: &m::TableDef) -> p::TablePlan {
         p::TablePlan {
             name: table.name.clone(),
@@ -257,6 +328,7 @@ impl Compiler<'_> {
                 because: r.because.clone(),
                 origin: self.origin(r.span),
                 guard: self.distance_guard(&r.condition, lets),
+                promise: false,
             })
             .collect()
     }
@@ -289,7 +361,8 @@ impl Compiler<'_> {
             .filter(|(i, _)| *i != index)
             .map(|(_, c)| *c)
             .collect();
-        let node_only = |e: &Expr| Deps::NODE.has(Deps(e.deps.bits())) && !reads_load(e, lets);
+        let node_only =
+            |e: &Expr| Deps::NODE.has(Deps(e.deps.bits())) && !reads_load(e, lets, self.transit);
         if !others.iter().all(|e| node_only(e)) {
             return None;
         }
@@ -325,8 +398,18 @@ impl Compiler<'_> {
     }
 
     fn policy(&self, policy: &m::PolicyDef) -> p::PolicyPlan {
+        let this = Compiler {
+            transit: policy.transit.as_ref().map(|t| &t.value),
+            ..*self
+        };
+        this.policy_plan(policy)
+    }
+
+    fn policy_plan(&self, policy: &m::PolicyDef) -> p::PolicyPlan {
         let lets = &policy.lets;
         let program = |e: &Expr| self.program(e, lets);
+        let mut excludes = self.rules(&policy.excludes, lets);
+        excludes.extend(policy.promises.iter().map(|p| self.promise(p, lets)));
         let mut objective: Vec<p::Criterion> = policy
             .objective
             .iter()
@@ -369,7 +452,7 @@ impl Compiler<'_> {
                     value: program(&l.value),
                 })
                 .collect(),
-            excludes: self.rules(&policy.excludes, lets),
+            excludes,
             rejects: self.rules(&policy.rejects, lets),
             holds: self.rules(&policy.holds, lets),
             safety_stock: policy
@@ -418,6 +501,7 @@ impl Compiler<'_> {
                 because: s.because.clone(),
                 origin: self.origin(s.span),
             }),
+            transit: self.transit.map(program),
         }
     }
 }
@@ -450,6 +534,14 @@ fn builtin_attr(attr: BuiltinAttr) -> Op {
         B::NodeUtilization => Op::Node(p::NodeAttr::Utilization),
         B::NodeHandlingCost => Op::Node(p::NodeAttr::HandlingCost),
         B::NodePickCost => Op::Node(p::NodeAttr::PickCost),
+        B::NodeHandlingDays => Op::Node(p::NodeAttr::HandlingDays),
+        B::NodeShipDate | B::ShipmentShipDate => Op::Node(p::NodeAttr::ShipDate),
+        B::NodeShipDays | B::ShipmentShipDays => Op::Node(p::NodeAttr::ShipDays),
+        B::NodeShipBusinessDays => Op::Node(p::NodeAttr::ShipBusinessDays),
+        B::OrderPromisedBy => Op::Order(p::OrderAttr::PromisedBy),
+        // Emitted with the policy's transit (see `Compiler::emit`).
+        B::NodeDeliveryDate | B::ShipmentDeliveryDate => Op::Node(p::NodeAttr::ShipDate),
+        B::NodeDeliveryDays | B::ShipmentDeliveryDays => Op::Node(p::NodeAttr::ShipDays),
         B::ShipmentWeight => Op::Shipment(p::ShipmentAttr::Weight),
         B::ShipmentUnits => Op::Shipment(p::ShipmentAttr::Units),
         B::ShipmentLines => Op::Shipment(p::ShipmentAttr::Lines),
@@ -459,10 +551,15 @@ fn builtin_attr(attr: BuiltinAttr) -> Op {
 
 /// Whether an expression reads `node.load` or `node.utilization` (directly or through
 /// a `let`), which change as a batch is routed; `available` changes too.
-fn reads_load(expr: &Expr, lets: &[m::LetDef]) -> bool {
+fn reads_load(expr: &Expr, lets: &[m::LetDef], transit: Option<&Expr>) -> bool {
+    let reads_load = |e: &Expr, lets: &[m::LetDef]| reads_load(e, lets, transit);
     match &expr.kind {
         ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::NodeLoad | BuiltinAttr::NodeUtilization)) => {
             true
+        }
+        // The checker keeps delivery dates out of the transit itself.
+        ExprKind::Attr(AttrRef::Builtin(a)) if a.reads_delivery() => {
+            transit.is_some_and(|t| reads_load(t, lets))
         }
         ExprKind::Builtin(m::Builtin::Available, _) => true,
         ExprKind::Let(id) => lets

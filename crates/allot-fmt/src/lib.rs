@@ -411,6 +411,23 @@ impl<'s> Printer<'s> {
                 self.text(n.span.start, n.span.end)
             )),
             ItemKind::ShipComplete => LineKind::Plain("ship complete".into()),
+            ItemKind::Transit(value) => LineKind::Plain(format!("transit = {}", self.expr(value))),
+            ItemKind::ShipWithin { days, because: b } => LineKind::Rule {
+                head: format!(
+                    "ship within {} business {}",
+                    days.value,
+                    day_word(days.value)
+                ),
+                because: because(b),
+            },
+            ItemKind::DeliverWithin { days, because: b } => LineKind::Rule {
+                head: format!("deliver within {} {}", days.value, day_word(days.value)),
+                because: because(b),
+            },
+            ItemKind::DeliverBy { date, because: b } => LineKind::Rule {
+                head: format!("deliver by {}", self.expr(date)),
+                because: because(b),
+            },
             ItemKind::NoLineSplit => LineKind::Plain("no line split".into()),
             ItemKind::Stage { name, condition } => LineKind::Plain(format!(
                 "stage {}{}",
@@ -708,4 +725,9 @@ fn break_long(text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// "day" after 1, "days" otherwise: `ship within 1 business day`.
+fn day_word(n: i64) -> &'static str {
+    if n == 1 { "day" } else { "days" }
 }

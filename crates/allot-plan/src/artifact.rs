@@ -16,7 +16,7 @@ use std::fmt;
 
 pub const MAGIC: &[u8; 8] = b"ALLOTPLN";
 /// Bumped whenever the plan's encoding changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 #[derive(Debug, PartialEq, Eq)]

@@ -126,6 +126,9 @@ pub struct RulePlan {
     /// For an exclusion `A and distance(node, order.ship_to) > R` with `A` about the
     /// node alone: lets the runtime drop far nodes without evaluating anything else.
     pub guard: Option<DistanceGuard>,
+    /// Whether the exclusion is a promise (`ship within`, `deliver within`, `deliver
+    /// by`, which its source reads as): it excludes the nodes that miss it.
+    pub promise: bool,
 }
 
 /// The node is excluded when `node_condition` holds (or is absent) and its distance
@@ -216,4 +219,42 @@ pub struct PolicyPlan {
     pub stages: Vec<StagePlan>,
     /// `None`: the policy does not say (a policy then backorders).
     pub shortage: Option<ShortagePlan>,
+    /// How long a shipment from a node takes to arrive (a duration, per order and
+    /// node): a decision's `deliver_by` is the ship date plus its whole days. Promises
+    /// (`ship within`, `deliver within`, `deliver by`) are among `excludes`.
+    pub transit: Option<Program>,
+}
+
+impl PolicyPlan {
+    /// Every program of the policy: `applies`, transit, `let`s, rules and their guards,
+    /// safety stock, costs, stages, objective terms.
+    pub fn programs(&self) -> Vec<&Program> {
+        let mut programs: Vec<&Program> = Vec::new();
+        programs.extend(&self.applies);
+        programs.extend(&self.transit);
+        programs.extend(self.lets.iter().map(|l| &l.value));
+        for rule in self.excludes.iter().chain(&self.rejects).chain(&self.holds) {
+            programs.push(&rule.condition);
+            if let Some(guard) = &rule.guard {
+                programs.extend(&guard.node_condition);
+            }
+        }
+        for s in &self.safety_stock {
+            programs.push(&s.amount);
+            programs.extend(&s.condition);
+        }
+        for c in &self.costs {
+            programs.push(&c.value);
+            programs.extend(&c.condition);
+        }
+        for s in &self.stages {
+            programs.extend(&s.condition);
+        }
+        for c in &self.objective {
+            if let Measure::Max(p) | Measure::Sum(p) = &c.measure {
+                programs.push(p);
+            }
+        }
+        programs
+    }
 }

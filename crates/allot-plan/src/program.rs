@@ -105,6 +105,8 @@ pub enum OrderAttr {
     Value,
     Tags,
     Lines,
+    /// The promised delivery date, as a day number (days since 1970-01-01).
+    PromisedBy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,6 +131,14 @@ pub enum NodeAttr {
     Utilization,
     HandlingCost,
     PickCost,
+    HandlingDays,
+    /// The earliest day the node can ship the order, as a day number (days since
+    /// 1970-01-01); this and the next two depend on the order too.
+    ShipDate,
+    /// Calendar days from the day the order was placed to the ship date.
+    ShipDays,
+    /// The node's working days from the order's day to the ship date.
+    ShipBusinessDays,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -204,6 +214,8 @@ pub enum Op {
     Div,
     /// Pops `n` values into a set.
     List(u32),
+    /// Pops a duration (minutes), pushes the whole days it spans (rounded up, at least 0).
+    WholeDays,
 }
 
 /// A compiled expression.

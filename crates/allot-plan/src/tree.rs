@@ -30,7 +30,7 @@ fn arity(op: &Op, table_params: &dyn Fn(u32) -> Option<usize>) -> Result<usize, 
         | Op::CandidateNode
         | Op::Let(_)
         | Op::Param(_) => 0,
-        Op::Field(_) | Op::Abs | Op::Not | Op::Neg => 1,
+        Op::Field(_) | Op::Abs | Op::Not | Op::Neg | Op::WholeDays => 1,
         Op::Distance | Op::Available => 2,
         Op::Min(0) | Op::Max(0) => return Err("takes no values"),
         Op::Min(k) | Op::Max(k) | Op::List(k) => *k as usize,

@@ -35,37 +35,7 @@ impl Plan {
                 self.program(p, lets, 0)
                     .map_err(|e| format!("policy \"{}\": {e}", policy.name))
             };
-            let mut programs: Vec<&Program> = Vec::new();
-            programs.extend(&policy.applies);
-            programs.extend(policy.lets.iter().map(|l| &l.value));
-            for rule in policy
-                .excludes
-                .iter()
-                .chain(&policy.rejects)
-                .chain(&policy.holds)
-            {
-                programs.push(&rule.condition);
-                if let Some(guard) = &rule.guard {
-                    programs.extend(&guard.node_condition);
-                }
-            }
-            for s in &policy.safety_stock {
-                programs.push(&s.amount);
-                programs.extend(&s.condition);
-            }
-            for c in &policy.costs {
-                programs.push(&c.value);
-                programs.extend(&c.condition);
-            }
-            for s in &policy.stages {
-                programs.extend(&s.condition);
-            }
-            for c in &policy.objective {
-                if let Measure::Max(p) | Measure::Sum(p) = &c.measure {
-                    programs.push(p);
-                }
-            }
-            for p in programs {
+            for p in policy.programs() {
                 check(p)?;
             }
             Self::let_cycle(policy)?;

@@ -5,6 +5,7 @@
 
 use allot_check::model::{self as m, AttrRef, BuiltinAttr, Context, Expr, ExprKind, Model, Value};
 use allot_diagnostics::Sources;
+use allot_runtime::calendar::{Calendar, Placed, day_number, iso_date};
 use allot_runtime::decision::{Decision, Shipment, ShippedLine, Status, Unfilled, UnfilledAction};
 use allot_runtime::network::Network;
 use allot_runtime::order::{Line, Order};
@@ -38,17 +39,59 @@ struct Ctx<'o> {
     node: Option<u32>,
     shipment: Option<Totals>,
     safety: i64,
+    /// The routed policy, whose transit gives delivery dates.
+    policy: Option<&'o m::PolicyDef>,
 }
 
 /// What a per-shipment program sees: the order, the node, the shipment's totals.
-fn shipment_ctx(order: &Order, node: u32, totals: Totals) -> Ctx<'_> {
+fn shipment_ctx<'o>(
+    order: &'o Order,
+    policy: &'o m::PolicyDef,
+    node: u32,
+    totals: Totals,
+) -> Ctx<'o> {
     Ctx {
         order,
         line: None,
         node: Some(node),
         shipment: Some(totals),
         safety: 0,
+        policy: Some(policy),
     }
+}
+
+/// When a node keeping `calendar` ships an order placed at `placed`, found day by day:
+/// (ship day, calendar days from the order's date, working days from the order's day).
+fn ship_times(calendar: &Calendar, placed: Placed) -> (i32, i32, i32) {
+    let working = |day: i32| {
+        let date = allot_runtime::calendar::date_of(day).expect("a day within the calendar");
+        let weekday = date.weekday().to_monday_zero_offset() as usize;
+        calendar.working_days[weekday] && !calendar.holidays.contains(&day)
+    };
+    let next_working = |mut day: i32| {
+        day += 1;
+        while !working(day) {
+            day += 1;
+        }
+        day
+    };
+    let local = calendar.time_zone.to_datetime(placed.at);
+    let placed_day = day_number(local.date());
+    let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
+    let late = calendar.cutoff.is_some_and(|c| minute >= i32::from(c));
+    let mut ship = placed_day;
+    if !working(ship) || late {
+        ship = next_working(ship);
+    }
+    for _ in 0..calendar.handling_days {
+        ship = next_working(ship);
+    }
+    let mut first = placed_day;
+    if !working(first) {
+        first = next_working(first);
+    }
+    let business = (first + 1..=ship).filter(|&d| working(d)).count() as i32;
+    (ship, ship - placed.day, business)
 }
 
 /// One candidate (node) of a line.
@@ -261,7 +304,108 @@ impl<'a> Reference<'a> {
             B::ShipmentUnits => V::Num(s.units),
             B::ShipmentLines => V::Num(s.lines),
             B::ShipmentValue => V::Num(s.value),
+            B::OrderPromisedBy => V::Num(order.promised_by.map_or(f64::NAN, f64::from)),
+            B::NodeHandlingDays => {
+                let calendar = &self.network.calendars[node.expect("node").1.calendar as usize];
+                V::Num(f64::from(calendar.handling_days))
+            }
+            B::NodeShipDate | B::ShipmentShipDate => self.times(ctx, |(day, _, _)| day),
+            B::NodeShipDays | B::ShipmentShipDays => self.times(ctx, |(_, days, _)| days),
+            B::NodeShipBusinessDays => self.times(ctx, |(_, _, business)| business),
+            B::NodeDeliveryDate | B::ShipmentDeliveryDate => {
+                V::Num(self.delivery(ctx, |(day, _, _)| day))
+            }
+            B::NodeDeliveryDays | B::ShipmentDeliveryDays => {
+                V::Num(self.delivery(ctx, |(_, days, _)| days))
+            }
         }
+    }
+
+    /// One of the ship times of the context's node for its order.
+    fn times(&self, ctx: Ctx, pick: fn((i32, i32, i32)) -> i32) -> V {
+        let node = &self.network.nodes[ctx.node.expect("node") as usize];
+        let calendar = &self.network.calendars[node.calendar as usize];
+        match ctx.order.placed {
+            Some(placed) => V::Num(f64::from(pick(ship_times(calendar, placed)))),
+            None => V::Num(f64::NAN),
+        }
+    }
+
+    /// A ship time plus the routed policy's transit, in whole days (rounded up).
+    fn delivery(&self, ctx: Ctx, pick: fn((i32, i32, i32)) -> i32) -> f64 {
+        let ship = self.times(ctx, pick).as_num();
+        ship + self.transit_days(ctx)
+    }
+
+    fn transit_days(&self, ctx: Ctx) -> f64 {
+        let policy = ctx.policy.expect("a routed policy");
+        let transit = policy.transit.as_ref().expect("a transit (checked)");
+        let ctx = Ctx {
+            line: None,
+            shipment: None,
+            ..ctx
+        };
+        let minutes = self.eval(&transit.value, ctx, &policy.lets, &[]).as_num();
+        (minutes / 1440.0).ceil().max(0.0)
+    }
+
+    /// Whether the context's node misses a promise of `layer`.
+    fn misses(&self, promise: &m::PromiseDef, ctx: Ctx, layer: &m::PolicyDef) -> bool {
+        let days = |pick| self.times(ctx, pick).as_num();
+        match &promise.promise {
+            m::Promise::ShipWithin(n) => days(|(_, _, business)| business) > f64::from(*n),
+            m::Promise::DeliverWithin(n) => self.delivery(ctx, |(_, days, _)| days) > f64::from(*n),
+            m::Promise::DeliverBy(date) => {
+                self.delivery(ctx, |(day, _, _)| day)
+                    > self.eval(date, ctx, &layer.lets, &[]).as_num()
+            }
+        }
+    }
+
+    /// The first order field that `policy` reads (in `applies when` alone, or
+    /// anywhere) and the order lacks, as an `error` decision.
+    fn lacking(
+        &self,
+        order: &Order,
+        policy: &m::PolicyDef,
+        applies_only: bool,
+    ) -> Option<Decision> {
+        let mut exprs: Vec<&Expr> = Vec::new();
+        let mut promises = false;
+        if applies_only {
+            exprs.extend(&policy.applies);
+        } else {
+            exprs = policy.item_expressions();
+            promises = !policy.promises.is_empty();
+        }
+        let (mut placed_at, mut promised_by) = (promises, false);
+        let mut pending = exprs;
+        let mut seen = Vec::new();
+        while let Some(e) = pending.pop() {
+            match &e.kind {
+                ExprKind::Attr(AttrRef::Builtin(attr)) if attr.reads_schedule() => placed_at = true,
+                ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::OrderPromisedBy)) => {
+                    promised_by = true
+                }
+                ExprKind::Let(id) if !seen.contains(&id.0) => {
+                    seen.push(id.0);
+                    pending.push(&policy.lets[id.0 as usize].value);
+                }
+                _ => pending.extend(e.children()),
+            }
+        }
+        let field = if placed_at && order.placed.is_none() {
+            "placed_at"
+        } else if promised_by && order.promised_by.is_none() {
+            "promised_by"
+        } else {
+            return None;
+        };
+        let what = match policy.kind {
+            PolicyKind::Policy => "policy",
+            PolicyKind::Compliance => "compliance profile",
+        };
+        Some(Decision::lacking(&order.id, field, what, &policy.name))
     }
 
     fn holds(&self, e: &Option<Expr>, ctx: Ctx, policy: &m::PolicyDef) -> bool {
@@ -277,6 +421,7 @@ impl<'a> Reference<'a> {
             node: None,
             shipment: None,
             safety: 0,
+            policy: None,
         };
         let mut policies: Vec<&m::PolicyDef> = model
             .policies
@@ -297,8 +442,22 @@ impl<'a> Reference<'a> {
             search_cut: false,
             trace: None,
         };
-        let Some(policy) = policies.into_iter().find(|p| self.holds(&p.applies, at, p)) else {
+        let mut chosen = None;
+        for p in policies {
+            if let Some(error) = self.lacking(order, p, true) {
+                return error;
+            }
+            if self.holds(&p.applies, at, p) {
+                chosen = Some(p);
+                break;
+            }
+        }
+        let Some(policy) = chosen else {
             return decision;
+        };
+        let at = Ctx {
+            policy: Some(policy),
+            ..at
         };
         let mut layers = vec![policy];
         let mut profiles: Vec<&m::PolicyDef> = model
@@ -307,11 +466,17 @@ impl<'a> Reference<'a> {
             .filter(|p| p.kind == PolicyKind::Compliance)
             .collect();
         profiles.sort_by(|a, b| a.name.cmp(&b.name));
-        layers.extend(
-            profiles
-                .into_iter()
-                .filter(|p| self.holds(&p.applies, at, p)),
-        );
+        for profile in profiles {
+            if let Some(error) = self.lacking(order, profile, true) {
+                return error;
+            }
+            if self.holds(&profile.applies, at, profile) {
+                layers.push(profile);
+            }
+        }
+        if let Some(error) = layers.iter().find_map(|l| self.lacking(order, l, false)) {
+            return error;
+        }
         decision.policy = Some(policy.name.clone());
         decision.profiles = Some(layers[1..].iter().map(|p| p.name.clone()).collect());
         decision.reason = None;
@@ -355,6 +520,7 @@ impl<'a> Reference<'a> {
                         l.excludes
                             .iter()
                             .any(|r| self.eval(&r.condition, ctx, &l.lets, &[]).as_bool())
+                            || l.promises.iter().any(|p| self.misses(p, ctx, l))
                     });
                     if excluded {
                         continue;
@@ -471,7 +637,7 @@ impl<'a> Reference<'a> {
             }
         }
         let best = best.expect("the empty plan is always feasible");
-        self.decide(order, decision, best, ship_complete, shortage, total)
+        self.decide(order, at, decision, best, (ship_complete, shortage, total))
     }
 
     /// Every plan of the plan space: per line, unplaced, one node, or a split.
@@ -581,7 +747,7 @@ impl<'a> Reference<'a> {
             return None;
         }
         for &node in &parcels {
-            let ctx = shipment_ctx(order, node, nodes[&node].0);
+            let ctx = shipment_ctx(order, policy, node, nodes[&node].0);
             let mut cost = 0.0;
             for layer in layers {
                 for c in layer
@@ -616,7 +782,7 @@ impl<'a> Reference<'a> {
                         .map(|&node| {
                             self.eval(
                                 e,
-                                shipment_ctx(order, node, nodes[&node].0),
+                                shipment_ctx(order, policy, node, nodes[&node].0),
                                 &policy.lets,
                                 &[],
                             )
@@ -664,11 +830,10 @@ impl<'a> Reference<'a> {
     fn decide(
         &mut self,
         order: &Order,
+        at: Ctx,
         mut decision: Decision,
         best: Scored,
-        ship_complete: bool,
-        shortage: Option<&m::ShortageDef>,
-        total: i64,
+        (ship_complete, shortage, total): (bool, Option<&m::ShortageDef>, i64),
     ) -> Decision {
         decision.status = Status::Routed;
         let mut nodes: Vec<u32> = best.nodes.keys().copied().collect();
@@ -693,10 +858,20 @@ impl<'a> Reference<'a> {
                 }
             }
             cost += best.nodes[&node].1;
+            let ctx = Ctx {
+                node: Some(node),
+                ..at
+            };
+            let ship = (order.placed).map(|_| self.times(ctx, |(day, _, _)| day).as_num());
+            let transit = at.policy.and_then(|p| p.transit.as_ref());
             shipments.push(Shipment {
                 node: self.network.nodes[node as usize].id.to_string(),
                 lines,
                 cost: (best.nodes[&node].1 * 100.0).round() / 100.0,
+                ship_by: ship.map(|day| iso_date(day as i32)),
+                deliver_by: ship
+                    .filter(|_| transit.is_some())
+                    .map(|day| iso_date((day + self.transit_days(ctx)) as i32)),
             });
         }
         if best.placed < total {

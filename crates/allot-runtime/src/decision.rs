@@ -47,6 +47,14 @@ pub struct Shipment {
     pub lines: Vec<ShippedLine>,
     /// Per-shipment costs plus the per-line and per-unit costs of its lines.
     pub cost: f64,
+    /// The day the node ships, at the earliest (ISO date), when the order says when it
+    /// was placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_by: Option<String>,
+    /// The day the shipment arrives (`ship_by` plus the policy's transit), when the
+    /// policy has a transit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliver_by: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -130,6 +138,23 @@ impl Decision {
             trace: None,
         }
     }
+
+    /// The `error` decision of an order that lacks an optional field (`placed_at`,
+    /// `promised_by`) which a policy or profile (`what`, `name`) reads.
+    pub fn lacking(order: &str, field: &str, what: &str, name: &str) -> Decision {
+        let example = match field {
+            "placed_at" => {
+                " to know when nodes can ship (an RFC 3339 time, like \"2026-12-07T15:30:00-06:00\")"
+            }
+            _ => " (a date, like \"2026-12-24\")",
+        };
+        Decision::error(
+            Some(order.to_string()),
+            format!(
+                "order \"{order}\": field `{field}`: is missing, and {what} \"{name}\" needs it{example}"
+            ),
+        )
+    }
 }
 
 /// Where a rule is written and what it says.
@@ -161,6 +186,8 @@ pub enum CandidateTrace {
     Excluded {
         node: String,
         excluded_by: RuleRef,
+        #[serde(flatten)]
+        dates: Dates,
     },
     NotStaged {
         node: String,
@@ -181,7 +208,19 @@ pub enum CandidateTrace {
         /// Per-unit and per-line cost terms for this line at this node, by name.
         #[serde(serialize_with = "as_map")]
         costs: Vec<(String, f64)>,
+        #[serde(flatten)]
+        dates: Dates,
     },
+}
+
+/// When a node would ship and deliver an order (ISO dates), as far as the order and the
+/// policy say.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Dates {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ship_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_by: Option<String>,
 }
 
 impl CandidateTrace {

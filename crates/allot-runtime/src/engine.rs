@@ -16,7 +16,7 @@
 //!    the order takes.
 
 use crate::decision::Decision;
-use crate::eval::{Lowering, ShipToDistances, Spare, TableCode, World};
+use crate::eval::{Lowering, PerOrderCaches, Spare, TableCode, World};
 use crate::network::{Network, Node, Schema};
 use crate::order::Order;
 use crate::search;
@@ -61,8 +61,9 @@ pub struct Engine {
     digital_stock: Vec<bool>,
     /// Per node: whether it is digital, read without the node's record.
     digital: Vec<bool>,
-    /// Per node: its distance to the ship-to of the order being routed.
-    distances: ShipToDistances,
+    /// Per node, its distance to the ship-to of the order being routed; per calendar,
+    /// when a node keeping it can ship the order.
+    per_order: PerOrderCaches,
     /// Columns kept from one order to the next: evaluating allocates only while they grow.
     spare: Cell<Spare>,
 }
@@ -85,14 +86,15 @@ impl Engine {
         let digital_stock = (network.stock.iter())
             .map(|list| list.iter().any(|s| digital[s.node as usize]))
             .collect();
-        let distances = ShipToDistances::new(network.nodes.len());
+        let per_order = PerOrderCaches::new(&network);
         let world = World::new(
             &network,
             &schema,
             (&load, &utilization),
             &free,
             &unit_vectors,
-            ([0.0; 3], &distances),
+            ([0.0; 3], None),
+            &per_order,
         );
         let table_params: Vec<usize> = plan.tables.iter().map(|t| t.params as usize).collect();
         let tables: Vec<TableCode> = {
@@ -143,7 +145,7 @@ impl Engine {
             unit_vectors,
             digital_stock,
             digital,
-            distances,
+            per_order,
             spare: Cell::default(),
             plan,
             network,
@@ -226,7 +228,8 @@ impl Engine {
             (&self.load, &self.utilization),
             &self.free,
             &self.unit_vectors,
-            (order.ship_to.unit_vector(), &self.distances),
+            (order.ship_to.unit_vector(), order.placed),
+            &self.per_order,
         );
         Router {
             engine: self,

@@ -10,7 +10,7 @@
 //!
 //! - [`lower`]: from a program's tree to [`Code`], at load;
 //! - [`world`]: what programs read besides the order: the network, the stock and load
-//!   routing has left, the ship-to's distances, the `let` cache;
+//!   routing has left, the ship-to's distances, the ship dates, the `let` cache;
 //! - [`interpret`]: evaluating [`Code`] in an [`Env`], one node at a time;
 //! - [`columns`]: the same over many nodes at once;
 //! - [`fold`]: simplifying a program with what the order (and line) fix;
@@ -28,9 +28,9 @@ mod trend;
 mod world;
 
 pub(crate) use columns::{Columns, Spare};
-pub(crate) use interpret::Env;
+pub(crate) use interpret::{Env, whole_days};
 pub(crate) use lower::Lowering;
-pub(crate) use world::{LetCache, ShipToDistances, ShipmentTotals, World};
+pub(crate) use world::{LetCache, PerOrderCaches, ShipmentTotals, World};
 
 /// A program ready to run.
 #[derive(Clone, Debug)]
@@ -130,6 +130,8 @@ enum Expr {
     Min(Box<[Expr]>),
     Max(Box<[Expr]>),
     Abs(Box<Expr>),
+    /// A duration (minutes) as the whole days it spans, rounded up, at least 0.
+    WholeDays(Box<Expr>),
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Table(usize, Box<[Expr]>),
@@ -170,6 +172,10 @@ impl Expr {
                     | NodeAttr::Utilization
                     | NodeAttr::HandlingCost
                     | NodeAttr::PickCost
+                    | NodeAttr::HandlingDays
+                    | NodeAttr::ShipDate
+                    | NodeAttr::ShipDays
+                    | NodeAttr::ShipBusinessDays
             ),
             Expr::Shipment(_)
             | Expr::ShipToKm
@@ -177,6 +183,7 @@ impl Expr {
             | Expr::Min(_)
             | Expr::Max(_)
             | Expr::Abs(_)
+            | Expr::WholeDays(_)
             | Expr::Neg(_)
             | Expr::Arith(..)
             | Expr::ArithWith { .. } => true,
@@ -237,6 +244,7 @@ impl Expr {
             Expr::Once(x)
             | Expr::Not(x)
             | Expr::Abs(x)
+            | Expr::WholeDays(x)
             | Expr::Neg(x)
             | Expr::Field(_, x)
             | Expr::CompareWith(_, x, _)

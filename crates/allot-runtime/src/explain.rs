@@ -2,7 +2,7 @@
 //! tests): the outcome, the shipments, what is left unfilled and, when traced, every
 //! candidate of every line and why it was not chosen.
 
-use crate::decision::{CandidateTrace, Decision, PlanValues, Trace};
+use crate::decision::{CandidateTrace, Dates, Decision, PlanValues, Trace};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -36,12 +36,17 @@ pub fn explain(decision: &Decision) -> String {
         let lines: Vec<String> = (shipment.lines.iter())
             .map(|l| format!("line {} {} × {}", l.line, l.sku, l.qty))
             .collect();
+        let dates = Dates {
+            ship_by: shipment.ship_by.clone(),
+            deliver_by: shipment.deliver_by.clone(),
+        };
         let _ = writeln!(
             out,
-            "  ship from {} ({:.2}): {}",
+            "  ship from {} ({:.2}): {}{}",
             shipment.node,
             shipment.cost,
-            lines.join(", ")
+            lines.join(", "),
+            dates_text(&dates)
         );
     }
     for unfilled in decision.unfilled.iter().flatten() {
@@ -87,7 +92,9 @@ fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
         for candidate in &line.candidates {
             let node = candidate.node();
             let why = match candidate {
-                CandidateTrace::Excluded { excluded_by, .. } => format!("excluded: {excluded_by}"),
+                CandidateTrace::Excluded {
+                    excluded_by, dates, ..
+                } => format!("excluded: {excluded_by}{}", dates_text(dates)),
                 CandidateTrace::NotStaged { excluded_by, .. } => format!("not used: {excluded_by}"),
                 CandidateTrace::NoStock {
                     available,
@@ -103,6 +110,7 @@ fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
                     available,
                     stage,
                     costs,
+                    dates,
                     ..
                 } => {
                     let chosen = shipping
@@ -122,6 +130,7 @@ fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
                     for (name, amount) in costs {
                         let _ = write!(why, ", {name} {amount:.2}");
                     }
+                    why.push_str(&dates_text(dates));
                     why
                 }
             };
@@ -177,4 +186,16 @@ fn round(value: f64) -> String {
     } else {
         format!("{value:.2}")
     }
+}
+
+/// "; ships 2026-12-08, delivers 2026-12-10", as far as the dates are known.
+fn dates_text(dates: &Dates) -> String {
+    let mut text = String::new();
+    if let Some(ship_by) = &dates.ship_by {
+        let _ = write!(text, "; ships {ship_by}");
+    }
+    if let Some(deliver_by) = &dates.deliver_by {
+        let _ = write!(text, ", delivers {deliver_by}");
+    }
+    text
 }

@@ -3,6 +3,7 @@
 //! of the parser or the checker.
 //!
 //! - [`network`], [`order`]: the data a run reads, checked against the plan's schema;
+//! - [`calendar`]: nodes' working calendars, and when a node can ship an order;
 //! - `engine`: the [`Engine`] and the steps that decide an order, one module each (see
 //!   its module doc, and `docs/routing.md` §9);
 //! - `eval`: programs lowered at load and evaluated per node or over many nodes;
@@ -10,6 +11,7 @@
 //! - [`decision`]: what a decision says, and its explanation;
 //! - [`explain()`]: a decision as a report for a person.
 
+pub mod calendar;
 pub mod decision;
 mod engine;
 mod eval;

@@ -1,6 +1,7 @@
 //! The network snapshot: nodes, the item catalog and inventory, validated and indexed
 //! at load.
 
+use crate::calendar::Calendar;
 use crate::node_set::NodeSet;
 use crate::record::{DataError, INTEGER_LIMIT, Record, custom_attributes, describe};
 use crate::value::{Geo, V};
@@ -30,6 +31,8 @@ pub struct Node {
     pub pick_cost: f64,
     /// Custom node attributes, in the order of [`Schema::node`].
     pub custom: Vec<V>,
+    /// The node's working calendar: an index into [`Network::calendars`].
+    pub calendar: u32,
 }
 
 /// The `NodeKind` variant of digital nodes (see the built-in enums of the plan).
@@ -87,6 +90,8 @@ impl Schema {
 pub struct Network {
     pub currency: String,
     pub nodes: Vec<Node>,
+    /// The distinct working calendars of the nodes (see [`Node::calendar`]).
+    pub calendars: Vec<Calendar>,
     pub node_index: HashMap<Arc<str>, u32>,
     pub items: Vec<Item>,
     pub sku_index: HashMap<Arc<str>, u32>,
@@ -165,6 +170,7 @@ impl Network {
 
         let mut nodes = Vec::new();
         let mut node_index: HashMap<Arc<str>, u32> = HashMap::default();
+        let mut calendars: Vec<Calendar> = Vec::new();
         for (i, value) in root
             .array("nodes")?
             .map(Vec::as_slice)
@@ -189,6 +195,14 @@ impl Network {
                 None => None,
                 Some(_) => Some(record.integer("capacity", 1, None)? as f64),
             };
+            let calendar = Calendar::read(&record)?;
+            let calendar = match calendars.iter().position(|c| *c == calendar) {
+                Some(same) => same,
+                None => {
+                    calendars.push(calendar);
+                    calendars.len() - 1
+                }
+            } as u32;
             let node = Node {
                 id: Arc::from(id),
                 kind,
@@ -201,6 +215,7 @@ impl Network {
                 handling_cost: record.number_in("handling_cost", 0.0, f64::INFINITY, Some(0.0))?,
                 pick_cost: record.number_in("pick_cost", 0.0, f64::INFINITY, Some(0.0))?,
                 custom: custom_attributes(&record, &node_attrs, &plan.enums)?,
+                calendar,
             };
             if node_index
                 .insert(node.id.clone(), nodes.len() as u32)
@@ -284,6 +299,7 @@ impl Network {
         let mut network = Network {
             currency: currency.to_string(),
             nodes,
+            calendars,
             node_index,
             items,
             sku_index,

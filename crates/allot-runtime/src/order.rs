@@ -1,5 +1,6 @@
 //! Orders, validated against the plan's schema and the network's catalog.
 
+use crate::calendar::{Placed, day_number};
 use crate::network::{Network, Schema};
 use crate::record::{DataError, Record, custom_attributes};
 use crate::value::{Geo, V};
@@ -40,6 +41,10 @@ pub struct Order {
     pub lines: Vec<Line>,
     /// Σ price × qty.
     pub value: f64,
+    /// When the order was placed (`placed_at`), if the data says.
+    pub placed: Option<Placed>,
+    /// The promised delivery date (`promised_by`) as a day number, if the data says.
+    pub promised_by: Option<i32>,
 }
 
 fn variant(
@@ -127,6 +132,19 @@ impl Order {
             });
         }
         let value = lines.iter().map(|l| l.price * l.qty as f64).sum();
+        let placed = match record.string("placed_at")? {
+            Some(text) => Some(Placed::parse(text).map_err(|e| record.error("placed_at", e))?),
+            None => None,
+        };
+        let promised_by = match record.string("promised_by")? {
+            Some(text) => Some(day_number(text.parse().map_err(|_| {
+                record.error(
+                    "promised_by",
+                    format!("expected a date like \"2026-12-24\", found \"{text}\""),
+                )
+            })?)),
+            None => None,
+        };
         Ok(Order {
             id: Arc::from(id),
             channel: Arc::from(record.string("channel")?.unwrap_or("")),
@@ -138,6 +156,8 @@ impl Order {
             custom: custom_attributes(&record, &order_attrs, &plan.enums)?,
             lines,
             value,
+            placed,
+            promised_by,
         })
     }
 }

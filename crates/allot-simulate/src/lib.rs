@@ -411,6 +411,8 @@ mod tests {
                     node: node.into(),
                     lines: vec![shipped],
                     cost: 0.0,
+                    ship_by: None,
+                    deliver_by: None,
                 }),
             }
         }

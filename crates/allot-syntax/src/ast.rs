@@ -244,6 +244,23 @@ pub enum ItemKind {
         condition: Expr,
         because: Option<StrLit>,
     },
+    /// `transit = E`: how long a shipment from the node takes to arrive.
+    Transit(Expr),
+    /// `ship within N business days`.
+    ShipWithin {
+        days: Count,
+        because: Option<StrLit>,
+    },
+    /// `deliver within N days`.
+    DeliverWithin {
+        days: Count,
+        because: Option<StrLit>,
+    },
+    /// `deliver by E`, E a date.
+    DeliverBy {
+        date: Expr,
+        because: Option<StrLit>,
+    },
 }
 
 impl ItemKind {
@@ -264,6 +281,10 @@ impl ItemKind {
             ItemKind::OnShortage { .. } => "on shortage",
             ItemKind::Reject { .. } => "reject when",
             ItemKind::Hold { .. } => "hold when",
+            ItemKind::Transit(_) => "transit",
+            ItemKind::ShipWithin { .. } => "ship within",
+            ItemKind::DeliverWithin { .. } => "deliver within",
+            ItemKind::DeliverBy { .. } => "deliver by",
         }
     }
 }

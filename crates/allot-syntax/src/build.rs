@@ -30,11 +30,16 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_applies
             | Rule::kw_backorder
             | Rule::kw_because
+            | Rule::kw_business
+            | Rule::kw_by
             | Rule::kw_cancel
             | Rule::kw_complete
             | Rule::kw_compliance
             | Rule::kw_const
             | Rule::kw_cost
+            | Rule::kw_day
+            | Rule::kw_days
+            | Rule::kw_deliver
             | Rule::kw_else
             | Rule::kw_enum
             | Rule::kw_exclude
@@ -69,9 +74,11 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_sum
             | Rule::kw_table
             | Rule::kw_then
+            | Rule::kw_transit
             | Rule::kw_true
             | Rule::kw_unit
             | Rule::kw_when
+            | Rule::kw_within
     )
 }
 
@@ -317,6 +324,19 @@ impl Builder<'_> {
             },
             Rule::hold_item => ItemKind::Hold {
                 condition: self.expr(inner.next().expect("condition")),
+                because: self.because(inner.next()),
+            },
+            Rule::transit_item => ItemKind::Transit(self.expr(inner.next().expect("transit"))),
+            Rule::ship_within_item => ItemKind::ShipWithin {
+                days: self.count(inner.next().expect("days")),
+                because: self.because(inner.next()),
+            },
+            Rule::deliver_within_item => ItemKind::DeliverWithin {
+                days: self.count(inner.next().expect("days")),
+                because: self.because(inner.next()),
+            },
+            Rule::deliver_by_item => ItemKind::DeliverBy {
+                date: self.expr(inner.next().expect("date")),
                 because: self.because(inner.next()),
             },
             rule => unreachable!("not a policy item: {rule:?}"),

@@ -100,7 +100,8 @@ impl Token {
 pub const DECLARATION_KEYWORDS: &[&str] = &["schema", "const", "table", "policy", "compliance"];
 
 /// Words that begin an item inside a policy or compliance profile
-/// (`max` only when followed by `shipments`, `ship` by `complete`).
+/// (`max` only when followed by `shipments`, `ship` by `complete` or `within`,
+/// `deliver` by `within` or `by`, `transit` by `=`).
 pub const ITEM_KEYWORDS: &[&str] = &[
     "applies",
     "priority",
@@ -116,6 +117,8 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "on",
     "reject",
     "hold",
+    "transit",
+    "deliver",
 ];
 
 /// Reserved words, exactly as the grammar's `keyword` rule lists them.

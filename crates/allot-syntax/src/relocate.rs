@@ -132,6 +132,15 @@ impl Relocate for Item {
             ItemKind::Priority(count) | ItemKind::MaxShipments(count) => {
                 count.span.relocate(file, base)
             }
+            ItemKind::Transit(e) => e.relocate(file, base),
+            ItemKind::ShipWithin { days, because } | ItemKind::DeliverWithin { days, because } => {
+                days.span.relocate(file, base);
+                because.relocate(file, base);
+            }
+            ItemKind::DeliverBy { date, because } => {
+                date.relocate(file, base);
+                because.relocate(file, base);
+            }
             ItemKind::Let { name, value } => {
                 name.relocate(file, base);
                 value.relocate(file, base);

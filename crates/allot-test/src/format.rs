@@ -76,13 +76,16 @@ pub struct CostBounds {
     pub at_most: Option<Number>,
 }
 
-/// `{ line = "1", node = "DC-NJ", qty = 2 }`: the node ships (that many units of) the line.
+/// `{ line = "1", node = "DC-NJ", qty = 2 }`: the node ships (that many units of) the
+/// line; with `ship_by` / `deliver_by` (ISO dates), its shipment carries those dates.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShipExpectation {
     pub line: Option<String>,
     pub node: String,
     pub qty: Option<i64>,
+    pub ship_by: Option<String>,
+    pub deliver_by: Option<String>,
 }
 
 /// `{ line = "2", qty = 3, action = "backorder" }`: units of the line left unfilled.

@@ -488,6 +488,33 @@ impl Check<'_> {
                     self.where_shipped(expected.line.as_deref())
                 ));
             }
+            let dates = [
+                (
+                    "ship by",
+                    &expected.ship_by,
+                    at_node.and_then(|s| s.ship_by.as_ref()),
+                ),
+                (
+                    "deliver by",
+                    &expected.deliver_by,
+                    at_node.and_then(|s| s.deliver_by.as_ref()),
+                ),
+            ];
+            for (what, expected_date, found) in dates {
+                if let Some(date) = expected_date
+                    && at_node.is_some()
+                    && found != Some(date)
+                {
+                    let found = match found {
+                        Some(found) => format!("its shipment says {found}"),
+                        None => "its shipment has no such date (the order needs `placed_at`, and delivery dates a policy with `transit`)".into(),
+                    };
+                    mismatches.push(format!(
+                        "expected {} to {what} {date}; {found}",
+                        expected.node
+                    ));
+                }
+            }
         }
         for unfilled in &expectation.unfilled {
             let expected = unfilled.get_ref();

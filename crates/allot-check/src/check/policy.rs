@@ -3,7 +3,7 @@
 //! stock, costs, stages, objective, settings) checked in the clause's context. The
 //! environment they read is built beforehand (see `environment.rs`) and not changed.
 
-use super::{Checker, LetSlot, Scope, State};
+use super::{Checker, Delivery, LetSlot, Scope, State};
 use crate::clause::Clause;
 use crate::fold::fold;
 use crate::model::*;
@@ -81,6 +81,15 @@ impl<'a> Checker<'a> {
             on_shortage: None,
             rejects: Vec::new(),
             holds: Vec::new(),
+            transit: None,
+            promises: Vec::new(),
+        };
+        self.delivery = if profile {
+            Delivery::Profile
+        } else if (policy.items.iter()).any(|i| matches!(i.kind, ItemKind::Transit(_))) {
+            Delivery::Known
+        } else {
+            Delivery::NoTransit
         };
         self.lets.clear();
         for item in &policy.items {
@@ -115,6 +124,10 @@ impl<'a> Checker<'a> {
                     | ItemKind::ShipComplete
                     | ItemKind::NoLineSplit
                     | ItemKind::OnShortage { .. }
+                    | ItemKind::Transit(_)
+                    | ItemKind::ShipWithin { .. }
+                    | ItemKind::DeliverWithin { .. }
+                    | ItemKind::DeliverBy { .. }
             );
             if single {
                 if let Some(&first) = singles.get(kind.describe()) {
@@ -137,7 +150,10 @@ impl<'a> Checker<'a> {
             if profile
                 && matches!(
                     kind,
-                    ItemKind::Priority(_) | ItemKind::Objective(_) | ItemKind::Stage { .. }
+                    ItemKind::Priority(_)
+                        | ItemKind::Objective(_)
+                        | ItemKind::Stage { .. }
+                        | ItemKind::Transit(_)
                 )
             {
                 self.error(
@@ -170,6 +186,18 @@ impl<'a> Checker<'a> {
                 span: slot.span,
                 name_span: slot.name.span,
             });
+        }
+        if let Some(transit) = &def.transit
+            && reads_delivery(&transit.value, &def.lets, &mut Vec::new())
+        {
+            self.error(
+                Diagnostic::new(
+                    Code::CYCLE,
+                    transit.value.span,
+                    "the transit time cannot depend on delivery dates, which are computed from it",
+                )
+                .with_help("compute it from the node and the order: `transit = ground_days(distance(node, order.ship_to))`"),
+            );
         }
         def
     }
@@ -356,6 +384,116 @@ impl<'a> Checker<'a> {
                     span,
                 })
             }
+            ItemKind::Transit(value) => {
+                let duration = Type::Quantity(Dim::Duration);
+                let value = self.expr(value, &Scope::of(Clause::Transit), Some(&duration));
+                if !value.ty.compatible(&duration) {
+                    let message = format!(
+                        "a transit time must be a duration, but this is {}",
+                        self.show(&value.ty)
+                    );
+                    let mut diagnostic = Diagnostic::new(Code::TYPE_MISMATCH, value.span, message);
+                    diagnostic = match self.unit_fix(&value, &duration) {
+                        Some(fix) => {
+                            diagnostic.with_fix(value.span, fix.clone(), format!("write `{fix}`"))
+                        }
+                        None => diagnostic.with_help("write a duration, like `2 days` or `36 h`"),
+                    };
+                    self.error(diagnostic);
+                }
+                def.transit = Some(TransitDef { value, span });
+            }
+            ItemKind::ShipWithin { days, because } => {
+                if let Some(n) = self.day_count(days, "ship within") {
+                    def.promises.push(PromiseDef {
+                        promise: Promise::ShipWithin(n),
+                        because: Self::because(because),
+                        span,
+                    });
+                }
+            }
+            ItemKind::DeliverWithin { days, because } => {
+                let n = self.day_count(days, "deliver within");
+                self.require_transit_for(span, "`deliver within`");
+                if let Some(n) = n {
+                    def.promises.push(PromiseDef {
+                        promise: Promise::DeliverWithin(n),
+                        because: Self::because(because),
+                        span,
+                    });
+                }
+            }
+            ItemKind::DeliverBy { date, because } => {
+                self.require_transit_for(span, "`deliver by`");
+                let date = self.expr(date, &Scope::of(Clause::DeliverBy), Some(&Type::Date));
+                if !date.ty.compatible(&Type::Date) {
+                    let message = format!(
+                        "`deliver by` needs a date, like `order.promised_by`, but this is {}",
+                        self.show(&date.ty)
+                    );
+                    self.error(Diagnostic::new(Code::TYPE_MISMATCH, date.span, message));
+                }
+                def.promises.push(PromiseDef {
+                    promise: Promise::DeliverBy(date),
+                    because: Self::because(because),
+                    span,
+                });
+            }
         }
+    }
+
+    /// A number of days in a promise: at least 0.
+    fn day_count(&mut self, days: &ast::Count, item: &str) -> Option<u32> {
+        match u32::try_from(days.value) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.error(Diagnostic::new(
+                    Code::INVALID_COUNT,
+                    days.span,
+                    format!(
+                        "`{item}` takes a number of days from 0 up, not {}",
+                        days.value
+                    ),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Reports `what` (at `span`) unless the policy has a `transit`, which delivery
+    /// dates are computed from.
+    pub(crate) fn require_transit_for(&mut self, span: Span, what: &str) {
+        let diagnostic = match self.delivery {
+            Delivery::Known => return,
+            Delivery::NoTransit => Diagnostic::new(
+                Code::CONTEXT_UNAVAILABLE,
+                span,
+                format!("{what} needs delivery dates, and this policy has no `transit`"),
+            )
+            .with_help("say how long shipments take, like `transit = 3 days` or `transit = ground_days(distance(node, order.ship_to))`"),
+            Delivery::Profile => Diagnostic::new(
+                Code::NOT_ALLOWED_IN_PROFILE,
+                span,
+                format!("{what} needs delivery dates, which a compliance profile does not have"),
+            )
+            .with_help("transit times are the routing policy's: promise delivery there, and bound the ship date here with `ship within N business days`"),
+        };
+        self.error(diagnostic);
+    }
+}
+
+/// Whether `e` reads a delivery date, directly or through `let`s.
+fn reads_delivery(e: &Expr, lets: &[LetDef], seen: &mut Vec<u32>) -> bool {
+    match &e.kind {
+        ExprKind::Attr(AttrRef::Builtin(attr)) if attr.reads_delivery() => true,
+        ExprKind::Let(id) if !seen.contains(&id.0) => {
+            seen.push(id.0);
+            lets.get(id.0 as usize)
+                .is_some_and(|l| reads_delivery(&l.value, lets, seen))
+        }
+        _ => e
+            .children()
+            .into_iter()
+            .any(|c| reads_delivery(c, lets, seen)),
     }
 }

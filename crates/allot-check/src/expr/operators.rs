@@ -195,7 +195,7 @@ impl Checker<'_> {
                 let ty = l.ty.join(&r.ty);
                 let ordered = !matches!(op, BinaryOp::Eq | BinaryOp::NotEq);
                 let comparable = if ordered {
-                    ty.is_numeric() || matches!(ty, Quantity(_) | Rate(_) | Error)
+                    ty.is_numeric() || matches!(ty, Quantity(_) | Rate(_) | Date | Error)
                 } else {
                     !matches!(ty, Node | Location | Set(_))
                 };

@@ -111,11 +111,12 @@ impl<'a> Router<'a> {
                             &r.origin,
                             &r.condition.source,
                             &r.because,
-                            "exclude when",
+                            if r.promise { "" } else { "exclude when" },
                         );
                         traces.push(CandidateTrace::Excluded {
                             node: name(),
                             excluded_by,
+                            dates: self.dates(node, layers[0].index),
                         });
                     }
                     continue;
@@ -141,6 +142,7 @@ impl<'a> Router<'a> {
                         available,
                         stage: stage_name,
                         costs: std::mem::take(&mut costs.terms[k]),
+                        dates: self.dates(node, layers[0].index),
                     });
                 }
                 gathered.candidates[l].push(Candidate {

@@ -76,10 +76,13 @@ impl Router<'_> {
             if !self.engine.digital[node as usize] {
                 commit.shipments.push(node);
             }
+            let dates = self.dates(node, layers[0].index);
             shipments.push(Shipment {
                 node: network.nodes[node as usize].id.to_string(),
                 lines: shipped,
                 cost: round_cents(cost),
+                ship_by: dates.ship_by,
+                deliver_by: dates.deliver_by,
             });
         }
         let mut decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);

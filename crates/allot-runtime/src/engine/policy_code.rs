@@ -4,7 +4,7 @@
 use super::near::NearIndex;
 use crate::eval::{Code, Lowering};
 use crate::value::Radius;
-use allot_plan::{CostBasis, Level, Measure, PolicyPlan, Program};
+use allot_plan::{CostBasis, Level, Measure, NodeAttr, Op, OrderAttr, PolicyPlan, Program};
 
 pub(super) struct PolicyCode {
     pub(super) applies: Option<Code>,
@@ -24,6 +24,57 @@ pub(super) struct PolicyCode {
     /// Whether no per-shipment cost can fall as lines are added to a shipment (see
     /// [`Problem::costs_rise`]).
     pub(super) shipment_costs_rise: bool,
+    pub(super) transit: Option<Code>,
+    /// The order fields the policy cannot route without: those its `applies when`
+    /// reads, and those any of its programs reads.
+    pub(super) applies_needs: Needs,
+    pub(super) needs: Needs,
+}
+
+/// Order fields that are optional in data but that some rules read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Needs {
+    pub(super) placed_at: bool,
+    pub(super) promised_by: bool,
+}
+
+impl Needs {
+    /// What `programs` read, directly or through the policy's `lets`.
+    fn of<'p>(programs: impl IntoIterator<Item = &'p Program>, lets: &[&Program]) -> Needs {
+        let mut needs = Needs::default();
+        let mut seen = vec![false; lets.len()];
+        let mut pending: Vec<&Program> = programs.into_iter().collect();
+        while let Some(program) = pending.pop() {
+            for op in &program.ops {
+                match op {
+                    Op::Node(
+                        NodeAttr::ShipDate | NodeAttr::ShipDays | NodeAttr::ShipBusinessDays,
+                    ) => needs.placed_at = true,
+                    Op::Order(OrderAttr::PromisedBy) => needs.promised_by = true,
+                    Op::Let(index) => {
+                        let index = *index as usize;
+                        if index < lets.len() && !seen[index] {
+                            seen[index] = true;
+                            pending.push(lets[index]);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        needs
+    }
+
+    /// The first field that `needs` asks for and the order lacks.
+    pub(super) fn missing(self, order: &crate::order::Order) -> Option<&'static str> {
+        if self.placed_at && order.placed.is_none() {
+            Some("placed_at")
+        } else if self.promised_by && order.promised_by.is_none() {
+            Some("promised_by")
+        } else {
+            None
+        }
+    }
 }
 
 pub(super) fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCode {
@@ -58,7 +109,11 @@ pub(super) fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCo
                 || (amount.never_falls(&lowering)
                     && (condition.as_ref()).is_none_or(|c| c.ignores_shipment(&lowering)))
         });
+    let lets: Vec<&Program> = p.lets.iter().map(|l| &l.value).collect();
     PolicyCode {
+        applies_needs: Needs::of(&p.applies, &lets),
+        needs: Needs::of(p.programs(), &lets),
+        transit: p.transit.as_ref().map(lower),
         applies: p.applies.as_ref().map(lower),
         excludes: p.excludes.iter().map(|r| lower(&r.condition)).collect(),
         guards,

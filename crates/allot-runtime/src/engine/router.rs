@@ -6,8 +6,9 @@
 
 use super::Engine;
 use super::policy_code::PolicyCode;
-use crate::decision::{Decision, RuleRef, Status, Trace};
-use crate::eval::{Code, Env, LetCache, World};
+use crate::calendar::iso_date;
+use crate::decision::{Dates, Decision, RuleRef, Status, Trace};
+use crate::eval::{Code, Env, LetCache, World, whole_days};
 use crate::order::{Line, Order};
 use crate::search::Criterion;
 use allot_plan::{Level, Measure, Origin, PolicyPlan, ShortagePlan};
@@ -80,10 +81,50 @@ impl<'a> Router<'a> {
             .map_or("?", String::as_str);
         RuleRef {
             policy: self.engine.plan.policies[policy].name.clone(),
-            rule: format!("{keyword} {source}"),
+            rule: match keyword {
+                "" => source.to_string(),
+                keyword => format!("{keyword} {source}"),
+            },
             because: because.clone(),
             at: format!("{file}:{}:{}", origin.line, origin.column),
         }
+    }
+
+    /// When `node` would ship the order and, with the transit of `policy`, deliver it.
+    pub(super) fn dates(&self, node: u32, policy: usize) -> Dates {
+        let Some(times) = self.world.ship_times(node) else {
+            return Dates::default();
+        };
+        let code = &self.engine.policies[policy];
+        let deliver_day = code.transit.as_ref().map(|transit| {
+            let mut cache = LetCache::new(code.lets.len());
+            let minutes = self
+                .env(None, Some(node))
+                .number(transit, &mut cache, &code.lets);
+            times.ship_day + whole_days(minutes) as i32
+        });
+        Dates {
+            ship_by: Some(iso_date(times.ship_day)),
+            deliver_by: deliver_day.map(iso_date),
+        }
+    }
+
+    /// An `error` decision when the policy or profile `index` reads a field the order
+    /// lacks: in its `applies when` alone, or anywhere.
+    fn lacking(&self, index: usize, applies_only: bool) -> Option<Decision> {
+        let code = &self.engine.policies[index];
+        let needs = if applies_only {
+            code.applies_needs
+        } else {
+            code.needs
+        };
+        let field = needs.missing(self.order)?;
+        let plan = &self.engine.plan.policies[index];
+        let what = match plan.kind {
+            allot_plan::PolicyKind::Policy => "policy",
+            allot_plan::PolicyKind::Compliance => "compliance profile",
+        };
+        Some(Decision::lacking(&self.order.id, field, what, &plan.name))
     }
 
     /// Records, when explaining, that the rule written at `origin` had an effect.
@@ -122,22 +163,31 @@ impl<'a> Router<'a> {
         let id = Some(self.order.id.to_string());
         // Selection: the highest-priority applicable policy; every applicable profile.
         let engine = self.engine;
-        let Some(policy) = engine
-            .selection
-            .iter()
-            .find_map(|&index| self.applied(index, &order_env))
-        else {
+        let mut policy = None;
+        for &index in &engine.selection {
+            if let Some(error) = self.lacking(index, true) {
+                return (error, Commit::default());
+            }
+            policy = self.applied(index, &order_env);
+            if policy.is_some() {
+                break;
+            }
+        }
+        let Some(policy) = policy else {
             let mut decision = self.outcome(id, None, Vec::new(), Status::Rejected);
             decision.reason = Some("no policy applies".into());
             return (decision, Commit::default());
         };
         let mut layers = vec![policy];
-        layers.extend(
-            engine
-                .profiles
-                .iter()
-                .filter_map(|&index| self.applied(index, &order_env)),
-        );
+        for &index in &engine.profiles {
+            if let Some(error) = self.lacking(index, true) {
+                return (error, Commit::default());
+            }
+            layers.extend(self.applied(index, &order_env));
+        }
+        if let Some(error) = layers.iter().find_map(|l| self.lacking(l.index, false)) {
+            return (error, Commit::default());
+        }
         let policy_name = self.engine.plan.policies[layers[0].index].name.clone();
         let profile_names: Vec<String> = layers[1..]
             .iter()

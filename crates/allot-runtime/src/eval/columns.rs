@@ -5,7 +5,7 @@
 //! evaluator, with the same result. Programs have no effects, so both operands of `and`,
 //! `or` and `if` may be computed where the scalar evaluator skips one.
 
-use super::interpret::{Frame, MAX_NUM_ARGS, Params};
+use super::interpret::{Frame, MAX_NUM_ARGS, Params, whole_days};
 use super::{Arith, Code, Compare, Env, Expr, LetCache, TableCode};
 use crate::value::V;
 use allot_plan::{LineAttr, Owner};
@@ -187,6 +187,10 @@ impl Env<'_> {
             Expr::Abs(x) => {
                 self.num_column(x, at, out);
                 out.iter_mut().for_each(|v| *v = v.abs());
+            }
+            Expr::WholeDays(x) => {
+                self.num_column(x, at, out);
+                out.iter_mut().for_each(|v| *v = whole_days(*v));
             }
             Expr::Neg(x) => {
                 self.num_column(x, at, out);

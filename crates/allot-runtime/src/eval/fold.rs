@@ -91,6 +91,7 @@ impl Env<'_> {
             }
             Expr::Not(x)
             | Expr::Abs(x)
+            | Expr::WholeDays(x)
             | Expr::Neg(x)
             | Expr::Field(_, x)
             | Expr::CompareWith(_, x, _)
@@ -133,6 +134,7 @@ impl Env<'_> {
             Expr::Not(_) => Expr::Not(one(operands)),
             Expr::Abs(_) => Expr::Abs(one(operands)),
             Expr::Neg(_) => Expr::Neg(one(operands)),
+            Expr::WholeDays(_) => Expr::WholeDays(one(operands)),
             Expr::Field(field, _) => Expr::Field(*field, one(operands)),
             Expr::CompareWith(op, _, constant) => Expr::CompareWith(*op, one(operands), *constant),
             Expr::ArithWith {

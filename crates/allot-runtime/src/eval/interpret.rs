@@ -143,6 +143,7 @@ impl Env<'_> {
             }
             Expr::Abs(x) => self.num(x, f).abs(),
             Expr::Neg(x) => -self.num(x, f),
+            Expr::WholeDays(x) => whole_days(self.num(x, f)),
             Expr::If(parts) => {
                 if self.truth(&parts[0], f) {
                     self.num(&parts[1], f)
@@ -286,6 +287,7 @@ impl Env<'_> {
             | Expr::Min(_)
             | Expr::Max(_)
             | Expr::Abs(_)
+            | Expr::WholeDays(_)
             | Expr::Neg(_)
             | Expr::Arith(..)
             | Expr::ArithWith { .. } => V::Num(self.num(expr, f)),
@@ -403,6 +405,7 @@ impl Env<'_> {
             A::Value => V::Num(order.value),
             A::Tags => V::Set(order.tags.clone()),
             A::Lines => V::Num(order.lines.len() as f64),
+            A::PromisedBy => V::Num(order.promised_by.map_or(f64::NAN, f64::from)),
         }
     }
 
@@ -441,6 +444,19 @@ impl Env<'_> {
             NodeAttr::Utilization => V::Num(self.world.utilization[index as usize]),
             NodeAttr::HandlingCost => V::Num(node.handling_cost),
             NodeAttr::PickCost => V::Num(node.pick_cost),
+            NodeAttr::HandlingDays => V::Num(f64::from(
+                self.world.network.calendars[node.calendar as usize].handling_days,
+            )),
+            NodeAttr::ShipDate | NodeAttr::ShipDays | NodeAttr::ShipBusinessDays => {
+                V::Num(match self.world.ship_times(index) {
+                    Some(times) => f64::from(match attr {
+                        NodeAttr::ShipDate => times.ship_day,
+                        NodeAttr::ShipDays => times.ship_days,
+                        _ => times.business_days,
+                    }),
+                    None => f64::NAN,
+                })
+            }
         }
     }
 
@@ -476,4 +492,9 @@ impl Env<'_> {
         };
         values.and_then(|v| v.get(slot))
     }
+}
+
+/// A duration in minutes as whole days, rounded up; a negative one is no days.
+pub(crate) fn whole_days(minutes: f64) -> f64 {
+    (minutes / 1440.0).ceil().max(0.0)
 }

@@ -190,6 +190,10 @@ impl<'a> Lowering<'a> {
                 Op::Node(attr) => {
                     reads = match attr {
                         NodeAttr::Load | NodeAttr::Utilization => Reads::NODE.with(Reads::BATCH),
+                        // When the node ships depends on when the order was placed.
+                        NodeAttr::ShipDate | NodeAttr::ShipDays | NodeAttr::ShipBusinessDays => {
+                            Reads::NODE.with(Reads::ORDER)
+                        }
                         _ => Reads::NODE,
                     };
                     Expr::Node(*attr)
@@ -262,6 +266,10 @@ impl<'a> Lowering<'a> {
                 Op::Neg => {
                     let [x] = *self.fixed::<1>(args, &mut reads);
                     Expr::Neg(Box::new(x))
+                }
+                Op::WholeDays => {
+                    let [x] = *self.fixed::<1>(args, &mut reads);
+                    Expr::WholeDays(Box::new(x))
                 }
                 Op::Not => {
                     let [x] = *self.fixed::<1>(args, &mut reads);

@@ -181,6 +181,8 @@ impl<'a> Analysis<'a> {
             Expr::List(xs) => flat(xs),
             Expr::Table(id, args) | Expr::NumTable(id, args) => self.table(*id, args),
             Expr::Neg(x) => self.trend(x).map(Trend::flip),
+            // Rounding up keeps the direction of change.
+            Expr::WholeDays(x) => self.trend(x),
             Expr::Min(xs) | Expr::Max(xs) => xs
                 .iter()
                 .try_fold(Trend::Flat, |acc, x| acc.join(self.trend(x)?)),

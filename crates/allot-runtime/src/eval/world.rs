@@ -1,8 +1,9 @@
 //! What programs read besides the order and its lines: the network and the stock and
-//! load routing has left ([`World`]), the ship-to's distance to each node computed once
-//! per order, the totals of a shipment, and the cache of `let` values. These are read,
-//! never changed, while a program runs.
+//! load routing has left ([`World`]), the ship-to's distance to each node and each
+//! calendar's ship date computed once per order, the totals of a shipment, and the cache
+//! of `let` values. These are read, never changed, while a program runs.
 
+use crate::calendar::{Placed, ShipTimes};
 use crate::network::{Network, Schema};
 use allot_plan::Level;
 use std::cell::Cell;
@@ -25,34 +26,72 @@ pub(crate) struct World<'a> {
     pub unit_vectors: &'a [[f64; 3]],
     /// The order's ship-to on the unit sphere.
     pub ship_to: [f64; 3],
-    distances: &'a ShipToDistances,
-    /// This order's stamp in `distances`.
+    distances: &'a PerOrder<f64>,
+    /// When the order was placed, and the ship times of each calendar for it.
+    placed: Option<Placed>,
+    ship_times: &'a PerOrder<ShipTimes>,
+    /// This order's stamp in `distances` and `ship_times`.
     stamp: u32,
 }
 
-/// Per node, its distance to an order's ship-to, computed once per order: rules, guards
-/// and every shipment's costs ask for it again and again. Kept from order to order, each
-/// entry stamped with the order it was computed for, so that a new order forgets them
-/// all without touching them.
-pub(crate) struct ShipToDistances {
-    entries: Box<[Cell<(u32, f64)>]>,
+/// Values computed once per order and asked for again and again: per node, its distance
+/// to the ship-to (rules, guards and every shipment's costs read it); per calendar, when
+/// a node keeping it can ship. Kept from order to order, each entry stamped with the
+/// order it was computed for, so that a new order forgets them all without touching
+/// them.
+pub(crate) struct PerOrder<T: Copy> {
+    entries: Box<[Cell<(u32, T)>]>,
+}
+
+impl<T: Copy + Default> PerOrder<T> {
+    fn new(len: usize) -> PerOrder<T> {
+        PerOrder {
+            entries: (0..len).map(|_| Cell::new((0, T::default()))).collect(),
+        }
+    }
+
+    fn forget(&self) {
+        self.entries.iter().for_each(|e| e.set((0, T::default())));
+    }
+
+    /// The value at `index` for the order of `stamp`, computed by `compute` the first
+    /// time it is asked for.
+    fn get(&self, index: usize, stamp: u32, compute: impl FnOnce() -> T) -> T {
+        let entry = &self.entries[index];
+        match entry.get() {
+            (at, value) if at == stamp => value,
+            _ => {
+                let value = compute();
+                entry.set((stamp, value));
+                value
+            }
+        }
+    }
+}
+
+/// What the engine keeps for [`World`] from order to order.
+pub(crate) struct PerOrderCaches {
+    distances: PerOrder<f64>,
+    ship_times: PerOrder<ShipTimes>,
     last_stamp: Cell<u32>,
 }
 
-impl ShipToDistances {
-    pub fn new(nodes: usize) -> ShipToDistances {
-        ShipToDistances {
-            entries: (0..nodes).map(|_| Cell::new((0, f64::NAN))).collect(),
+impl PerOrderCaches {
+    pub fn new(network: &Network) -> PerOrderCaches {
+        PerOrderCaches {
+            distances: PerOrder::new(network.nodes.len()),
+            ship_times: PerOrder::new(network.calendars.len()),
             last_stamp: Cell::new(0),
         }
     }
 
-    /// The stamp of a new order: no distance computed before holds for it.
+    /// The stamp of a new order: no value computed before holds for it.
     fn next_stamp(&self) -> u32 {
         let stamp = self.last_stamp.get().wrapping_add(1);
         // After four billion orders the stamps come round again: forget everything.
         let stamp = if stamp == 0 {
-            self.entries.iter().for_each(|e| e.set((0, f64::NAN)));
+            self.distances.forget();
+            self.ship_times.forget();
             1
         } else {
             stamp
@@ -69,8 +108,10 @@ impl<'a> World<'a> {
         (load, utilization): (&'a [f64], &'a [f64]),
         free: &'a [Vec<i64>],
         unit_vectors: &'a [[f64; 3]],
-        (ship_to, distances): ([f64; 3], &'a ShipToDistances),
+        (ship_to, placed): ([f64; 3], Option<Placed>),
+        caches: &'a PerOrderCaches,
     ) -> World<'a> {
+        let stamp = caches.next_stamp();
         World {
             network,
             schema,
@@ -79,22 +120,28 @@ impl<'a> World<'a> {
             free,
             unit_vectors,
             ship_to,
-            stamp: distances.next_stamp(),
-            distances,
+            distances: &caches.distances,
+            placed,
+            ship_times: &caches.ship_times,
+            stamp,
         }
     }
 
     /// The distance from a node to the order's ship-to, computed once per order.
     pub fn ship_to_km(&self, node: u32) -> f64 {
-        let entry = &self.distances.entries[node as usize];
-        match entry.get() {
-            (stamp, km) if stamp == self.stamp => km,
-            _ => {
-                let km = chord_km(&self.unit_vectors[node as usize], &self.ship_to);
-                entry.set((self.stamp, km));
-                km
-            }
-        }
+        self.distances.get(node as usize, self.stamp, || {
+            chord_km(&self.unit_vectors[node as usize], &self.ship_to)
+        })
+    }
+
+    /// When a node can ship the order (`None` when the order does not say when it was
+    /// placed), computed once per order and calendar.
+    pub fn ship_times(&self, node: u32) -> Option<ShipTimes> {
+        let placed = self.placed?;
+        let calendar = self.network.nodes[node as usize].calendar as usize;
+        Some(self.ship_times.get(calendar, self.stamp, || {
+            self.network.calendars[calendar].ship_times(placed)
+        }))
     }
 
     /// on_hand − reserved − taken in this batch, before safety stock.

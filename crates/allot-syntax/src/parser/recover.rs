@@ -162,7 +162,9 @@ impl FileParser<'_> {
             .map(|&n| self.text(&self.tokens[n]).to_string());
         match self.text(&token) {
             "max" => next.as_deref() == Some("shipments"),
-            "ship" => next.as_deref() == Some("complete"),
+            "ship" => matches!(next.as_deref(), Some("complete" | "within")),
+            "deliver" => matches!(next.as_deref(), Some("within" | "by")),
+            "transit" => next.as_deref() == Some("="),
             // `on shortage reject`: that `reject` is the action, not an item.
             "reject" => previous.is_none_or(|p| self.text(&self.tokens[p]) != "shortage"),
             _ => true,
