@@ -1,6 +1,8 @@
 //! The compiled runtime decides exactly as the reference on random rulesets, networks
 //! and batches; and its plan is the optimum of the plan space, which the reference
-//! finds by trying every plan.
+//! finds by trying every plan. Nodes keep random calendars (time zones, cutoffs,
+//! holidays, handling days) and orders are placed at random instants around cutoffs,
+//! weekends, holidays, the year end and daylight-saving changes.
 
 use allot_diagnostics::Sources;
 use allot_reference::Reference;
@@ -18,6 +20,10 @@ const EXCLUSIONS: &[&str] = &[
     r#"exclude when line.qty > 2 and node.kind == vendor because "vendor limit""#,
     r#"exclude when available(node, line.sku) < line.qty and node.kind == store because "store short""#,
     r#"exclude when not (line.qty <= 3 or "vip" in order.tags) and node.kind == store because "large store line""#,
+    r#"ship within 1 business day because "slow""#,
+    "deliver within 3 days",
+    r#"deliver by order.promised_by because "promised""#,
+    r#"exclude when node.ship_days > 2 and node.kind == store because "store backlog""#,
 ];
 
 const COSTS: &[&str] = &[
@@ -32,6 +38,8 @@ const COSTS: &[&str] = &[
     // Falling as a shipment grows, and a negative line cost: the search may not.
     "cost volume per shipment = 3 USD - 0.5 USD * shipment.units",
     "cost rebate per unit = -0.2 USD when node.kind == store",
+    "cost late per shipment = 2 USD when shipment.delivery_days > 2",
+    "cost wait per line = 0.1 USD * node.ship_business_days",
 ];
 
 const CRITERIA: &[&str] = &[
@@ -39,6 +47,33 @@ const CRITERIA: &[&str] = &[
     "minimize cost",
     "minimize max(node.priority)",
     "maximize sum(shipment.units)",
+    "minimize max(shipment.delivery_days)",
+    "minimize sum(node.ship_days)",
+];
+
+const TIME_ZONES: &[&str] = &[
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Pacific/Auckland",
+];
+
+/// Around the US and EU daylight-saving changes, Christmas and the year end.
+const PLACED_FROM: &[&str] = &[
+    "2026-03-06T08:00:00-05:00",
+    "2026-03-27T20:00:00Z",
+    "2026-10-30T12:00:00-05:00",
+    "2026-12-23T10:00:00-06:00",
+    "2026-12-30T16:00:00+13:00",
+];
+
+const HOLIDAYS: &[&str] = &[
+    "2026-03-09",
+    "2026-11-02",
+    "2026-12-25",
+    "2026-12-28",
+    "2027-01-01",
 ];
 
 #[derive(Clone, Debug)]
@@ -66,12 +101,12 @@ fn ruleset() -> impl Strategy<Value = String> {
         .prop_map(|(excludes, costs, criteria, split, line_split, shortage, safety, stages, profile)| {
             let objective = if criteria.is_empty() { String::new() } else { format!("objective {{ {} }}", criteria.join("\n    ")) };
             let profile = if profile {
-                "compliance \"vip\" {\n  applies when \"vip\" in order.tags\n  exclude when node.kind == vendor because \"vip: no dropship\"\n  cost vip per shipment = 2 USD\n}\n"
+                "compliance \"vip\" {\n  applies when \"vip\" in order.tags\n  exclude when node.kind == vendor because \"vip: no dropship\"\n  ship within 2 business days\n  cost vip per shipment = 2 USD\n}\n"
             } else {
                 ""
             };
             format!(
-                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\ntable band(w: weight) -> money {{\n  w <= 2 kg => 0 USD\n  _ => 1 USD/kg * (w - 2 kg)\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n{profile}",
+                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\ntable band(w: weight) -> money {{\n  w <= 2 kg => 0 USD\n  _ => 1 USD/kg * (w - 2 kg)\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  transit = if d < 100 km then 1 day else 36 h\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n{profile}",
                 excludes.join("\n  "),
                 costs.join("\n  "),
             )
@@ -89,8 +124,15 @@ fn network(nodes: usize) -> impl Strategy<Value = Value> {
         0..3i64,
         0..50u32,
     );
+    let calendar = (
+        proptest::sample::select(TIME_ZONES),
+        proptest::sample::select(&[None, Some("12:00"), Some("14:00"), Some("17:30")][..]),
+        0..3u32,
+        any::<bool>(),
+        proptest::sample::subsequence(HOLIDAYS.to_vec(), 0..=3),
+    );
     (
-        proptest::collection::vec(node, nodes..=nodes),
+        proptest::collection::vec((node, calendar), nodes..=nodes),
         proptest::collection::vec(proptest::collection::vec(0..4i64, 3..=3), nodes..=nodes),
         proptest::collection::vec(any::<bool>(), 3..=3),
     )
@@ -99,12 +141,20 @@ fn network(nodes: usize) -> impl Strategy<Value = Value> {
             let nodes: Vec<Value> = nodes
                 .iter()
                 .enumerate()
-                .map(|(i, (kind, lat, lon, priority, blocked, capacity, load, pick))| {
-                    json!({
+                .map(|(i, ((kind, lat, lon, priority, blocked, capacity, load, pick), (zone, cutoff, handling, saturdays, holidays)))| {
+                    let mut node = json!({
                         "id": format!("N{i}"), "kind": kinds[*kind], "lat": 40.0 + lat, "lon": -74.0 + lon,
                         "country": "US", "priority": priority, "tags": if *blocked { vec!["blocked"] } else { vec![] },
-                        "capacity": capacity, "load": load, "handling_cost": 1.5, "pick_cost": *pick as f64 / 100.0
-                    })
+                        "capacity": capacity, "load": load, "handling_cost": 1.5, "pick_cost": *pick as f64 / 100.0,
+                        "timezone": zone, "handling_days": handling, "holidays": holidays,
+                    });
+                    if let Some(cutoff) = cutoff {
+                        node["cutoff"] = json!(cutoff);
+                    }
+                    if *saturdays {
+                        node["working_days"] = json!(["mon", "tue", "wed", "thu", "fri", "sat"]);
+                    }
+                    node
                 })
                 .collect();
             let items: Vec<Value> = (0..3)
@@ -122,18 +172,46 @@ fn network(nodes: usize) -> impl Strategy<Value = Value> {
         })
 }
 
+/// When an order was placed: a random instant within six days of one of
+/// [`PLACED_FROM`], written with that instant's offset.
+fn placed_at() -> impl Strategy<Value = String> {
+    (proptest::sample::select(PLACED_FROM), 0..6 * 24 * 60i64).prop_map(|(from, minutes)| {
+        let pieces = jiff::fmt::temporal::Pieces::parse(from).unwrap();
+        let at: jiff::Timestamp = from.parse().unwrap();
+        let at = at + jiff::SignedDuration::from_mins(minutes);
+        let offset = match pieces.offset() {
+            Some(jiff::fmt::temporal::PiecesOffset::Numeric(n)) => n.offset(),
+            _ => jiff::tz::Offset::UTC,
+        };
+        at.display_with_offset(offset).to_string()
+    })
+}
+
 fn order(index: usize, max_lines: usize, max_qty: i64) -> impl Strategy<Value = Value> {
-    (proptest::collection::vec((0..3usize, 1..=max_qty), 1..=max_lines), any::<bool>(), -1.0..1.0f64).prop_map(
-        move |(lines, vip, lat)| {
+    (
+        proptest::collection::vec((0..3usize, 1..=max_qty), 1..=max_lines),
+        any::<bool>(),
+        -1.0..1.0f64,
+        // Now and then an order that does not say: the rules that need it refuse it.
+        proptest::option::weighted(0.9, placed_at()),
+        1..6i64,
+    )
+        .prop_map(move |(lines, vip, lat, placed_at, promised_in)| {
             let lines: Vec<Value> = lines
                 .iter()
                 .enumerate()
                 .map(|(i, (sku, qty))| json!({ "id": format!("{}", i + 1), "sku": format!("S{sku}"), "qty": qty, "price": 10.0 }))
                 .collect();
-            json!({ "id": format!("O{index}"), "channel": "web", "tags": if vip { vec!["vip"] } else { vec![] },
-                    "ship_to": { "lat": 40.0 + lat, "lon": -74.0, "country": "US" }, "lines": lines })
-        },
-    )
+            let mut order = json!({ "id": format!("O{index}"), "channel": "web", "tags": if vip { vec!["vip"] } else { vec![] },
+                    "ship_to": { "lat": 40.0 + lat, "lon": -74.0, "country": "US" }, "lines": lines });
+            if let Some(placed_at) = placed_at {
+                let placed_day: jiff::civil::Date = placed_at[..10].parse().unwrap();
+                let promised_by = placed_day + jiff::Span::new().days(promised_in);
+                order["placed_at"] = json!(placed_at);
+                order["promised_by"] = json!(promised_by.to_string());
+            }
+            order
+        })
 }
 
 fn scenario(
@@ -182,7 +260,17 @@ fn both(s: &Scenario) -> (Vec<Value>, Vec<Value>) {
     let mut actual = Vec::new();
     for value in &s.orders {
         let order = Order::from_value(value, &plan, &network).expect("valid order");
-        let decision = serde_json::to_value(engine.route(&order, false)).unwrap();
+        let decision = engine.route(&order, false);
+        // The policy has a transit: every shipment of an order that says when it was
+        // placed carries both dates, and they are compared below.
+        assert!(
+            (decision.shipments.iter().flatten()).all(|s| {
+                let dated = order.placed.is_some();
+                s.ship_by.is_some() == dated && s.deliver_by.is_some() == dated
+            }),
+            "{decision:?}"
+        );
+        let decision = serde_json::to_value(decision).unwrap();
         let with_sets = serde_json::to_value(indexed.route(&order, false)).unwrap();
         assert_eq!(decision, with_sets, "stockists as sets");
         expected.push(serde_json::to_value(reference.route(&order)).unwrap());
