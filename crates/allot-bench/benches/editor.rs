@@ -54,7 +54,11 @@ fn completion_after_an_edit(bencher: divan::Bencher) {
     bencher.bench_local(|| {
         turn += 1;
         file.set_text(&mut db).to(edited[turn % 2].clone());
-        let ide = Ide { db: &db, ruleset };
+        let ide = Ide {
+            db: &db,
+            ruleset,
+            network: None,
+        };
         allot_ide::completions(&ide, file.id(&db), at).len()
     });
 }
@@ -65,7 +69,11 @@ fn completion_after_an_edit(bencher: divan::Bencher) {
 fn completion(bencher: divan::Bencher) {
     let (db, ruleset, file, text) = setup();
     let at = middle(&text, "order.");
-    let ide = Ide { db: &db, ruleset };
+    let ide = Ide {
+        db: &db,
+        ruleset,
+        network: None,
+    };
     bencher.bench_local(|| allot_ide::completions(&ide, file.id(&db), at).len());
 }
 
@@ -74,6 +82,10 @@ fn completion(bencher: divan::Bencher) {
 fn hover(bencher: divan::Bencher) {
     let (db, ruleset, file, text) = setup();
     let at = middle(&text, "order.") + 1;
-    let ide = Ide { db: &db, ruleset };
+    let ide = Ide {
+        db: &db,
+        ruleset,
+        network: None,
+    };
     bencher.bench_local(|| ide.hover(file.id(&db), at));
 }

@@ -111,6 +111,26 @@ const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
         "bounds the nodes a plan uses",
     ),
     ("ship complete", "ship complete", "one shipment, all lines"),
+    (
+        "transit",
+        "transit = ${1:2 days}",
+        "how long a shipment from the node takes to arrive",
+    ),
+    (
+        "ship within",
+        "ship within ${1:2} business days because \"${2:reason}\"",
+        "a node that cannot ship in time cannot take the order",
+    ),
+    (
+        "deliver within",
+        "deliver within ${1:5} days because \"${2:reason}\"",
+        "a node whose shipment would arrive later cannot take the order",
+    ),
+    (
+        "deliver by",
+        "deliver by ${1:order.promised_by} because \"${2:reason}\"",
+        "a node whose shipment would arrive after the date cannot take the order",
+    ),
     ("no line split", "no line split", "each line from one node"),
     (
         "stage",

@@ -60,6 +60,18 @@ pub fn keyword(word: &str) -> Option<&'static str> {
         "if" | "then" | "else" => "`if CONDITION then A else B`: both branches have one type.",
         "true" | "false" => "A `bool`.",
         "no" => "`no line split`: each line's units ship from one node.",
+        "transit" => {
+            "`transit = DURATION`: how long a shipment from the node takes to reach the shopper, per node and order (`transit = ground(distance(node, order.ship_to))`). A shipment's delivery date is its ship date plus the transit in whole days, rounded up."
+        }
+        "ship" => {
+            "`ship within N business days`: a node that cannot ship the order within N of its working days after the day it was placed cannot take it. The node's ship date comes from its calendar: the order reaches it the day it is placed, or the next working day when placed after its `cutoff` (local time) or on a day off, then it takes its `handling_days`. `ship within 0 business days` means ship the day the order is placed. `ship complete`: one shipment, all lines."
+        }
+        "deliver" => {
+            "`deliver within N days`: a node whose shipment would arrive more than N calendar days after the day the order was placed cannot take it. `deliver by DATE` (such as `order.promised_by`): nor one that would arrive after the date. Both need the policy's `transit`."
+        }
+        "within" | "business" | "days" | "day" | "by" => {
+            "`ship within N business days` counts the node's working days; `deliver within N days` counts calendar days; `deliver by DATE` compares with a date."
+        }
         "enum" => "`enum NAME { a, b, … }`: a type whose values are the listed names.",
         "order" => {
             "The order being routed: `order.id`, `order.channel`, `order.ship_to`, `order.value`…"

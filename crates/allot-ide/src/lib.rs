@@ -5,10 +5,12 @@
 mod complete;
 mod docs;
 mod index;
+mod network;
 mod tokens;
 
 pub use complete::{Completion, CompletionKind, completions};
 pub use index::{Index, Occurrence, Symbol};
+pub use network::NodeDirectory;
 pub use tokens::{SemanticKind, semantic_tokens};
 
 use allot_check::model::Model;
@@ -27,6 +29,8 @@ pub fn symbol_index(db: &dyn salsa::Database, ruleset: Ruleset) -> Index {
 pub struct Ide<'db> {
     pub db: &'db Database,
     pub ruleset: Ruleset,
+    /// The nodes of the ruleset's network snapshot, when the editor found one.
+    pub network: Option<&'db NodeDirectory>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +111,9 @@ impl<'db> Ide<'db> {
     /// What is at `offset`: a name's definition and documentation, an expression's
     /// type and unit, or a keyword's meaning.
     pub fn hover(&self, file: FileId, offset: u32) -> Option<Hover> {
+        if let Some(hover) = self.node_hover(file, offset) {
+            return Some(hover);
+        }
         let index = self.index();
         if let Some(occurrence) = index.occurrence_at(file, offset) {
             return Some(Hover {
@@ -142,6 +149,27 @@ impl<'db> Ide<'db> {
                 end: token.end,
             },
             text: doc,
+        })
+    }
+
+    /// The network's node whose id is the string at `offset`.
+    fn node_hover(&self, file: FileId, offset: u32) -> Option<Hover> {
+        let token = *self
+            .tokens(file)
+            .iter()
+            .find(|t| t.start <= offset && offset < t.end)?;
+        if token.kind != allot_syntax::lexer::TokenKind::String {
+            return None;
+        }
+        let quoted = token.text(self.text(file));
+        let id = quoted.get(1..quoted.len().saturating_sub(1))?;
+        Some(Hover {
+            span: Span {
+                file,
+                start: token.start,
+                end: token.end,
+            },
+            text: self.network?.describe(id)?.to_string(),
         })
     }
 

@@ -3,7 +3,7 @@
 
 use allot_db::{Database, Ruleset};
 use allot_diagnostics::{FileId, Span};
-use allot_ide::Ide;
+use allot_ide::{Ide, NodeDirectory};
 
 const SCHEMA: &str = r#"//- schema.allot
 schema {
@@ -31,14 +31,21 @@ struct Fixture {
     ruleset: Ruleset,
     file: FileId,
     offset: u32,
+    /// From a `//- network.json` part, as the editor reads a ruleset's network.
+    network: Option<NodeDirectory>,
 }
 
 impl Fixture {
     fn new(text: &str) -> Fixture {
         let mut files = Vec::new();
         let mut cursor = None;
+        let mut network = None;
         for chunk in text.split("//- ").filter(|c| !c.trim().is_empty()) {
             let (name, body) = chunk.split_once('\n').expect("a file name line");
+            if name.trim() == "network.json" {
+                network = NodeDirectory::from_json(body);
+                continue;
+            }
             let mut body = body.to_string();
             if let Some(at) = body.find("$0") {
                 body.replace_range(at..at + 2, "");
@@ -54,6 +61,7 @@ impl Fixture {
             ruleset,
             file: FileId(file as u32),
             offset,
+            network,
         }
     }
 
@@ -61,6 +69,7 @@ impl Fixture {
         Ide {
             db: &self.db,
             ruleset: self.ruleset,
+            network: self.network.as_ref(),
         }
     }
 
@@ -160,6 +169,25 @@ fn hover_shows_types_units_and_docs() {
         hover(&policy("  safe$0ty stock 2 when node.kind == store"))
     );
     insta::assert_snapshot!("hover-unit", hover(&policy("  exclude when d > 10 k$0m")));
+    insta::assert_snapshot!(
+        "hover-node",
+        hover(&format!(
+            "{}//- network.json\n{}",
+            policy("  exclude when node.id == \"DC-$0NJ\""),
+            r#"{ "nodes": [ { "id": "DC-NJ", "kind": "dc", "lat": 40.5, "lon": -74.4,
+                 "timezone": "America/New_York", "cutoff": "14:00", "handling_days": 2 } ] }"#
+        ))
+    );
+    insta::assert_snapshot!(
+        "hover-ship-within",
+        hover(&policy("  s$0hip within 2 business days"))
+    );
+    insta::assert_snapshot!(
+        "hover-ship-date",
+        hover(&policy(
+            "  exclude when node.ship_d$0ate > order.promised_by"
+        ))
+    );
     insta::assert_snapshot!(
         "hover-function",
         hover(&policy(

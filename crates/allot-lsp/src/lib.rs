@@ -46,6 +46,7 @@ struct Snapshot {
     ruleset: allot_db::Ruleset,
     file: allot_diagnostics::FileId,
     uris: Vec<Uri>,
+    network: Option<Arc<allot_ide::NodeDirectory>>,
 }
 
 impl Backend {
@@ -69,6 +70,7 @@ impl Backend {
             ruleset,
             file,
             uris: state.uris(ruleset),
+            network: state.network(ruleset),
         })
     }
 
@@ -87,6 +89,7 @@ impl Backend {
                     let ide = Ide {
                         db: &snapshot.db,
                         ruleset: snapshot.ruleset,
+                        network: snapshot.network.as_deref(),
                     };
                     f(&ide, &snapshot)
                 }))

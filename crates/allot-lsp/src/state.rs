@@ -2,13 +2,16 @@
 //!
 //! As for `allot check`, the `.allot` files directly in one directory form one ruleset.
 //! Opening a document loads its directory's other files from disk, so names declared
-//! there resolve; open documents hold the editor's text.
+//! there resolve; open documents hold the editor's text. A `network.json` in the
+//! directory, read then too, is the ruleset's network: hover shows its nodes.
 
 use allot_db::{Database, Ruleset, SourceFile};
 use allot_diagnostics::FileId;
+use allot_ide::NodeDirectory;
 use salsa::Setter;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tower_lsp_server::ls_types::Uri;
 
 #[derive(Default)]
@@ -27,6 +30,7 @@ struct Loaded {
     ruleset: Ruleset,
     uris: Vec<Uri>,
     files: Vec<SourceFile>,
+    network: Option<Arc<NodeDirectory>>,
 }
 
 /// The `.allot` files directly in `dir`, sorted, with their texts; unreadable ones are
@@ -60,6 +64,11 @@ impl State {
             .iter()
             .find(|l| l.ruleset == ruleset)
             .map_or_else(Vec::new, |l| l.uris.clone())
+    }
+
+    /// The nodes of the ruleset's network, if its directory has one.
+    pub fn network(&self, ruleset: Ruleset) -> Option<Arc<NodeDirectory>> {
+        (self.rulesets.iter().find(|l| l.ruleset == ruleset)).and_then(|l| l.network.clone())
     }
 
     /// One document of each loaded ruleset.
@@ -145,11 +154,16 @@ impl State {
             uris.push(uri);
         }
         let ruleset = Ruleset::new(&self.db, files.clone());
+        let network = path
+            .and_then(|_| std::fs::read_to_string(key.join("network.json")).ok())
+            .and_then(|text| NodeDirectory::from_json(&text))
+            .map(Arc::new);
         self.rulesets.push(Loaded {
             key,
             ruleset,
             uris,
             files,
+            network,
         });
         self.rulesets.len() - 1
     }

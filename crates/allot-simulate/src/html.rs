@@ -105,9 +105,10 @@ impl Report {
             "orders changed",
             format!("{} of {}", self.changed.len(), self.orders),
             format!(
-                "{:.1}%; {} ship from other nodes",
+                "{:.1}%; {} ship from other nodes; {} have new promised dates",
                 share(self.changed.len()),
-                self.node_set_changed
+                self.node_set_changed,
+                self.dates_changed
             ),
         );
         card(

@@ -97,6 +97,8 @@ pub enum Change {
     Allocation,
     Unfilled,
     Cost,
+    /// The order's promised dates: the last day a shipment ships or arrives.
+    Dates,
 }
 
 impl Change {
@@ -108,6 +110,7 @@ impl Change {
             Change::Allocation => "allocation",
             Change::Unfilled => "unfilled",
             Change::Cost => "cost",
+            Change::Dates => "dates",
         }
     }
 }
@@ -135,6 +138,8 @@ pub struct Report {
     pub candidate: Totals,
     /// Orders whose set of shipping nodes changed.
     pub node_set_changed: usize,
+    /// Orders whose promised dates (the last ship date, the last delivery date) changed.
+    pub dates_changed: usize,
     pub changed: Vec<ChangedOrder>,
     /// How many changed orders, the first ones, keep their decisions explained (from
     /// the decisions' traces) for the page.
@@ -161,6 +166,7 @@ struct ReportJson<'a> {
     delta: Delta,
     changed_orders: usize,
     node_set_changed: usize,
+    dates_changed: usize,
     changed: &'a [ChangedOrder],
 }
 
@@ -173,6 +179,7 @@ impl Serialize for Report {
             delta: self.delta(),
             changed_orders: self.changed.len(),
             node_set_changed: self.node_set_changed,
+            dates_changed: self.dates_changed,
             changed: &self.changed,
         }
         .serialize(serializer)
@@ -186,6 +193,16 @@ fn nodes(decision: &Decision) -> BTreeSet<&str> {
         .flatten()
         .map(|s| s.node.as_str())
         .collect()
+}
+
+/// What the decision promises: the last ship date and the last delivery date of its
+/// shipments (ISO dates compare as text).
+fn promised(decision: &Decision) -> (Option<&str>, Option<&str>) {
+    let shipments = || decision.shipments.iter().flatten();
+    (
+        shipments().filter_map(|s| s.ship_by.as_deref()).max(),
+        shipments().filter_map(|s| s.deliver_by.as_deref()).max(),
+    )
 }
 
 /// (node, line, units) of every allocation, sorted.
@@ -239,6 +256,10 @@ impl Report {
         let cost_delta = candidate.cost.unwrap_or(0.0) - baseline.cost.unwrap_or(0.0);
         if cost_delta.abs() >= 0.005 {
             changes.push(Change::Cost);
+        }
+        if promised(&baseline) != promised(&candidate) {
+            changes.push(Change::Dates);
+            self.dates_changed += 1;
         }
         if !changes.is_empty() {
             let explanations = (self.changed.len() < self.explained)
@@ -316,9 +337,10 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "\n{} orders changed; {} ship from a different set of nodes",
+            "\n{} orders changed; {} ship from a different set of nodes; {} have new promised dates",
             self.changed.len(),
-            self.node_set_changed
+            self.node_set_changed,
+            self.dates_changed
         );
         if self.changed.is_empty() {
             return out;
@@ -463,6 +485,28 @@ mod tests {
         let delta = report.delta();
         assert_eq!(delta.shipments, -1);
         assert!((delta.cost - -9.996).abs() < 1e-9);
+        assert_eq!(report.dates_changed, 0);
+    }
+
+    #[test]
+    fn an_order_whose_promised_dates_move_is_changed() {
+        let dated = |ship: &str, deliver: &str| {
+            let mut d = decision(Status::Routed, &[("DC-1", "1", 2)], 10.0);
+            for s in d.shipments.iter_mut().flatten() {
+                s.ship_by = Some(ship.into());
+                s.deliver_by = Some(deliver.into());
+            }
+            d
+        };
+        let mut report = Report::default();
+        let monday = dated("2026-12-07", "2026-12-09");
+        report.add(monday.clone(), monday.clone(), parcels);
+        report.add(monday.clone(), dated("2026-12-07", "2026-12-10"), parcels);
+        report.add(monday, dated("2026-12-08", "2026-12-09"), parcels);
+        let changes: Vec<Vec<Change>> = report.changed.iter().map(|c| c.changes.clone()).collect();
+        assert_eq!(changes, vec![vec![Change::Dates], vec![Change::Dates]]);
+        assert_eq!(report.dates_changed, 2);
+        assert!(report.table(5).contains("2 have new promised dates"));
     }
 
     #[test]
@@ -489,7 +533,7 @@ mod tests {
         shipments                           3              3              0
         shipments per order             1.000          1.000              0
 
-        3 orders changed; 3 ship from a different set of nodes
+        3 orders changed; 3 ship from a different set of nodes; 0 have new promised dates
 
         A-1: routed DC-1[1×2] 10.00 → partial DC-2[1×1] 12.50
             cost +2.50, shipments 0

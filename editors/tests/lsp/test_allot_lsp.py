@@ -80,6 +80,27 @@ async def test_hover_gives_the_type_and_the_doc(client: LanguageClient):
     assert "How far a store may ship" in hover.contents.value
 
 
+async def test_hover_on_a_node_id_shows_the_node_and_its_calendar(client: LanguageClient):
+    partners = ROOT / "rulesets" / "dropship-compliance" / "partners.allot"
+    text = partners.read_text()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=partners.as_uri(), language_id="allot", version=1, text=text
+            )
+        )
+    )
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=partners.as_uri()),
+            position=position_of(text, '"DC-ATL"', 2),
+        )
+    )
+    assert "**DC-ATL**: dc" in hover.contents.value
+    assert "before 14:00 (America/New_York)" in hover.contents.value
+    assert "closed 2026-12-25" in hover.contents.value
+
+
 async def test_definition_goes_to_another_file(client: LanguageClient):
     text = open_policies(client)
     found = await client.text_document_definition_async(
