@@ -181,7 +181,7 @@ pub fn network_json(skus: usize, seed: u64) -> String {
         };
         let _ = writeln!(
             out,
-            "{}{{\"id\": \"{}-{i:04}\", \"kind\": \"{kind}\", \"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\", \"enabled\": {}, \"priority\": {}, \"tags\": [{hazmat}], \"capacity\": {}, \"load\": {}, \"handling_cost\": {:.2}, \"pick_cost\": {:.2}, \"attributes\": {{\"region\": \"{state}\", \"sell_through\": {}}}}}",
+            "{}{{\"id\": \"{}-{i:04}\", \"kind\": \"{kind}\", \"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\", \"enabled\": {}, \"priority\": {}, \"tags\": [{hazmat}], \"capacity\": {}, \"load\": {}, \"handling_cost\": {:.2}, \"pick_cost\": {:.2}, {}, \"attributes\": {{\"region\": \"{state}\", \"sell_through\": {}}}}}",
             if i == 0 { "" } else { "," },
             kind.to_uppercase(),
             rng.below(50) != 0,
@@ -190,6 +190,7 @@ pub fn network_json(skus: usize, seed: u64) -> String {
             rng.below(150),
             1.0 + rng.unit() * 2.0,
             0.2 + rng.unit() * 0.8,
+            calendar(kind, *lon),
             20 + rng.below(60),
         );
     }
@@ -242,6 +243,36 @@ pub fn network_json(skus: usize, seed: u64) -> String {
     }
     out.push_str("]}\n");
     out
+}
+
+/// A node's calendar fields: the time zone of its longitude, a cutoff and handling days
+/// by kind, the year-end holidays. Drawn from nothing random, so the rest of the network
+/// is what it was before nodes had calendars.
+fn calendar(kind: &str, lon: f64) -> String {
+    let zone = match lon {
+        lon if lon < -115.0 => "America/Los_Angeles",
+        lon if lon < -102.0 => "America/Denver",
+        lon if lon < -86.0 => "America/Chicago",
+        _ => "America/New_York",
+    };
+    let (cutoff, handling) = match kind {
+        "dc" => ("15:00", 0),
+        "store" => ("17:00", 1),
+        _ => ("12:00", 2),
+    };
+    format!(
+        "\"timezone\": \"{zone}\", \"cutoff\": \"{cutoff}\", \"handling_days\": {handling}, \"holidays\": [\"2026-12-25\", \"2027-01-01\"]"
+    )
+}
+
+/// When order `i` was placed: one order every 97 minutes through a week from Monday
+/// 2026-12-07, 06:00 Eastern, so that orders fall before and after cutoffs, at night and
+/// at weekends.
+fn placed_at(i: usize) -> String {
+    let start: jiff::Timestamp = "2026-12-07T06:00:00-05:00".parse().expect("a timestamp");
+    let minutes = (i as i64 * 97) % (7 * 24 * 60);
+    let at = start + jiff::SignedDuration::from_mins(minutes);
+    at.display_with_offset(jiff::tz::offset(-5)).to_string()
 }
 
 /// Web orders of `lines` lines each, SKUs drawn by Zipf demand, shipped to ZIP centroids.
@@ -320,7 +351,8 @@ impl OrderMaker {
             })
             .collect();
         format!(
-            "{{\"id\": \"B-{i}\", \"channel\": \"web\", \"method\": \"ship\", \"ship_to\": {{\"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\"}}, \"lines\": [{}]}}",
+            "{{\"id\": \"B-{i}\", \"channel\": \"web\", \"method\": \"ship\", \"placed_at\": \"{}\", \"ship_to\": {{\"lat\": {lat}, \"lon\": {lon}, \"country\": \"US\", \"region\": \"{state}\"}}, \"lines\": [{}]}}",
+            placed_at(i),
             body.join(", ")
         )
     }

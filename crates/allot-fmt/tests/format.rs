@@ -120,6 +120,13 @@ fn layout() {
     assert_eq!(allot_fmt::format(messy).unwrap(), expected);
 }
 
+#[test]
+fn time_items_layout() {
+    let messy = "policy \"p\" {\ntransit   =   ground( distance(node,order.ship_to) )\nship  within 1 business   days because \"next day\"\ndeliver within 5 day\ndeliver   by order.promised_by because \"promised\"\nexclude when not node.enabled because \"off\"}";
+    let expected = "policy \"p\" {\n  transit = ground(distance(node, order.ship_to))\n  ship within 1 business day    because \"next day\"\n  deliver within 5 days\n  deliver by order.promised_by  because \"promised\"\n  exclude when not node.enabled because \"off\"\n}\n";
+    assert_eq!(allot_fmt::format(messy).unwrap(), expected);
+}
+
 /// The text split into the language's tokens (white space and comments included).
 fn pieces(text: &str) -> Vec<String> {
     allot_syntax::lexer::lex(text)
