@@ -274,7 +274,8 @@ pub(crate) enum Delivery {
     Known,
     /// A policy without a `transit`.
     NoTransit,
-    /// A compliance profile: transit times are the routing policy's.
+    /// A compliance profile: delivery dates use the routing policy's transit (the
+    /// whole-ruleset check makes sure every policy it can be layered on has one).
     Profile,
 }
 

@@ -26,7 +26,8 @@ pub(crate) fn lint_policy(model: &Model, policy: &PolicyDef) -> Vec<Diagnostic> 
     out
 }
 
-/// What needs the whole ruleset: unused declarations, ties, looser profiles.
+/// What needs the whole ruleset: unused declarations, ties, looser profiles, profiles'
+/// delivery dates under a policy without a transit.
 pub(crate) fn lint_ruleset(
     model: &Model,
     consts_used: &[bool],
@@ -339,15 +340,38 @@ fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
                 ));
             }
         }
+        if profile.reads_delivery() {
+            let untimed = all.iter().find(|(policy, policy_form)| {
+                policy.transit.is_none() && form.may_overlap(model, policy_form)
+            });
+            if let Some((policy, _)) = untimed {
+                out.push(
+                    Diagnostic::new(
+                        Code::CONTEXT_UNAVAILABLE,
+                        profile.span,
+                        format!(
+                            "profile \"{}\" promises delivery dates, but policy \"{}\", which it can be layered on, has no `transit`",
+                            profile.name, policy.name
+                        ),
+                    )
+                    .with_label(policy.span, "this policy says nothing of transit times")
+                    .with_help("a profile's delivery dates use the routing policy's transit: give the policy one (`transit = 3 days`), or make the profile's `applies when` exclude its orders"),
+                );
+            }
+        }
         for ours in &profile.promises {
-            let Promise::ShipWithin(days) = ours.promise else {
-                continue;
-            };
             let stricter = policies.iter().find_map(|p| {
-                p.promises.iter().find_map(|theirs| match theirs.promise {
-                    Promise::ShipWithin(limit) if limit < days => Some((*p, theirs)),
-                    _ => None,
-                })
+                p.promises
+                    .iter()
+                    .find_map(|theirs| match (&ours.promise, &theirs.promise) {
+                        (Promise::ShipWithin(days), Promise::ShipWithin(limit))
+                        | (Promise::DeliverWithin(days), Promise::DeliverWithin(limit))
+                            if limit < days =>
+                        {
+                            Some((*p, theirs))
+                        }
+                        _ => None,
+                    })
             });
             if let Some((policy, theirs)) = stricter {
                 out.push(looser(

@@ -347,6 +347,21 @@ impl Eq for Expr {}
 
 impl Expr {
     /// The expressions directly inside this one, left to right.
+    /// Whether the expression reads a delivery date, directly or through `lets`.
+    pub fn reads_delivery(&self, lets: &[LetDef]) -> bool {
+        fn walk(e: &Expr, lets: &[LetDef], seen: &mut Vec<u32>) -> bool {
+            match &e.kind {
+                ExprKind::Attr(AttrRef::Builtin(attr)) if attr.reads_delivery() => true,
+                ExprKind::Let(id) if !seen.contains(&id.0) => {
+                    seen.push(id.0);
+                    (lets.get(id.0 as usize)).is_some_and(|l| walk(&l.value, lets, seen))
+                }
+                _ => e.children().into_iter().any(|c| walk(c, lets, seen)),
+            }
+        }
+        walk(self, lets, &mut Vec::new())
+    }
+
     pub fn children(&self) -> Vec<&Expr> {
         match &self.kind {
             ExprKind::LocationField(inner, _) | ExprKind::Unary(_, inner) => vec![inner],
@@ -565,6 +580,16 @@ pub struct PolicyDef {
 }
 
 impl PolicyDef {
+    /// Whether the policy promises or reads a delivery date, which its routing policy's
+    /// transit gives.
+    pub fn reads_delivery(&self) -> bool {
+        let promises = self
+            .promises
+            .iter()
+            .any(|p| matches!(p.promise, Promise::DeliverWithin(_) | Promise::DeliverBy(_)));
+        promises || (self.item_expressions().into_iter()).any(|e| e.reads_delivery(&self.lets))
+    }
+
     /// The expressions of the policy's items (`let`s aside): `applies when`, rules,
     /// safety stock, costs, objective criteria and stages.
     pub fn item_expressions(&self) -> Vec<&Expr> {

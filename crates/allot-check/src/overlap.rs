@@ -34,6 +34,11 @@ impl<'e> ConditionForm<'e> {
         })
     }
 
+    /// False only when no order can satisfy both conditions, as far as can be shown.
+    pub fn may_overlap(&self, model: &Model, other: &ConditionForm) -> bool {
+        self.0.is_none() || other.0.is_none() || self.overlaps(model, other)
+    }
+
     /// True when some order can satisfy both conditions.
     pub fn overlaps(&self, model: &Model, other: &ConditionForm) -> bool {
         let (Some(a), Some(b)) = (&self.0, &other.0) else {

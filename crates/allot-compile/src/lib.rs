@@ -15,6 +15,7 @@ pub fn compile(model: &Model, sources: &Sources) -> p::Plan {
         model,
         sources,
         transit: None,
+        inline_lets: None,
     };
     p::Plan {
         currency: model.currency.clone(),
@@ -41,11 +42,7 @@ pub fn compile(model: &Model, sources: &Sources) -> p::Plan {
             })
             .collect(),
         tables: model.tables.iter().map(|t| compiler.table(t)).collect(),
-        policies: model
-            .policies
-            .iter()
-            .map(|policy| compiler.policy(policy))
-            .collect(),
+        policies: compiler.policies(),
         files: sources.iter().map(|(_, f)| f.path.clone()).collect(),
     }
 }
@@ -96,8 +93,19 @@ pub fn literal(value: &Value) -> Literal {
 struct Compiler<'a> {
     model: &'a Model,
     sources: &'a Sources,
-    /// The transit of the policy being compiled: delivery dates are computed from it.
-    transit: Option<&'a Expr>,
+    /// The transit of the policy being compiled, or of the policy a profile is
+    /// compiled for: delivery dates are computed from it.
+    transit: Option<Transit<'a>>,
+    /// When set, `let`s are emitted in place from these definitions (a transit read in
+    /// another policy's profile, whose `let`s it does not have).
+    inline_lets: Option<&'a [m::LetDef]>,
+}
+
+/// A policy's transit and the `let`s it may read.
+#[derive(Clone, Copy)]
+struct Transit<'a> {
+    value: &'a Expr,
+    lets: &'a [m::LetDef],
 }
 
 impl Compiler<'_> {
@@ -169,7 +177,10 @@ impl Compiler<'_> {
                 }));
             }
             ExprKind::Node => ops.push(Op::CandidateNode),
-            ExprKind::Let(id) => ops.push(Op::Let(id.0)),
+            ExprKind::Let(id) => match self.inline_lets {
+                Some(lets) => self.emit(&lets[id.0 as usize].value, ops),
+                None => ops.push(Op::Let(id.0)),
+            },
             ExprKind::Const(id) => match &self.model.consts[id.0 as usize].folded {
                 Some(value) => ops.push(Op::Push(literal(value))),
                 None => self.emit(&self.model.consts[id.0 as usize].value, ops),
@@ -259,7 +270,12 @@ impl Compiler<'_> {
     fn emit_transit_days(&self, ops: &mut Vec<Op>) {
         match self.transit {
             Some(transit) => {
-                self.emit(transit, ops);
+                let in_place = Compiler {
+                    transit: None,
+                    inline_lets: Some(transit.lets),
+                    ..*self
+                };
+                in_place.emit(transit.value, ops);
                 ops.push(Op::WholeDays);
             }
             None => ops.push(Op::Push(Literal::Num(0.0))),
@@ -293,7 +309,11 @@ impl Compiler<'_> {
             }
         };
         ops.push(Op::Gt);
-        if (self.transit).is_some_and(|t| reads_load(t, lets, None)) {
+        let date_reads_load = match &promise.promise {
+            m::Promise::DeliverBy(date) => reads_load(date, lets, self.transit),
+            _ => false,
+        };
+        if date_reads_load || (self.transit).is_some_and(|t| reads_load(t.value, t.lets, None)) {
             deps = deps.union(Deps::NODE_LOAD);
         }
         p::RulePlan {
@@ -397,12 +417,57 @@ impl Compiler<'_> {
         })
     }
 
-    fn policy(&self, policy: &m::PolicyDef) -> p::PolicyPlan {
-        let this = Compiler {
-            transit: policy.transit.as_ref().map(|t| &t.value),
-            ..*self
+    /// The plan's policies and profiles, in the model's order; then, for each profile
+    /// that reads delivery dates, its copies for the second and later policies with a
+    /// transit (the first takes the profile's own place).
+    fn policies(&self) -> Vec<p::PolicyPlan> {
+        let timed: Vec<(u32, Transit)> = (self.model.policies.iter().enumerate())
+            .filter(|(_, p)| p.kind == ast::PolicyKind::Policy)
+            .filter_map(|(i, p)| {
+                let value = &p.transit.as_ref()?.value;
+                Some((
+                    i as u32,
+                    Transit {
+                        value,
+                        lets: &p.lets,
+                    },
+                ))
+            })
+            .collect();
+        let for_policy = |(index, transit): (u32, Transit), profile: &m::PolicyDef| {
+            let compiler = Compiler {
+                model: self.model,
+                sources: self.sources,
+                transit: Some(transit),
+                inline_lets: None,
+            };
+            p::PolicyPlan {
+                for_policy: Some(index),
+                ..compiler.policy_plan(profile)
+            }
         };
-        this.policy_plan(policy)
+        let mut plans = Vec::new();
+        let mut copies = Vec::new();
+        for policy in &self.model.policies {
+            let own_transit = Compiler {
+                transit: (policy.transit.as_ref()).map(|t| Transit {
+                    value: &t.value,
+                    lets: &policy.lets,
+                }),
+                ..*self
+            };
+            match timed.split_first() {
+                Some((first, rest))
+                    if policy.kind == ast::PolicyKind::Compliance && policy.reads_delivery() =>
+                {
+                    plans.push(for_policy(*first, policy));
+                    copies.extend(rest.iter().map(|&timed| for_policy(timed, policy)));
+                }
+                _ => plans.push(own_transit.policy_plan(policy)),
+            }
+        }
+        plans.extend(copies);
+        plans
     }
 
     fn policy_plan(&self, policy: &m::PolicyDef) -> p::PolicyPlan {
@@ -501,7 +566,11 @@ impl Compiler<'_> {
                 because: s.because.clone(),
                 origin: self.origin(s.span),
             }),
-            transit: self.transit.map(program),
+            transit: match policy.kind {
+                ast::PolicyKind::Policy => self.transit.map(|t| program(t.value)),
+                ast::PolicyKind::Compliance => None,
+            },
+            for_policy: None,
         }
     }
 }
@@ -551,7 +620,7 @@ fn builtin_attr(attr: BuiltinAttr) -> Op {
 
 /// Whether an expression reads `node.load` or `node.utilization` (directly or through
 /// a `let`), which change as a batch is routed; `available` changes too.
-fn reads_load(expr: &Expr, lets: &[m::LetDef], transit: Option<&Expr>) -> bool {
+fn reads_load(expr: &Expr, lets: &[m::LetDef], transit: Option<Transit>) -> bool {
     let reads_load = |e: &Expr, lets: &[m::LetDef]| reads_load(e, lets, transit);
     match &expr.kind {
         ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::NodeLoad | BuiltinAttr::NodeUtilization)) => {
@@ -559,7 +628,7 @@ fn reads_load(expr: &Expr, lets: &[m::LetDef], transit: Option<&Expr>) -> bool {
         }
         // The checker keeps delivery dates out of the transit itself.
         ExprKind::Attr(AttrRef::Builtin(a)) if a.reads_delivery() => {
-            transit.is_some_and(|t| reads_load(t, lets))
+            transit.is_some_and(|t| reads_load(t.value, t.lets))
         }
         ExprKind::Builtin(m::Builtin::Available, _) => true,
         ExprKind::Let(id) => lets
@@ -619,4 +688,57 @@ pub fn compile_sources(sources: &Sources) -> Result<p::Plan, Vec<allot_diagnosti
         return Err(analysis.diagnostics);
     }
     Ok(compile(&analysis.model, sources))
+}
+
+#[cfg(test)]
+mod tests {
+    use allot_diagnostics::Sources;
+    use allot_plan::Op;
+
+    /// A profile that reads delivery dates is compiled once per policy with a transit,
+    /// each copy with that policy's transit, its `let`s written in place.
+    #[test]
+    fn a_profile_reading_delivery_dates_has_a_copy_per_policy() {
+        let mut sources = Sources::new();
+        sources.add(
+            "r.allot",
+            r#"policy "a" {
+  applies when order.channel == "web"
+  let d = distance(node, order.ship_to)
+  transit = if d < 100 km then 1 day else 3 days
+}
+policy "b" {
+  applies when order.channel == "app"
+  transit = 2 days
+}
+compliance "p" {
+  applies when "vip" in order.tags
+  deliver within 2 days because "vip: two days"
+}
+compliance "q" {
+  applies when "vip" in order.tags
+  ship within 1 business day
+}
+"#,
+        );
+        let plan = super::compile_sources(&sources).expect("it compiles");
+        plan.validate().expect("a valid plan");
+        let layout: Vec<(&str, Option<u32>)> = (plan.policies.iter())
+            .map(|p| (p.name.as_str(), p.for_policy))
+            .collect();
+        assert_eq!(
+            layout,
+            [
+                ("a", None),
+                ("b", None),
+                ("p", Some(0)),
+                ("q", None),
+                ("p", Some(1))
+            ]
+        );
+        let promise = &plan.policies[2].excludes[0].condition;
+        assert!(promise.ops.contains(&Op::Distance), "{:?}", promise.ops);
+        assert!(!promise.ops.iter().any(|op| matches!(op, Op::Let(_))));
+        assert!(plan.policies[2].transit.is_none());
+    }
 }

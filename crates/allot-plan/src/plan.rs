@@ -223,6 +223,12 @@ pub struct PolicyPlan {
     /// node): a decision's `deliver_by` is the ship date plus its whole days. Promises
     /// (`ship within`, `deliver within`, `deliver by`) are among `excludes`.
     pub transit: Option<Program>,
+    /// For a compliance profile that reads delivery dates, which depend on the routing
+    /// policy's transit: the policy (its index in [`Plan::policies`]) this copy of the
+    /// profile is compiled for, with that transit. Such a profile has a copy per policy
+    /// with a transit, and only the routing policy's copy applies to an order.
+    #[serde(default)]
+    pub for_policy: Option<u32>,
 }
 
 impl PolicyPlan {

@@ -39,6 +39,19 @@ impl Plan {
                 check(p)?;
             }
             Self::let_cycle(policy)?;
+            if let Some(index) = policy.for_policy {
+                match self.policies.get(index as usize) {
+                    Some(p)
+                        if p.kind == PolicyKind::Policy
+                            && policy.kind == PolicyKind::Compliance => {}
+                    _ => {
+                        return Err(format!(
+                            "profile \"{}\" is compiled for policy {index}, which is not a policy of the plan",
+                            policy.name
+                        ));
+                    }
+                }
+            }
             if policy.kind == PolicyKind::Policy && policy.objective.is_empty() {
                 return Err(format!("policy \"{}\" has no objective", policy.name));
             }

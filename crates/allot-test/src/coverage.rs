@@ -22,10 +22,15 @@ pub struct Rule {
     pub text: String,
 }
 
-/// Every rule of the plan, in source order.
+/// Every rule of the plan, in source order, each once (a profile compiled for several
+/// policies has its rules once).
 pub fn rules(plan: &Plan) -> Vec<Rule> {
     let mut rules = Vec::new();
+    let mut seen = BTreeSet::new();
     for policy in &plan.policies {
+        if !seen.insert(policy.origin) {
+            continue;
+        }
         let owner = match policy.kind {
             PolicyKind::Policy => format!("policy \"{}\"", policy.name),
             PolicyKind::Compliance => format!("compliance \"{}\"", policy.name),
@@ -50,10 +55,11 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
             });
         add(policy.origin, applies);
         for rule in &policy.excludes {
-            add(
-                rule.origin,
-                format!("exclude when {}", rule.condition.source),
-            );
+            let text = match rule.promise {
+                true => rule.condition.source.clone(),
+                false => format!("exclude when {}", rule.condition.source),
+            };
+            add(rule.origin, text);
         }
         for rule in &policy.rejects {
             add(

@@ -188,7 +188,7 @@ impl<'a> Checker<'a> {
             });
         }
         if let Some(transit) = &def.transit
-            && reads_delivery(&transit.value, &def.lets, &mut Vec::new())
+            && transit.value.reads_delivery(&def.lets)
         {
             self.error(
                 Diagnostic::new(
@@ -460,40 +460,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Reports `what` (at `span`) unless the policy has a `transit`, which delivery
-    /// dates are computed from.
+    /// Reports `what` (at `span`) in a policy without a `transit`, which delivery dates
+    /// are computed from.
     pub(crate) fn require_transit_for(&mut self, span: Span, what: &str) {
         let diagnostic = match self.delivery {
-            Delivery::Known => return,
+            Delivery::Known | Delivery::Profile => return,
             Delivery::NoTransit => Diagnostic::new(
                 Code::CONTEXT_UNAVAILABLE,
                 span,
                 format!("{what} needs delivery dates, and this policy has no `transit`"),
             )
             .with_help("say how long shipments take, like `transit = 3 days` or `transit = ground_days(distance(node, order.ship_to))`"),
-            Delivery::Profile => Diagnostic::new(
-                Code::NOT_ALLOWED_IN_PROFILE,
-                span,
-                format!("{what} needs delivery dates, which a compliance profile does not have"),
-            )
-            .with_help("transit times are the routing policy's: promise delivery there, and bound the ship date here with `ship within N business days`"),
         };
         self.error(diagnostic);
-    }
-}
-
-/// Whether `e` reads a delivery date, directly or through `let`s.
-fn reads_delivery(e: &Expr, lets: &[LetDef], seen: &mut Vec<u32>) -> bool {
-    match &e.kind {
-        ExprKind::Attr(AttrRef::Builtin(attr)) if attr.reads_delivery() => true,
-        ExprKind::Let(id) if !seen.contains(&id.0) => {
-            seen.push(id.0);
-            lets.get(id.0 as usize)
-                .is_some_and(|l| reads_delivery(&l.value, lets, seen))
-        }
-        _ => e
-            .children()
-            .into_iter()
-            .any(|c| reads_delivery(c, lets, seen)),
     }
 }

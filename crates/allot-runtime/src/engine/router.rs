@@ -179,7 +179,12 @@ impl<'a> Router<'a> {
             return (decision, Commit::default());
         };
         let mut layers = vec![policy];
+        let routing = layers[0].index as u32;
         for &index in &engine.profiles {
+            // A profile compiled for another policy's transit.
+            if (engine.plan.policies[index].for_policy).is_some_and(|p| p != routing) {
+                continue;
+            }
             if let Some(error) = self.lacking(index, true) {
                 return (error, Commit::default());
             }
