@@ -265,6 +265,8 @@ pub(crate) struct Checker<'a> {
     lets: Vec<LetSlot<'a>>,
     /// Whether the policy being checked has a `transit`, so delivery dates exist.
     delivery: Delivery,
+    /// What the policy being checked routes: orders, or returns.
+    pub(crate) domain: allot_syntax::ast::Domain,
 }
 
 /// Whether delivery dates can be read where a policy's items are checked.
@@ -295,6 +297,7 @@ impl<'a> Checker<'a> {
             currency_uses: Vec::new(),
             lets: Vec::new(),
             delivery: Delivery::NoTransit,
+            domain: allot_syntax::ast::Domain::Orders,
         }
     }
 

@@ -20,6 +20,8 @@ pub enum Clause {
     Stage,
     Transit,
     DeliverBy,
+    /// `refund without return when`, `dispose when`: per returned line.
+    ReturnOutcome,
 }
 
 impl Clause {
@@ -28,6 +30,7 @@ impl Clause {
         match self {
             Clause::Const | Clause::Table | Clause::SchemaDefault => Deps::NONE,
             Clause::Applies | Clause::Reject | Clause::Hold => Deps::ORDER,
+            Clause::ReturnOutcome => Deps::ORDER.union(Deps::LINE),
             Clause::Let
             | Clause::Exclude
             | Clause::SafetyStock
@@ -58,6 +61,7 @@ impl Clause {
             Clause::Stage => "a `stage`",
             Clause::Transit => "`transit`",
             Clause::DeliverBy => "`deliver by`",
+            Clause::ReturnOutcome => "a return's outcome (`refund without return`, `dispose`)",
         }
     }
 
@@ -82,6 +86,9 @@ impl Clause {
             }
             Clause::Stage => {
                 "a stage is a set of nodes for the whole order; it cannot depend on a line"
+            }
+            Clause::ReturnOutcome => {
+                "a returned line is kept or disposed of before any node is considered"
             }
             Clause::Transit | Clause::DeliverBy => {
                 "a node ships the whole order on one day: its transit and delivery date cannot depend on a line"

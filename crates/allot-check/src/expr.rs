@@ -6,7 +6,7 @@ use crate::model::*;
 use crate::types::{CURRENCIES, Dim, EnumId, Type, UNIT_NAMES, is_currency, unit_named};
 use allot_diagnostics::closest;
 use allot_diagnostics::{Code, Diagnostic, Span};
-use allot_syntax::ast::{self, ExprKind as A};
+use allot_syntax::ast::{self, Domain, ExprKind as A};
 use rust_decimal::Decimal;
 
 mod operators;
@@ -393,6 +393,7 @@ impl Checker<'_> {
                 "line" => Some(Context::Line),
                 "node" => Some(Context::Node),
                 "shipment" => Some(Context::Shipment),
+                "return" => Some(Context::Return),
                 _ => None,
             },
             A::Field(inner, name) if name.name == "item" => match &inner.kind {
@@ -450,6 +451,12 @@ impl Checker<'_> {
         };
         let deps = match attr {
             AttrRef::Builtin(builtin) => {
+                if let Some(domain) = builtin.domain()
+                    && domain != self.domain
+                {
+                    self.wrong_domain(builtin, span);
+                    return Expr::error(span);
+                }
                 if builtin.reads_delivery() {
                     self.require_transit_for(span, &format!("`{}.{}`", context.path(), name));
                 }
@@ -464,6 +471,23 @@ impl Checker<'_> {
             deps,
             span,
         }
+    }
+
+    /// An attribute of the other domain: `order.…` in a returns policy, `return.…` or
+    /// `line.condition` in an order policy.
+    fn wrong_domain(&mut self, attr: BuiltinAttr, span: Span) {
+        let name = format!("{}.{}", attr.context().path(), attr.name());
+        let (message, help) = match self.domain {
+            Domain::Returns => (
+                format!("`{name}` is about orders; a returns policy routes a return"),
+                "read the return as `return`: `return.channel`, `return.from`, `return.reason`…",
+            ),
+            Domain::Orders => (
+                format!("`{name}` is about returns; this policy routes orders"),
+                "returned items are routed by `returns \"NAME\" { … }`",
+            ),
+        };
+        self.error(Diagnostic::new(Code::WRONG_DOMAIN, span, message).with_help(help));
     }
 
     pub(crate) fn attribute_names(&self, context: Context) -> Vec<String> {
@@ -560,7 +584,7 @@ impl Checker<'_> {
                 diagnostic = match closest(&callee.name, candidates) {
                     Some(s) => diagnostic.with_fix(callee.span, s, format!("did you mean `{s}`?")),
                     None => diagnostic.with_help(
-                        "functions are distance, available, min, max, abs and the ruleset's tables",
+                        "functions are distance, available, need, min, max, abs and the ruleset's tables",
                     ),
                 };
                 self.error(diagnostic);
@@ -581,6 +605,17 @@ impl Checker<'_> {
                 Type::Quantity(Dim::Distance)
             }
             Builtin::Available => {
+                if self.arity(callee, &checked, 2, 2, span) {
+                    if !matches!(checked[0].ty, Type::Node | Type::Error) {
+                        self.argument_type(callee, &checked[0], "`node`");
+                    }
+                    if !checked[1].ty.compatible(&Type::String) {
+                        self.argument_type(callee, &checked[1], "a SKU (string), like `line.sku`");
+                    }
+                }
+                Type::Int
+            }
+            Builtin::Need => {
                 if self.arity(callee, &checked, 2, 2, span) {
                     if !matches!(checked[0].ty, Type::Node | Type::Error) {
                         self.argument_type(callee, &checked[0], "`node`");
@@ -727,6 +762,7 @@ fn literal(value: Value, ty: Type, span: Span) -> Expr {
 fn example_attr(context: &str) -> &'static str {
     match context {
         "order" => "channel",
+        "return" => "reason",
         "line" => "qty",
         "node" => "kind",
         "shipment" => "weight",

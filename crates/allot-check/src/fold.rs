@@ -105,7 +105,7 @@ impl<'m> Folder<'m> {
                         Some(best)
                     }
                     Builtin::Abs => map_number(args.first()?, |d| Some(d.abs())),
-                    Builtin::Distance | Builtin::Available => None,
+                    Builtin::Distance | Builtin::Available | Builtin::Need => None,
                 }
             }
             ExprKind::Unary(op, operand) => unary(*op, &self.fold(operand)?),

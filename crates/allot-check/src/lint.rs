@@ -247,7 +247,7 @@ fn priority_ties(model: &Model, out: &mut Vec<Diagnostic>) {
         .collect();
     for (i, (a, a_form)) in policies.iter().enumerate() {
         for (b, b_form) in &policies[i + 1..] {
-            if a.priority != b.priority || !a_form.overlaps(model, b_form) {
+            if a.priority != b.priority || a.domain != b.domain || !a_form.overlaps(model, b_form) {
                 continue;
             }
             let (first, second) = if a.name <= b.name { (a, b) } else { (b, a) };
@@ -289,8 +289,12 @@ fn looser_profiles(model: &Model, out: &mut Vec<Diagnostic>) {
         .iter()
         .filter(|p| p.kind == PolicyKind::Compliance)
     {
-        // Only policies the profile can be layered on: some order meets both.
+        // Only policies the profile can be layered on: of its domain, and some order (or
+        // return) meets both.
         let form = ConditionForm::new(model, profile.applies.as_ref());
+        let all: Vec<&(&PolicyDef, ConditionForm)> = (all.iter())
+            .filter(|(p, _)| p.domain == profile.domain)
+            .collect();
         let policies: Vec<&PolicyDef> = all
             .iter()
             .filter(|(_, policy_form)| form.overlaps(model, policy_form))

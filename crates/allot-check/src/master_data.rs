@@ -205,7 +205,7 @@ impl<'m> Checker<'m> {
                     self.compare(&known, a, lets);
                 }
             }
-            ExprKind::Builtin(Builtin::Available, args) => {
+            ExprKind::Builtin(Builtin::Available | Builtin::Need, args) => {
                 // `available(node, "SKU-1")`
                 for arg in args {
                     if matches!(arg.kind, ExprKind::Literal(Value::Str(_))) {

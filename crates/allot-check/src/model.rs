@@ -5,7 +5,7 @@
 use crate::types::{Dim, EnumId, Type};
 use allot_diagnostics::Span;
 use allot_syntax::ast::{
-    Aggregator, BinaryOp, CostBasis, Direction, PolicyKind, ShortageAction, UnaryOp,
+    Aggregator, BinaryOp, CostBasis, Direction, Domain, PolicyKind, ShortageAction, UnaryOp,
 };
 use rust_decimal::Decimal;
 
@@ -67,6 +67,8 @@ pub enum Context {
     Shipment,
     /// Catalog attributes, reached as `line.item.NAME`.
     Item,
+    /// A return request, in returns policies: the same record as an order.
+    Return,
 }
 
 impl Context {
@@ -77,13 +79,14 @@ impl Context {
             Context::Node => "node",
             Context::Shipment => "shipment",
             Context::Item => "item",
+            Context::Return => "return",
         }
     }
 
     /// The dependency an attribute of this context brings.
     pub fn deps(self) -> Deps {
         match self {
-            Context::Order => Deps::ORDER,
+            Context::Order | Context::Return => Deps::ORDER,
             Context::Line | Context::Item => Deps::LINE,
             Context::Node => Deps::NODE,
             Context::Shipment => Deps::SHIPMENT,
@@ -102,6 +105,7 @@ impl Context {
 pub const NODE_KIND: EnumId = EnumId(0);
 pub const METHOD: EnumId = EnumId(1);
 pub const SERVICE: EnumId = EnumId(2);
+pub const CONDITION: EnumId = EnumId(3);
 
 /// The enums every ruleset has, in [`EnumId`] order.
 pub const BUILTIN_ENUMS: &[(&str, &[&str], &str)] = &[
@@ -119,6 +123,11 @@ pub const BUILTIN_ENUMS: &[(&str, &[&str], &str)] = &[
         "Service",
         &["standard", "expedited", "next_day"],
         "The delivery service the customer chose.",
+    ),
+    (
+        "Condition",
+        &["new", "opened", "used", "damaged"],
+        "The condition of a returned item, as the shopper or the carrier reports it.",
     ),
 ];
 
@@ -195,6 +204,14 @@ builtin_attrs! {
     ShipmentShipDays = Shipment."ship_days": Type::Int, "Calendar days from the order to the shipment's ship date.";
     ShipmentDeliveryDate = Shipment."delivery_date": Type::Date, "The day the shipment arrives: its ship date plus the policy's `transit`.";
     ShipmentDeliveryDays = Shipment."delivery_days": Type::Int, "Calendar days from the order to the shipment's delivery.";
+    ReturnId = Return."id": Type::String, "The return's identifier.";
+    ReturnChannel = Return."channel": Type::String, "Where the return was started: \"web\", \"store\", \"marketplace\"…";
+    ReturnReason = Return."reason": Type::String, "Why the shopper returns it: \"damaged\", \"wrong_size\", \"not_as_described\"…";
+    ReturnFrom = Return."from": Type::Location, "Where the shopper sends it from.";
+    ReturnValue = Return."value": Type::Quantity(Dim::Money), "The sum of price × quantity over the returned lines.";
+    ReturnTags = Return."tags": string_set(), "Free-form tags on the return.";
+    ReturnLines = Return."lines": Type::Int, "The number of returned lines.";
+    LineCondition = Line."condition": Type::Enum(CONDITION), "In returns: the returned item's condition, new, opened, used or damaged.";
 }
 
 impl BuiltinAttr {
@@ -223,6 +240,17 @@ impl BuiltinAttr {
                 | ShipmentDeliveryDate
                 | ShipmentDeliveryDays
         )
+    }
+
+    /// The domain the attribute belongs to, when only one: returns read `return` and
+    /// `line.condition`, orders read `order`.
+    pub fn domain(self) -> Option<Domain> {
+        match self.context() {
+            Context::Return => Some(Domain::Returns),
+            Context::Order => Some(Domain::Orders),
+            _ if self == BuiltinAttr::LineCondition => Some(Domain::Returns),
+            _ => None,
+        }
     }
 
     /// Whether the attribute is a delivery date (or days to it): it needs the policy's
@@ -260,6 +288,7 @@ pub enum Builtin {
     Min,
     Max,
     Abs,
+    Need,
 }
 
 impl Builtin {
@@ -288,6 +317,11 @@ impl Builtin {
             Builtin::Abs,
             "abs",
             "abs(x): the absolute value of a number or quantity.",
+        ),
+        (
+            Builtin::Need,
+            "need",
+            "need(node, line.sku): units the node is short of its stock target for the SKU (the inventory entry's `target` less what is free there); 0 without a target.",
         ),
     ];
 
@@ -556,6 +590,7 @@ pub struct ShortageDef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyDef {
     pub kind: PolicyKind,
+    pub domain: Domain,
     pub name: String,
     pub span: Span,
     pub doc: Option<String>,
@@ -577,6 +612,9 @@ pub struct PolicyDef {
     pub holds: Vec<RuleDef>,
     pub transit: Option<TransitDef>,
     pub promises: Vec<PromiseDef>,
+    /// Returns: `refund without return when` and `dispose when`, per line.
+    pub keeps: Vec<RuleDef>,
+    pub disposes: Vec<RuleDef>,
 }
 
 impl PolicyDef {
@@ -595,7 +633,12 @@ impl PolicyDef {
     pub fn item_expressions(&self) -> Vec<&Expr> {
         let mut exprs: Vec<&Expr> = Vec::new();
         exprs.extend(&self.applies);
-        for rule in self.excludes.iter().chain(&self.rejects).chain(&self.holds) {
+        for rule in (self.excludes.iter())
+            .chain(&self.rejects)
+            .chain(&self.holds)
+            .chain(&self.keeps)
+            .chain(&self.disposes)
+        {
             exprs.push(&rule.condition);
         }
         for s in &self.safety_stock {

@@ -104,7 +104,8 @@ map_spans_of_fields! {
     TransitDef { value, span }
     PolicyDef {
         span, applies, lets, excludes, safety_stock, costs, objective, max_shipments,
-        ship_complete, no_line_split, stages, on_shortage, rejects, holds, transit, promises
+        ship_complete, no_line_split, stages, on_shortage, rejects, holds, transit, promises,
+        keeps, disposes
     }
     Model { enums, attrs, consts, tables, policies }
     Environment { model, diagnostics, currency_uses }

@@ -197,6 +197,7 @@ impl Compiler<'_> {
                     m::Builtin::Min => Op::Min(n),
                     m::Builtin::Max => Op::Max(n),
                     m::Builtin::Abs => Op::Abs,
+                    m::Builtin::Need => Op::Need,
                 });
             }
             ExprKind::Table(id, args) => {
@@ -506,6 +507,12 @@ impl Compiler<'_> {
                 ast::PolicyKind::Policy => p::PolicyKind::Policy,
                 ast::PolicyKind::Compliance => p::PolicyKind::Compliance,
             },
+            domain: match policy.domain {
+                ast::Domain::Orders => p::Domain::Orders,
+                ast::Domain::Returns => p::Domain::Returns,
+            },
+            keeps: self.rules(&policy.keeps, lets),
+            disposes: self.rules(&policy.disposes, lets),
             name: policy.name.clone(),
             origin: self.origin(policy.span),
             priority: policy.priority,
@@ -611,6 +618,15 @@ fn builtin_attr(attr: BuiltinAttr) -> Op {
         // Emitted with the policy's transit (see `Compiler::emit`).
         B::NodeDeliveryDate | B::ShipmentDeliveryDate => Op::Node(p::NodeAttr::ShipDate),
         B::NodeDeliveryDays | B::ShipmentDeliveryDays => Op::Node(p::NodeAttr::ShipDays),
+        // A return is read as the order record it is routed as.
+        B::ReturnId => Op::Order(p::OrderAttr::Id),
+        B::ReturnChannel => Op::Order(p::OrderAttr::Channel),
+        B::ReturnReason => Op::Order(p::OrderAttr::Reason),
+        B::ReturnFrom => Op::Order(p::OrderAttr::ShipTo),
+        B::ReturnValue => Op::Order(p::OrderAttr::Value),
+        B::ReturnTags => Op::Order(p::OrderAttr::Tags),
+        B::ReturnLines => Op::Order(p::OrderAttr::Lines),
+        B::LineCondition => Op::Line(p::LineAttr::Condition),
         B::ShipmentWeight => Op::Shipment(p::ShipmentAttr::Weight),
         B::ShipmentUnits => Op::Shipment(p::ShipmentAttr::Units),
         B::ShipmentLines => Op::Shipment(p::ShipmentAttr::Lines),
@@ -630,7 +646,7 @@ fn reads_load(expr: &Expr, lets: &[m::LetDef], transit: Option<Transit>) -> bool
         ExprKind::Attr(AttrRef::Builtin(a)) if a.reads_delivery() => {
             transit.is_some_and(|t| reads_load(t.value, t.lets))
         }
-        ExprKind::Builtin(m::Builtin::Available, _) => true,
+        ExprKind::Builtin(m::Builtin::Available | m::Builtin::Need, _) => true,
         ExprKind::Let(id) => lets
             .get(id.0 as usize)
             .is_some_and(|l| reads_load(&l.value, lets)),

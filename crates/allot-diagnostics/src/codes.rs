@@ -96,6 +96,7 @@ codes! {
     DUPLICATE_ITEM = "E0401" Error "duplicate-item" "An item that may appear once, given twice.";
     NOT_ALLOWED_IN_PROFILE = "E0402" Error "not-allowed-in-profile" "An item that a compliance profile may not have.";
     TABLE_NOT_EXHAUSTIVE = "E0403" Error "table-not-exhaustive" "A table whose rows do not cover every case and has no `_ =>` row.";
+    WRONG_DOMAIN = "E0404" Error "wrong-domain" "An item or value of returns in an order policy, or of orders in a returns policy.";
     // Warnings.
     UNUSED_CONST = "W0001" Warning "unused-const" "A constant that nothing uses.";
     UNUSED_TABLE = "W0002" Warning "unused-table" "A table that nothing calls.";

@@ -322,8 +322,12 @@ impl<'s> Printer<'s> {
 
     fn policy(&mut self, decl: &Decl, policy: &Policy) {
         let name = self.text(policy.name.span.start, policy.name.span.end);
-        self.out
-            .push_str(&format!("{} {name} {{", policy.kind.keyword()));
+        let keyword = match (policy.kind, policy.domain) {
+            (PolicyKind::Policy, Domain::Returns) => "returns",
+            (PolicyKind::Compliance, Domain::Returns) => "compliance returns",
+            (kind, Domain::Orders) => kind.keyword(),
+        };
+        self.out.push_str(&format!("{keyword} {name} {{"));
         self.end_line_after_open(decl);
         let lines = policy.items.iter().map(|item| self.item(item)).collect();
         self.block_body(lines, decl.span.end);
@@ -367,6 +371,20 @@ impl<'s> Printer<'s> {
                 because: b,
             } => LineKind::Rule {
                 head: condition("hold", c),
+                because: because(b),
+            },
+            ItemKind::Keep {
+                condition: c,
+                because: b,
+            } => LineKind::Rule {
+                head: condition("refund without return", c),
+                because: because(b),
+            },
+            ItemKind::Dispose {
+                condition: c,
+                because: b,
+            } => LineKind::Rule {
+                head: condition("dispose", c),
                 because: because(b),
             },
             ItemKind::SafetyStock { amount, condition } => LineKind::Plain(format!(

@@ -93,6 +93,14 @@ pub enum PolicyKind {
     Compliance,
 }
 
+/// What a policy routes: orders, or returned items.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Domain {
+    #[default]
+    Orders,
+    Returns,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CostBasis {
     Shipment,
@@ -201,6 +209,7 @@ pub struct LetPlan {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicyPlan {
     pub kind: PolicyKind,
+    pub domain: Domain,
     pub name: String,
     pub origin: Origin,
     pub priority: i64,
@@ -229,6 +238,10 @@ pub struct PolicyPlan {
     /// with a transit, and only the routing policy's copy applies to an order.
     #[serde(default)]
     pub for_policy: Option<u32>,
+    /// Returns: per line, `refund without return when` (the shopper keeps it) and
+    /// `dispose when`, before any node is considered.
+    pub keeps: Vec<RulePlan>,
+    pub disposes: Vec<RulePlan>,
 }
 
 impl PolicyPlan {
@@ -239,7 +252,12 @@ impl PolicyPlan {
         programs.extend(&self.applies);
         programs.extend(&self.transit);
         programs.extend(self.lets.iter().map(|l| &l.value));
-        for rule in self.excludes.iter().chain(&self.rejects).chain(&self.holds) {
+        for rule in (self.excludes.iter())
+            .chain(&self.rejects)
+            .chain(&self.holds)
+            .chain(&self.keeps)
+            .chain(&self.disposes)
+        {
             programs.push(&rule.condition);
             if let Some(guard) = &rule.guard {
                 programs.extend(&guard.node_condition);

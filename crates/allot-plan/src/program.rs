@@ -107,6 +107,8 @@ pub enum OrderAttr {
     Lines,
     /// The promised delivery date, as a day number (days since 1970-01-01).
     PromisedBy,
+    /// A return's reason.
+    Reason,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,6 +118,8 @@ pub enum LineAttr {
     Qty,
     Price,
     Weight,
+    /// A returned line's condition (a variant of `Condition`).
+    Condition,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -186,6 +190,8 @@ pub enum Op {
     Distance,
     /// Pops a node and a SKU: units available there.
     Available,
+    /// Pops a node and a SKU: units the node is short of its target.
+    Need,
     Min(u32),
     Max(u32),
     Abs,

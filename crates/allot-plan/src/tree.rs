@@ -31,7 +31,7 @@ fn arity(op: &Op, table_params: &dyn Fn(u32) -> Option<usize>) -> Result<usize, 
         | Op::Let(_)
         | Op::Param(_) => 0,
         Op::Field(_) | Op::Abs | Op::Not | Op::Neg | Op::WholeDays => 1,
-        Op::Distance | Op::Available => 2,
+        Op::Distance | Op::Available | Op::Need => 2,
         Op::Min(0) | Op::Max(0) => return Err("takes no values"),
         Op::Min(k) | Op::Max(k) | Op::List(k) => *k as usize,
         Op::Table(id) => table_params(*id).ok_or("calls a table that does not exist")?,

@@ -7,7 +7,12 @@ use crate::plan::*;
 use crate::program::{Literal, Op, Program};
 
 /// The built-in enums the runtime relies on, with their variant counts.
-const BUILTIN_ENUMS: &[(&str, usize)] = &[("NodeKind", 6), ("Method", 3), ("Service", 3)];
+const BUILTIN_ENUMS: &[(&str, usize)] = &[
+    ("NodeKind", 6),
+    ("Method", 3),
+    ("Service", 3),
+    ("Condition", 4),
+];
 
 impl Plan {
     pub fn validate(&self) -> Result<(), String> {

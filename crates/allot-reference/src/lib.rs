@@ -8,9 +8,12 @@ use allot_diagnostics::Sources;
 use allot_runtime::calendar::{Calendar, Placed, day_number, iso_date};
 use allot_runtime::decision::{Decision, Shipment, ShippedLine, Status, Unfilled, UnfilledAction};
 use allot_runtime::network::Network;
+use allot_runtime::network::Returns;
 use allot_runtime::order::{Line, Order};
 use allot_runtime::value::{Geo, V};
-use allot_syntax::ast::{BinaryOp, CostBasis, Direction, PolicyKind, ShortageAction, UnaryOp};
+use allot_syntax::ast::{
+    BinaryOp, CostBasis, Direction, Domain, PolicyKind, ShortageAction, UnaryOp,
+};
 use rust_decimal::prelude::ToPrimitive;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -217,6 +220,23 @@ impl<'a> Reference<'a> {
                 m::Builtin::Min => V::Num(args.iter().map(num).fold(f64::INFINITY, f64::min)),
                 m::Builtin::Max => V::Num(args.iter().map(num).fold(f64::NEG_INFINITY, f64::max)),
                 m::Builtin::Abs => V::Num(num(&args[0]).abs()),
+                m::Builtin::Need => {
+                    let (V::Node(node), V::Str(sku)) = (ev(&args[0]), ev(&args[1])) else {
+                        return V::Num(0.0);
+                    };
+                    let Some(&item) = self.network.sku_index.get(&sku) else {
+                        return V::Num(0.0);
+                    };
+                    let target = (self.network.stock[item as usize].iter())
+                        .find(|s| s.node == node)
+                        .map_or(0, |s| s.target);
+                    let short = if target > 0 {
+                        (target - self.free(item, node)).max(0)
+                    } else {
+                        0
+                    };
+                    V::Num(short as f64)
+                }
             },
             ExprKind::Table(id, args) => {
                 let args: Vec<V> = args.iter().map(ev).collect();
@@ -305,6 +325,14 @@ impl<'a> Reference<'a> {
             B::ShipmentLines => V::Num(s.lines),
             B::ShipmentValue => V::Num(s.value),
             B::OrderPromisedBy => V::Num(order.promised_by.map_or(f64::NAN, f64::from)),
+            B::ReturnId => V::Str(order.id.clone()),
+            B::ReturnChannel => V::Str(order.channel.clone()),
+            B::ReturnReason => V::Str(order.reason.clone()),
+            B::ReturnFrom => V::Place(allot_runtime::value::Place::ShipTo),
+            B::ReturnValue => V::Num(order.value),
+            B::ReturnTags => V::Set(order.tags.clone()),
+            B::ReturnLines => V::Num(order.lines.len() as f64),
+            B::LineCondition => V::Enum(ctx.line.expect("line").condition),
             B::NodeHandlingDays => {
                 let calendar = &self.network.calendars[node.expect("node").1.calendar as usize];
                 V::Num(f64::from(calendar.handling_days))
@@ -423,14 +451,20 @@ impl<'a> Reference<'a> {
             safety: 0,
             policy: None,
         };
+        let domain = if order.is_return {
+            Domain::Returns
+        } else {
+            Domain::Orders
+        };
         let mut policies: Vec<&m::PolicyDef> = model
             .policies
             .iter()
-            .filter(|p| p.kind == PolicyKind::Policy)
+            .filter(|p| p.kind == PolicyKind::Policy && p.domain == domain)
             .collect();
         policies.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
         let mut decision = Decision {
             order: Some(order.id.to_string()),
+            is_return: order.is_return,
             policy: None,
             profiles: Some(Vec::new()),
             status: Status::Rejected,
@@ -463,7 +497,7 @@ impl<'a> Reference<'a> {
         let mut profiles: Vec<&m::PolicyDef> = model
             .policies
             .iter()
-            .filter(|p| p.kind == PolicyKind::Compliance)
+            .filter(|p| p.kind == PolicyKind::Compliance && p.domain == domain)
             .collect();
         profiles.sort_by(|a, b| a.name.cmp(&b.name));
         for profile in profiles {
@@ -503,14 +537,94 @@ impl<'a> Reference<'a> {
             }
         }
 
+        // A return's lines kept or disposed of: the first rule that holds, keeping
+        // before disposing, the policy's before the profiles'. The rest are routed.
+        let mut outcomes = Vec::new();
+        let mut received = order.clone();
+        received.lines.clear();
+        for line in &order.lines {
+            let ctx = Ctx {
+                line: Some(line),
+                ..at
+            };
+            let rules = [UnfilledAction::Keep, UnfilledAction::Dispose]
+                .into_iter()
+                .flat_map(|action| layers.iter().map(move |l| (action, *l)))
+                .flat_map(|(action, l)| {
+                    let rules = match action {
+                        UnfilledAction::Keep => &l.keeps,
+                        _ => &l.disposes,
+                    };
+                    rules.iter().map(move |r| (action, l, r))
+                });
+            let mut decided = None;
+            for (action, layer, rule) in rules {
+                if self.eval(&rule.condition, ctx, &layer.lets, &[]).as_bool() {
+                    let keyword = match action {
+                        UnfilledAction::Keep => "refund without return when",
+                        _ => "dispose when",
+                    };
+                    decided = Some(Unfilled {
+                        line: line.id.to_string(),
+                        sku: line.sku.to_string(),
+                        qty: line.qty,
+                        action,
+                        reason: rule.because.clone().unwrap_or_else(|| {
+                            format!("{keyword} {}", self.sources.snippet(rule.condition.span))
+                        }),
+                    });
+                    break;
+                }
+            }
+            match decided {
+                Some(outcome) => outcomes.push(outcome),
+                None => received.lines.push(line.clone()),
+            }
+        }
+        let order = &received;
+        let at = Ctx { order, ..at };
+        let mut decision = self.place(order, at, decision, policy, &layers);
+        decision
+            .unfilled
+            .get_or_insert_with(Vec::new)
+            .extend(outcomes);
+        decision
+    }
+
+    /// The nodes a line may go to: those that stock its item; for a return, those that
+    /// carry it and receive returns, and those that receive anything.
+    fn line_nodes(&self, order: &Order, line: &Line) -> Vec<u32> {
+        let stock = &self.network.stock[line.item as usize];
+        if !order.is_return {
+            return stock.iter().map(|s| s.node).collect();
+        }
+        let mut nodes: Vec<u32> = (0..self.network.nodes.len() as u32)
+            .filter(|&n| match self.network.nodes[n as usize].returns {
+                Returns::All => true,
+                Returns::Carried => stock.iter().any(|s| s.node == n),
+                Returns::None => false,
+            })
+            .collect();
+        nodes.sort_unstable();
+        nodes
+    }
+
+    /// Routes the lines of `order` with the chosen layers.
+    fn place(
+        &mut self,
+        order: &Order,
+        at: Ctx,
+        decision: Decision,
+        policy: &m::PolicyDef,
+        layers: &[&m::PolicyDef],
+    ) -> Decision {
         // Candidates of each line.
         let lines: Vec<Vec<Cand>> = order
             .lines
             .iter()
             .map(|line| {
                 let mut cands = Vec::new();
-                for stock in &self.network.stock[line.item as usize] {
-                    let node = stock.node;
+                for node in self.line_nodes(order, line) {
                     let ctx = Ctx {
                         line: Some(line),
                         node: Some(node),
@@ -533,7 +647,7 @@ impl<'a> Reference<'a> {
                         continue;
                     }
                     let mut safety = 0;
-                    for layer in &layers {
+                    for layer in layers {
                         for s in &layer.safety_stock {
                             if self.holds(&s.condition, ctx, layer) {
                                 safety =
@@ -543,13 +657,17 @@ impl<'a> Reference<'a> {
                             }
                         }
                     }
-                    let available = (self.free(line.item, node) - safety).max(0);
+                    // A node receives a returned line whole.
+                    let available = match order.is_return {
+                        true => line.qty,
+                        false => (self.free(line.item, node) - safety).max(0),
+                    };
                     if available == 0 {
                         continue;
                     }
                     let ctx = Ctx { safety, ..ctx };
                     let (mut unit_cost, mut line_cost) = (0.0, 0.0);
-                    for layer in &layers {
+                    for layer in layers {
                         for cost in &layer.costs {
                             if cost.basis != CostBasis::Shipment
                                 && self.holds(&cost.condition, ctx, layer)
@@ -621,7 +739,7 @@ impl<'a> Reference<'a> {
                         &restricted,
                         plan,
                         policy,
-                        &layers,
+                        layers,
                         ship_complete,
                         max_shipments,
                         total,
@@ -862,7 +980,9 @@ impl<'a> Reference<'a> {
                 node: Some(node),
                 ..at
             };
-            let ship = (order.placed).map(|_| self.times(ctx, |(day, _, _)| day).as_num());
+            let ship = (order.placed)
+                .filter(|_| !order.is_return)
+                .map(|_| self.times(ctx, |(day, _, _)| day).as_num());
             let transit = at.policy.and_then(|p| p.transit.as_ref());
             shipments.push(Shipment {
                 node: self.network.nodes[node as usize].id.to_string(),
@@ -877,7 +997,9 @@ impl<'a> Reference<'a> {
         if best.placed < total {
             let action = shortage.map_or(ShortageAction::Backorder, |s| s.action);
             let reason = shortage.and_then(|s| s.because.clone()).unwrap_or_else(|| {
-                if ship_complete && best.placed == 0 {
+                if order.is_return {
+                    "no node can receive it".into()
+                } else if ship_complete && best.placed == 0 {
                     "the order must ship complete and no node can take all of it".into()
                 } else {
                     "not enough stock at eligible nodes".into()
@@ -900,10 +1022,10 @@ impl<'a> Reference<'a> {
                             line: line.id.to_string(),
                             sku: line.sku.to_string(),
                             qty: line.qty - placed,
-                            action: if action == ShortageAction::Cancel {
-                                UnfilledAction::Cancel
-                            } else {
-                                UnfilledAction::Backorder
+                            action: match action {
+                                _ if order.is_return => UnfilledAction::Keep,
+                                ShortageAction::Cancel => UnfilledAction::Cancel,
+                                _ => UnfilledAction::Backorder,
                             },
                             reason: reason.clone(),
                         })
@@ -911,8 +1033,10 @@ impl<'a> Reference<'a> {
                     .collect(),
             );
         }
+        // What a return brings back is free again where the node carries the item.
+        let sign = if order.is_return { -1 } else { 1 };
         for (item, node, units) in takes {
-            *self.taken.entry((item, node)).or_insert(0) += units;
+            *self.taken.entry((item, node)).or_insert(0) += sign * units;
         }
         for node in best.nodes.keys() {
             if !self.network.nodes[*node as usize].is_digital() {

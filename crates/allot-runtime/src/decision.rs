@@ -63,6 +63,10 @@ pub struct Shipment {
 pub enum UnfilledAction {
     Backorder,
     Cancel,
+    /// A returned line the shopper keeps: refunded without a return.
+    Keep,
+    /// A returned line that is not sent anywhere.
+    Dispose,
 }
 
 impl UnfilledAction {
@@ -70,6 +74,8 @@ impl UnfilledAction {
         match self {
             UnfilledAction::Backorder => "backorder",
             UnfilledAction::Cancel => "cancel",
+            UnfilledAction::Keep => "keep",
+            UnfilledAction::Dispose => "dispose",
         }
     }
 }
@@ -89,6 +95,10 @@ pub struct Unfilled {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Decision {
     pub order: Option<String>,
+    /// True for the decision of a return: its shipments are the parcels the shopper
+    /// sends back, each to the node that receives it.
+    #[serde(rename = "return", skip_serializing_if = "std::ops::Not::not")]
+    pub is_return: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +136,7 @@ impl Decision {
     pub fn error(order: Option<String>, message: impl Into<String>) -> Decision {
         Decision {
             order,
+            is_return: false,
             policy: None,
             profiles: None,
             status: Status::Error,

@@ -17,7 +17,7 @@
 
 use crate::decision::Decision;
 use crate::eval::{Lowering, PerOrderCaches, Spare, TableCode, World};
-use crate::network::{Network, Node, Schema};
+use crate::network::{Network, Node, Returns, Schema};
 use crate::order::Order;
 use crate::search;
 use allot_plan::{Plan, PolicyKind};
@@ -61,6 +61,8 @@ pub struct Engine {
     digital_stock: Vec<bool>,
     /// Per node: whether it is digital, read without the node's record.
     digital: Vec<bool>,
+    /// The nodes that receive returns of any item (`"returns": "all"`).
+    receive_all: Vec<u32>,
     /// Per node, its distance to the ship-to of the order being routed; per calendar,
     /// when a node keeping it can ship the order.
     per_order: PerOrderCaches,
@@ -87,6 +89,9 @@ impl Engine {
             .map(|list| list.iter().any(|s| digital[s.node as usize]))
             .collect();
         let per_order = PerOrderCaches::new(&network);
+        let receive_all = (0..network.nodes.len() as u32)
+            .filter(|&n| network.nodes[n as usize].returns == Returns::All)
+            .collect();
         let world = World::new(
             &network,
             &schema,
@@ -146,6 +151,7 @@ impl Engine {
             digital_stock,
             digital,
             per_order,
+            receive_all,
             spare: Cell::default(),
             plan,
             network,
@@ -200,12 +206,14 @@ impl Engine {
         self.utilization[node as usize] = utilization(&self.network.nodes[node as usize], load);
     }
 
-    /// Routes one order and commits what it takes.
+    /// Routes one order (or return) and commits what it takes (or brings back: a
+    /// returned unit is free stock again at once where the node carries the item).
     pub fn route(&mut self, order: &Order, explain: bool) -> Decision {
         let (decision, commit) = self.decide(order, explain, search::EXACT_LINES);
+        let sign = if order.is_return { -1 } else { 1 };
         for (item, node, units) in commit.units {
             if let Some(i) = self.network.stock_position(item, node) {
-                self.free[item as usize][i] -= units;
+                self.free[item as usize][i] -= sign * units;
             }
         }
         for node in commit.shipments {
@@ -242,7 +250,8 @@ impl Engine {
         .route()
     }
 
-    /// Reads and routes a JSON order; a malformed one gives an `error` decision.
+    /// Reads and routes a JSON order (or a return, with `"kind": "return"`); a
+    /// malformed one gives an `error` decision.
     pub fn route_json(&mut self, value: &serde_json::Value, explain: bool) -> Decision {
         match Order::from_value(value, &self.plan, &self.network) {
             Ok(order) => self.route(&order, explain),

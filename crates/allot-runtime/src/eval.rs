@@ -125,6 +125,8 @@ enum Expr {
     ShipToKm,
     Distance(Box<[Expr; 2]>),
     Available(Box<[Expr; 2]>),
+    /// `need(node, sku)`: the units the node is short of its target.
+    Need(Box<[Expr; 2]>),
     Let(usize),
     Param(usize),
     Min(Box<[Expr]>),
@@ -251,6 +253,7 @@ impl Expr {
             | Expr::ArithWith { x, .. } => x.foldable(),
             Expr::Distance(pair)
             | Expr::Available(pair)
+            | Expr::Need(pair)
             | Expr::Compare(_, pair)
             | Expr::Arith(_, pair)
             | Expr::And(pair)

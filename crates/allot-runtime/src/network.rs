@@ -33,6 +33,20 @@ pub struct Node {
     pub custom: Vec<V>,
     /// The node's working calendar: an index into [`Network::calendars`].
     pub calendar: u32,
+    /// Which returned items the node receives.
+    pub returns: Returns,
+}
+
+/// Which returned items a node receives (`returns` in its data).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Returns {
+    /// The SKUs it has an inventory entry for (the default).
+    #[default]
+    Carried,
+    /// Any SKU: a returns centre, a refurbishment or liquidation site.
+    All,
+    /// None.
+    None,
 }
 
 /// The `NodeKind` variant of digital nodes (see the built-in enums of the plan).
@@ -58,6 +72,8 @@ pub struct Stock {
     pub node: u32,
     pub on_hand: i64,
     pub reserved: i64,
+    /// The units the node aims to hold (`need` reads the shortfall); 0 without a target.
+    pub target: i64,
 }
 
 /// Where each custom attribute lives: its index among its owner's attributes.
@@ -195,6 +211,17 @@ impl Network {
                 None => None,
                 Some(_) => Some(record.integer("capacity", 1, None)? as f64),
             };
+            let returns = match record.string("returns")? {
+                None | Some("carried") => Returns::Carried,
+                Some("all") => Returns::All,
+                Some("none") => Returns::None,
+                Some(other) => {
+                    return Err(record.error(
+                        "returns",
+                        format!("expected \"carried\", \"all\" or \"none\", found \"{other}\""),
+                    ));
+                }
+            };
             let calendar = Calendar::read(&record)?;
             let calendar = match calendars.iter().position(|c| *c == calendar) {
                 Some(same) => same,
@@ -216,6 +243,7 @@ impl Network {
                 pick_cost: record.number_in("pick_cost", 0.0, f64::INFINITY, Some(0.0))?,
                 custom: custom_attributes(&record, &node_attrs, &plan.enums)?,
                 calendar,
+                returns,
             };
             if node_index
                 .insert(node.id.clone(), nodes.len() as u32)
@@ -392,6 +420,8 @@ struct StockText<'a> {
     on_hand: i64,
     #[serde(default)]
     reserved: i64,
+    #[serde(default)]
+    target: i64,
 }
 
 type Indexes<'i> = (&'i HashMap<Arc<str>, u32>, &'i HashMap<Arc<str>, u32>);
@@ -400,13 +430,14 @@ impl StockText<'_> {
     fn read(raw: &RawValue, (nodes, skus): Indexes) -> Option<(u32, Stock)> {
         let text: StockText = serde_json::from_str(raw.get()).ok()?;
         let in_range = |n: i64| (0..=INTEGER_LIMIT).contains(&n);
-        if !(in_range(text.on_hand) && in_range(text.reserved)) {
+        if !(in_range(text.on_hand) && in_range(text.reserved) && in_range(text.target)) {
             return None;
         }
         let stock = Stock {
             node: *nodes.get(text.node.as_ref())?,
             on_hand: text.on_hand,
             reserved: text.reserved,
+            target: text.target,
         };
         Some((*skus.get(text.sku.as_ref())?, stock))
     }
@@ -430,6 +461,7 @@ fn stock_entry(i: usize, value: &Value, (nodes, skus): Indexes) -> Result<(u32, 
         node,
         on_hand: record.integer("on_hand", 0, None)?,
         reserved: record.integer("reserved", 0, Some(0))?,
+        target: record.integer("target", 0, Some(0))?,
     };
     Ok((item, entry))
 }

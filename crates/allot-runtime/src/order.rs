@@ -24,6 +24,8 @@ pub struct Line {
     pub price: f64,
     /// Unit weight in kg, from the catalog.
     pub weight: f64,
+    /// For a returned line, a variant of `Condition` (new, opened, used, damaged).
+    pub condition: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +47,11 @@ pub struct Order {
     pub placed: Option<Placed>,
     /// The promised delivery date (`promised_by`) as a day number, if the data says.
     pub promised_by: Option<i32>,
+    /// Whether this is a return request: its lines come back, from `ship_to` (its
+    /// `from`), to the nodes that receive them.
+    pub is_return: bool,
+    /// A return's reason ("" for orders).
+    pub reason: Arc<str>,
 }
 
 fn variant(
@@ -72,9 +79,45 @@ fn variant(
 impl Order {
     /// Reads an order; errors name the order, the line and the field.
     pub fn from_value(value: &Value, plan: &Plan, network: &Network) -> Result<Order, DataError> {
-        let mut record = Record::new("order".into(), value)?;
+        let record = Record::new("order".into(), value)?;
+        let is_return = match record.string("kind")? {
+            None | Some("order") => false,
+            Some("return") => true,
+            Some(other) => {
+                return Err(record.error(
+                    "kind",
+                    format!("expected \"order\" or \"return\", found \"{other}\""),
+                ));
+            }
+        };
+        Order::read(record, is_return, plan, network)
+    }
+
+    /// Reads a return request; errors name the return, the line and the field.
+    pub fn return_from_value(
+        value: &Value,
+        plan: &Plan,
+        network: &Network,
+    ) -> Result<Order, DataError> {
+        let record = Record::new("return".into(), value)?;
+        match record.string("kind")? {
+            None | Some("return") => Order::read(record, true, plan, network),
+            Some(other) => Err(record.error(
+                "kind",
+                format!("a returns file holds returns, not \"{other}\""),
+            )),
+        }
+    }
+
+    fn read(
+        mut record: Record,
+        is_return: bool,
+        plan: &Plan,
+        network: &Network,
+    ) -> Result<Order, DataError> {
+        let what = if is_return { "return" } else { "order" };
         let id = record.required_string("id")?;
-        record.name = format!("order \"{id}\"");
+        record.name = format!("{what} \"{id}\"");
         let schema = Schema::new(plan);
         let order_attrs: Vec<_> = schema
             .order
@@ -83,12 +126,13 @@ impl Order {
             .collect();
         let method = variant(&record, "method", &plan.enums[1].variants, "ship")?;
         let pickup_node = record.string("pickup_node")?.unwrap_or("");
-        let ship_to = match record.object("ship_to")? {
+        let place = if is_return { "from" } else { "ship_to" };
+        let ship_to = match record.object(place)? {
             Some(place) => place.geo()?,
             // A pickup order goes to its pickup node.
             None => match network.node_index.get(pickup_node) {
                 Some(&node) if !pickup_node.is_empty() => network.nodes[node as usize].geo.clone(),
-                _ => return Err(record.error("ship_to", "is missing")),
+                _ => return Err(record.error(place, "is missing")),
             },
         };
         let mut lines: Vec<Line> = Vec::new();
@@ -109,9 +153,9 @@ impl Order {
         }
         let mut line_ids = HashSet::with_capacity(raw_lines.len());
         for (i, raw) in raw_lines.iter().enumerate() {
-            let mut line = Record::new(format!("order \"{id}\" lines[{i}]"), raw)?;
+            let mut line = Record::new(format!("{what} \"{id}\" lines[{i}]"), raw)?;
             let line_id = line.required_string("id")?;
-            line.name = format!("order \"{id}\" lines[{i}] \"{line_id}\"");
+            line.name = format!("{what} \"{id}\" lines[{i}] \"{line_id}\"");
             let sku = line.required_string("sku")?;
             let item = *network.sku_index.get(sku).ok_or_else(|| {
                 line.error(
@@ -129,6 +173,10 @@ impl Order {
                 qty: line.integer("qty", 1, None)?,
                 price: line.number_in("price", 0.0, f64::INFINITY, Some(0.0))?,
                 weight: network.items[item as usize].weight,
+                condition: match is_return {
+                    true => variant(&line, "condition", &plan.enums[3].variants, "new")?,
+                    false => 0,
+                },
             });
         }
         let value = lines.iter().map(|l| l.price * l.qty as f64).sum();
@@ -158,6 +206,8 @@ impl Order {
             value,
             placed,
             promised_by,
+            is_return,
+            reason: Arc::from(record.string("reason")?.unwrap_or("")),
         })
     }
 }

@@ -195,12 +195,16 @@ fn engine_for(revision: &Revision, stock: &[StockRow], loads: &[(String, i64)]) 
         .filter_map(|row| {
             let item = *network.sku_index.get(row.sku.as_str())?;
             let node = *network.node_index.get(row.node.as_str())?;
+            // Targets are the snapshot's: the database holds stock, not plans.
+            let target = (network.stock_position(item, node))
+                .map_or(0, |at| network.stock[item as usize][at].target);
             Some((
                 item,
                 Stock {
                     node,
                     on_hand: row.on_hand,
                     reserved: row.reserved,
+                    target,
                 },
             ))
         })

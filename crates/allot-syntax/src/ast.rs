@@ -122,10 +122,19 @@ impl PolicyKind {
     }
 }
 
-/// A `policy` or a `compliance` profile: both are lists of items.
+/// What a policy routes: orders out to shoppers, or returned items back in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Domain {
+    Orders,
+    Returns,
+}
+
+/// A `policy` or a `compliance` profile (of orders, or of returns: `returns "NAME"`,
+/// `compliance returns "NAME"`): both are lists of items.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub kind: PolicyKind,
+    pub domain: Domain,
     pub name: StrLit,
     pub items: Vec<Item>,
 }
@@ -261,6 +270,16 @@ pub enum ItemKind {
         date: Expr,
         because: Option<StrLit>,
     },
+    /// `refund without return when C`: in a returns policy, the shopper keeps the line.
+    Keep {
+        condition: Expr,
+        because: Option<StrLit>,
+    },
+    /// `dispose when C`: in a returns policy, the line is not sent anywhere.
+    Dispose {
+        condition: Expr,
+        because: Option<StrLit>,
+    },
 }
 
 impl ItemKind {
@@ -285,6 +304,8 @@ impl ItemKind {
             ItemKind::ShipWithin { .. } => "ship within",
             ItemKind::DeliverWithin { .. } => "deliver within",
             ItemKind::DeliverBy { .. } => "deliver by",
+            ItemKind::Keep { .. } => "refund without return when",
+            ItemKind::Dispose { .. } => "dispose when",
         }
     }
 }

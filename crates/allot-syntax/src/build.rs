@@ -40,6 +40,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_day
             | Rule::kw_days
             | Rule::kw_deliver
+            | Rule::kw_dispose
             | Rule::kw_else
             | Rule::kw_enum
             | Rule::kw_exclude
@@ -60,7 +61,10 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_per
             | Rule::kw_policy
             | Rule::kw_priority
+            | Rule::kw_refund
             | Rule::kw_reject
+            | Rule::kw_return
+            | Rule::kw_returns
             | Rule::kw_safety
             | Rule::kw_schema
             | Rule::kw_set
@@ -79,6 +83,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_unit
             | Rule::kw_when
             | Rule::kw_within
+            | Rule::kw_without
     )
 }
 
@@ -113,6 +118,7 @@ impl Builder<'_> {
             Rule::table_decl => DeclKind::Table(self.table(pair)),
             Rule::policy_decl => DeclKind::Policy(self.policy(pair, PolicyKind::Policy)),
             Rule::compliance_decl => DeclKind::Policy(self.policy(pair, PolicyKind::Compliance)),
+            Rule::returns_decl => DeclKind::Policy(self.policy(pair, PolicyKind::Policy)),
             rule => unreachable!("not a declaration: {rule:?}"),
         };
         (kind, span)
@@ -236,10 +242,25 @@ impl Builder<'_> {
     }
 
     fn policy(&mut self, pair: Pair<'_, Rule>, kind: PolicyKind) -> Policy {
-        let mut inner = significant(pair.into_inner());
+        let mut domain = match pair.as_rule() {
+            Rule::returns_decl => Domain::Returns,
+            _ => Domain::Orders,
+        };
+        let mut inner = significant(pair.into_inner()).peekable();
+        if inner
+            .next_if(|p| p.as_rule() == Rule::returns_domain)
+            .is_some()
+        {
+            domain = Domain::Returns;
+        }
         let name = self.string(inner.next().expect("policy name"));
         let items = inner.map(|item| self.item(item)).collect();
-        Policy { kind, name, items }
+        Policy {
+            kind,
+            domain,
+            name,
+            items,
+        }
     }
 
     fn because(&mut self, pair: Option<Pair<'_, Rule>>) -> Option<StrLit> {
@@ -337,6 +358,14 @@ impl Builder<'_> {
             },
             Rule::deliver_by_item => ItemKind::DeliverBy {
                 date: self.expr(inner.next().expect("date")),
+                because: self.because(inner.next()),
+            },
+            Rule::keep_item => ItemKind::Keep {
+                condition: self.expr(inner.next().expect("condition")),
+                because: self.because(inner.next()),
+            },
+            Rule::dispose_item => ItemKind::Dispose {
+                condition: self.expr(inner.next().expect("condition")),
                 because: self.because(inner.next()),
             },
             rule => unreachable!("not a policy item: {rule:?}"),

@@ -97,7 +97,20 @@ impl Token {
 }
 
 /// Words that begin a top-level declaration.
-pub const DECLARATION_KEYWORDS: &[&str] = &["schema", "const", "table", "policy", "compliance"];
+/// (`returns` only when it does not follow `compliance`: `compliance returns "NAME"`).
+pub const DECLARATION_KEYWORDS: &[&str] = &[
+    "schema",
+    "const",
+    "table",
+    "policy",
+    "compliance",
+    "returns",
+];
+
+/// Whether `word`, after the significant word `previous`, begins a declaration.
+pub fn starts_declaration(previous: Option<&str>, word: &str) -> bool {
+    DECLARATION_KEYWORDS.contains(&word) && !(word == "returns" && previous == Some("compliance"))
+}
 
 /// Words that begin an item inside a policy or compliance profile
 /// (`max` only when followed by `shipments`, `ship` by `complete` or `within`,
@@ -119,6 +132,8 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "hold",
     "transit",
     "deliver",
+    "refund",
+    "dispose",
 ];
 
 /// Reserved words, exactly as the grammar's `keyword` rule lists them.
@@ -148,6 +163,7 @@ pub const KEYWORDS: &[&str] = &[
     "policy",
     "priority",
     "reject",
+    "returns",
     "safety",
     "schema",
     "stage",

@@ -8,7 +8,7 @@
 use crate::ast::*;
 use crate::build::Builder;
 use crate::grammar::{AllotParser, Rule};
-use crate::lexer::{DECLARATION_KEYWORDS, Token, TokenKind, lex};
+use crate::lexer::{Token, TokenKind, lex, starts_declaration};
 use allot_diagnostics::{Code, Diagnostic, FileId, Span};
 use pest::Parser;
 use pest::iterators::Pair;
@@ -153,16 +153,16 @@ pub fn with_parse_stack<R>(f: impl FnOnce() -> R) -> R {
 pub fn declaration_chunks(source: &str) -> Vec<std::ops::Range<usize>> {
     let tokens = lex(source);
     let mut starts = vec![0usize];
-    let mut last_significant_end = None;
+    let mut last_significant: Option<&Token> = None;
     for token in &tokens {
         if token.kind == TokenKind::Ident
-            && DECLARATION_KEYWORDS.contains(&token.text(source))
-            && let Some(end) = last_significant_end
+            && let Some(last) = last_significant
+            && starts_declaration(Some(last.text(source)), token.text(source))
         {
-            starts.push(end);
+            starts.push(last.end as usize);
         }
         if !token.is_trivia() {
-            last_significant_end = Some(token.end as usize);
+            last_significant = Some(token);
         }
     }
     starts.dedup();
@@ -301,9 +301,18 @@ impl<'a> FileParser<'a> {
 
     fn declarations(&mut self) -> Vec<Decl> {
         self.lexical_errors();
-        let starts: Vec<usize> = (0..self.tokens.len())
-            .filter(|&i| self.is_word(&self.tokens[i], DECLARATION_KEYWORDS))
-            .collect();
+        let mut previous: Option<&str> = None;
+        let mut starts: Vec<usize> = Vec::new();
+        for (i, token) in self.tokens.iter().enumerate() {
+            if token.is_trivia() {
+                continue;
+            }
+            let text = token.text(self.source);
+            if token.kind == TokenKind::Ident && starts_declaration(previous, text) {
+                starts.push(i);
+            }
+            previous = Some(text);
+        }
         let first = starts.first().copied().unwrap_or(self.tokens.len());
         let stray = self.significant(0..first);
         if let (Some(&a), Some(&b)) = (stray.first(), stray.last()) {
@@ -369,7 +378,10 @@ impl<'a> FileParser<'a> {
         let (first, last, span) = self.trimmed_span(range.clone())?;
         let doc = self.doc_before(first);
         let keyword = self.text(&self.tokens[first]).to_string();
-        let is_block = matches!(keyword.as_str(), "policy" | "compliance" | "schema");
+        let is_block = matches!(
+            keyword.as_str(),
+            "policy" | "compliance" | "returns" | "schema"
+        );
         // A block's brackets are checked entry by entry during recovery instead.
         let balanced = self.check_delimiters(first..last + 1, !is_block);
         let mut whole_error = None;

@@ -147,7 +147,9 @@ impl Relocate for Item {
             }
             ItemKind::Exclude { condition, because }
             | ItemKind::Reject { condition, because }
-            | ItemKind::Hold { condition, because } => {
+            | ItemKind::Hold { condition, because }
+            | ItemKind::Keep { condition, because }
+            | ItemKind::Dispose { condition, because } => {
                 condition.relocate(file, base);
                 because.relocate(file, base);
             }

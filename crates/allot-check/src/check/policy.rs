@@ -9,7 +9,7 @@ use crate::fold::fold;
 use crate::model::*;
 use crate::types::{Dim, Type};
 use allot_diagnostics::{Code, Diagnostic, Span};
-use allot_syntax::ast::{self, CostBasis, ItemKind, PolicyKind};
+use allot_syntax::ast::{self, CostBasis, Domain, ItemKind, PolicyKind};
 use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
@@ -64,6 +64,7 @@ impl<'a> Checker<'a> {
         let profile = policy.kind == PolicyKind::Compliance;
         let mut def = PolicyDef {
             kind: policy.kind,
+            domain: policy.domain,
             name: name.value.clone(),
             span: name.span,
             doc: decl.doc.clone(),
@@ -83,7 +84,10 @@ impl<'a> Checker<'a> {
             holds: Vec::new(),
             transit: None,
             promises: Vec::new(),
+            keeps: Vec::new(),
+            disposes: Vec::new(),
         };
+        self.domain = policy.domain;
         self.delivery = if profile {
             Delivery::Profile
         } else if (policy.items.iter()).any(|i| matches!(i.kind, ItemKind::Transit(_))) {
@@ -166,6 +170,10 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             }
+            if let Some(diagnostic) = item_domain(kind, policy.domain, item.span) {
+                self.error(diagnostic);
+                continue;
+            }
             self.item(item, &mut def, &mut cost_names, &mut stage_names);
         }
         let lets = std::mem::take(&mut self.lets);
@@ -239,6 +247,16 @@ impl<'a> Checker<'a> {
             }),
             ItemKind::Hold { condition, because } => def.holds.push(RuleDef {
                 condition: self.condition(condition, &Scope::of(Clause::Hold)),
+                because: Self::because(because),
+                span,
+            }),
+            ItemKind::Keep { condition, because } => def.keeps.push(RuleDef {
+                condition: self.condition(condition, &Scope::of(Clause::ReturnOutcome)),
+                because: Self::because(because),
+                span,
+            }),
+            ItemKind::Dispose { condition, because } => def.disposes.push(RuleDef {
+                condition: self.condition(condition, &Scope::of(Clause::ReturnOutcome)),
                 because: Self::because(because),
                 span,
             }),
@@ -474,4 +492,39 @@ impl<'a> Checker<'a> {
         };
         self.error(diagnostic);
     }
+}
+
+/// The error of an item in a policy of the other domain: the outcomes of returns in an
+/// order policy; what only outbound orders have (safety stock, complete shipments,
+/// shortage, ship and delivery dates) in a returns policy.
+fn item_domain(kind: &ItemKind, domain: Domain, span: Span) -> Option<Diagnostic> {
+    let returns_only = matches!(kind, ItemKind::Keep { .. } | ItemKind::Dispose { .. });
+    let orders_only = matches!(
+        kind,
+        ItemKind::SafetyStock { .. }
+            | ItemKind::ShipComplete
+            | ItemKind::OnShortage { .. }
+            | ItemKind::Transit(_)
+            | ItemKind::ShipWithin { .. }
+            | ItemKind::DeliverWithin { .. }
+            | ItemKind::DeliverBy { .. }
+    );
+    let (message, help) = match domain {
+        Domain::Orders if returns_only => (
+            format!(
+                "`{}` decides a returned line; this policy routes orders",
+                kind.describe()
+            ),
+            "put it in `returns \"NAME\" { … }`",
+        ),
+        Domain::Returns if orders_only => (
+            format!(
+                "`{}` is about shipping orders; a returns policy routes returned items",
+                kind.describe()
+            ),
+            "a returns policy has `applies when`, `let`, `exclude when`, costs, an objective, `max shipments`, `no line split`, stages, `reject when`, `hold when`, `refund without return when` and `dispose when`",
+        ),
+        _ => return None,
+    };
+    Some(Diagnostic::new(Code::WRONG_DOMAIN, span, message).with_help(help))
 }

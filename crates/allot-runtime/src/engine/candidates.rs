@@ -38,10 +38,9 @@ impl<'a> Router<'a> {
             .collect();
         for (at, group) in groups().enumerate().filter(|&(at, _)| kept[at]) {
             for pair in group {
-                let line = &order.lines[pair.line];
                 by_line[pair.line].push(PairState {
                     at,
-                    free: self.world.free_stock_at(line.item, pair.stock),
+                    free: self.capacity_of(pair),
                     excluded: None,
                 });
             }

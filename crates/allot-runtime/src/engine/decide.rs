@@ -98,7 +98,9 @@ impl Router<'_> {
                 .as_ref()
                 .and_then(|s| s.because.clone())
                 .unwrap_or_else(|| {
-                    if ship_complete && best.placed == 0 {
+                    if order.is_return {
+                        "no node can receive it".to_string()
+                    } else if ship_complete && best.placed == 0 {
                         "the order must ship complete and no node can take all of it".to_string()
                     } else {
                         "not enough stock at eligible nodes".to_string()
@@ -112,10 +114,11 @@ impl Router<'_> {
                 total_cost = 0.0;
             } else {
                 decision.status = Status::Partial;
-                let unfilled_action = if action == ShortageAction::Cancel {
-                    UnfilledAction::Cancel
-                } else {
-                    UnfilledAction::Backorder
+                let unfilled_action = match action {
+                    // A returned line no node can take stays with the shopper.
+                    _ if order.is_return => UnfilledAction::Keep,
+                    ShortageAction::Cancel => UnfilledAction::Cancel,
+                    _ => UnfilledAction::Backorder,
                 };
                 let unfilled = order
                     .lines

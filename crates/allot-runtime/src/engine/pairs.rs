@@ -5,7 +5,11 @@
 
 use super::near::NearIndex;
 use super::router::{Applied, Router};
+use crate::network::Returns;
 use crate::node_set::NodeSet;
+
+/// The stock position of a return's pair at a node without an inventory entry for it.
+pub(super) const NO_ENTRY: u32 = u32::MAX;
 
 /// A node that stocks a line's item, and where in the item's stock list.
 #[derive(Clone, Copy, Default)]
@@ -32,6 +36,9 @@ impl<'a> Router<'a> {
         let order = self.order;
         let network = self.world.network;
         let mut pairs: Vec<Pair> = Vec::new();
+        if order.is_return {
+            return self.receiving_pairs();
+        }
         for (l, line) in order.lines.iter().enumerate() {
             match self.near_index(layers) {
                 Some(index) => pairs.extend(
@@ -64,6 +71,47 @@ impl<'a> Router<'a> {
             pairs.sort_unstable_by_key(|p| (u64::from(p.node) << 32) | p.line as u64);
         }
         pairs
+    }
+
+    /// A return's pairs: per line, the nodes that carry its item (an inventory entry)
+    /// and receive returns of what they carry, and the nodes that receive anything
+    /// (`stock`: [`NO_ENTRY`] for a node without an entry), grouped by node.
+    fn receiving_pairs(&self) -> Vec<Pair> {
+        let network = self.world.network;
+        let mut pairs = Vec::new();
+        for (l, line) in self.order.lines.iter().enumerate() {
+            let list = &network.stock[line.item as usize];
+            for (at, stock) in list.iter().enumerate() {
+                if network.nodes[stock.node as usize].returns != Returns::None {
+                    pairs.push(Pair {
+                        node: stock.node,
+                        line: l,
+                        stock: at as u32,
+                    });
+                }
+            }
+            for &node in &self.engine.receive_all {
+                if network.stock_position(line.item, node).is_none() {
+                    pairs.push(Pair {
+                        node,
+                        line: l,
+                        stock: NO_ENTRY,
+                    });
+                }
+            }
+        }
+        pairs.sort_unstable_by_key(|p| (u64::from(p.node) << 32) | p.line as u64);
+        pairs
+    }
+
+    /// What the pair can take: for an order, the free stock of its entry; for a return,
+    /// the whole line (a node receives what comes back).
+    pub(super) fn capacity_of(&self, pair: &Pair) -> i64 {
+        let line = &self.order.lines[pair.line];
+        match self.order.is_return {
+            true => line.qty,
+            false => self.world.free_stock_at(line.item, pair.stock),
+        }
     }
 
     /// Whether the `at`-th entry of the stock list of line `l`'s item has free stock for

@@ -15,6 +15,9 @@ pub(super) struct PolicyCode {
     /// For the first guard: who stocks each SKU, split for a latitude window.
     pub(super) near: Option<NearIndex>,
     pub(super) rejects: Vec<Code>,
+    /// Returns: `refund without return when`, `dispose when`.
+    pub(super) keeps: Vec<Code>,
+    pub(super) disposes: Vec<Code>,
     pub(super) holds: Vec<Code>,
     pub(super) safety: Vec<(Code, Option<Code>)>,
     pub(super) costs: Vec<(Code, Option<Code>)>,
@@ -119,6 +122,8 @@ pub(super) fn compile_policy(p: &PolicyPlan, mut lowering: Lowering) -> PolicyCo
         guards,
         near,
         rejects: p.rejects.iter().map(|r| lower(&r.condition)).collect(),
+        keeps: p.keeps.iter().map(|r| lower(&r.condition)).collect(),
+        disposes: p.disposes.iter().map(|r| lower(&r.condition)).collect(),
         holds: p.holds.iter().map(|r| lower(&r.condition)).collect(),
         safety: p
             .safety_stock

@@ -7,11 +7,11 @@
 use super::Engine;
 use super::policy_code::PolicyCode;
 use crate::calendar::iso_date;
-use crate::decision::{Dates, Decision, RuleRef, Status, Trace};
+use crate::decision::{Dates, Decision, RuleRef, Status, Trace, Unfilled, UnfilledAction};
 use crate::eval::{Code, Env, LetCache, World, whole_days};
 use crate::order::{Line, Order};
 use crate::search::Criterion;
-use allot_plan::{Level, Measure, Origin, PolicyPlan, ShortagePlan};
+use allot_plan::{Domain, Level, Measure, Origin, PolicyPlan, ShortagePlan};
 
 /// What a routed order takes: units per (item, node), and the nodes that ship.
 #[derive(Default)]
@@ -92,7 +92,11 @@ impl<'a> Router<'a> {
 
     /// When `node` would ship the order and, with the transit of `policy`, deliver it.
     pub(super) fn dates(&self, node: u32, policy: usize) -> Dates {
-        let Some(times) = self.world.ship_times(node) else {
+        let times = self
+            .world
+            .ship_times(node)
+            .filter(|_| !self.order.is_return);
+        let Some(times) = times else {
             return Dates::default();
         };
         let code = &self.engine.policies[policy];
@@ -163,8 +167,13 @@ impl<'a> Router<'a> {
         let id = Some(self.order.id.to_string());
         // Selection: the highest-priority applicable policy; every applicable profile.
         let engine = self.engine;
+        let domain = match self.order.is_return {
+            true => Domain::Returns,
+            false => Domain::Orders,
+        };
+        let of_domain = |index: &&usize| engine.plan.policies[**index].domain == domain;
         let mut policy = None;
-        for &index in &engine.selection {
+        for &index in engine.selection.iter().filter(of_domain) {
             if let Some(error) = self.lacking(index, true) {
                 return (error, Commit::default());
             }
@@ -180,7 +189,7 @@ impl<'a> Router<'a> {
         };
         let mut layers = vec![policy];
         let routing = layers[0].index as u32;
-        for &index in &engine.profiles {
+        for &index in engine.profiles.iter().filter(of_domain) {
             // A profile compiled for another policy's transit.
             if (engine.plan.policies[index].for_policy).is_some_and(|p| p != routing) {
                 continue;
@@ -244,7 +253,93 @@ impl<'a> Router<'a> {
                 }
             }
         }
+        if self.order.is_return {
+            return self.place_return(id, policy_name, profile_names, layers);
+        }
         self.place(id, policy_name, profile_names, layers)
+    }
+
+    /// A return: each line the shopper keeps (`refund without return when`) or that is
+    /// disposed of (`dispose when`) is decided by the first such rule that holds, the
+    /// policy's first, keeping before disposing; the other lines go to the nodes that
+    /// receive them, as an order's lines go to the nodes that ship them.
+    fn place_return(
+        mut self,
+        id: Option<String>,
+        policy_name: String,
+        profiles: Vec<String>,
+        mut layers: Vec<Applied>,
+    ) -> (Decision, Commit) {
+        let order = self.order;
+        let mut decided: Vec<Option<Unfilled>> = Vec::with_capacity(order.lines.len());
+        for line in &order.lines {
+            let env = self.env(Some(line), None);
+            let mut outcome = None;
+            'rules: for (action, keyword) in [
+                (UnfilledAction::Keep, "refund without return when"),
+                (UnfilledAction::Dispose, "dispose when"),
+            ] {
+                for layer in layers.iter_mut() {
+                    let lets = &self.engine.policies[layer.index].lets;
+                    layer.cache.forget(lets, |level| level >= Level::Line);
+                    let (plan, compiled) = self.policy(layer.index);
+                    let (rules, codes) = match action {
+                        UnfilledAction::Keep => (&plan.keeps, &compiled.keeps),
+                        _ => (&plan.disposes, &compiled.disposes),
+                    };
+                    for (rule, c) in rules.iter().zip(codes) {
+                        if self.holds(&env, c, layer) {
+                            self.exercise(rule.origin);
+                            let reason = rule.because.clone().unwrap_or_else(|| {
+                                let source = &rule.condition.source;
+                                self.rule_ref(layer.index, &rule.origin, source, &None, keyword)
+                                    .rule
+                            });
+                            outcome = Some(Unfilled {
+                                line: line.id.to_string(),
+                                sku: line.sku.to_string(),
+                                qty: line.qty,
+                                action,
+                                reason,
+                            });
+                            break 'rules;
+                        }
+                    }
+                }
+            }
+            decided.push(outcome);
+        }
+        if decided.iter().all(Option::is_none) {
+            return self.place(id, policy_name, profiles, layers);
+        }
+        // The lines that go somewhere are routed as a return of their own.
+        let received = Order {
+            lines: (order.lines.iter().zip(&decided))
+                .filter(|(_, d)| d.is_none())
+                .map(|(l, _)| l.clone())
+                .collect(),
+            ..order.clone()
+        };
+        let outcomes: Vec<Unfilled> = decided.into_iter().flatten().collect();
+        let (mut decision, commit) = if received.lines.is_empty() {
+            let decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);
+            (decision, Commit::default())
+        } else {
+            let router = Router {
+                engine: self.engine,
+                world: self.world,
+                order: &received,
+                explain: self.explain,
+                exact_lines: self.exact_lines,
+                exercised: std::mem::take(&mut self.exercised),
+            };
+            router.place(id, policy_name, profiles, layers)
+        };
+        decision
+            .unfilled
+            .get_or_insert_with(Vec::new)
+            .extend(outcomes);
+        (decision, commit)
     }
 
     pub(super) fn outcome(
@@ -256,6 +351,7 @@ impl<'a> Router<'a> {
     ) -> Decision {
         Decision {
             order: id,
+            is_return: self.order.is_return,
             policy,
             profiles: Some(profiles),
             status,

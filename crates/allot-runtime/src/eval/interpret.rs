@@ -256,6 +256,11 @@ impl Env<'_> {
                 let sku = self.value(&pair[1], f);
                 V::Num(self.available(&node, &sku) as f64)
             }
+            Expr::Need(pair) => {
+                let node = self.value(&pair[0], f);
+                let sku = self.value(&pair[1], f);
+                V::Num(self.need(&node, &sku) as f64)
+            }
             Expr::Let(index) => self.let_value(*index, f),
             Expr::Param(index) => match f.params {
                 Params::Numbers(numbers) => {
@@ -390,6 +395,23 @@ impl Env<'_> {
         (self.world.free_stock(item, *node) - safety).max(0)
     }
 
+    /// What the node is short of its target for the SKU (0 without one).
+    fn need(&self, node: &V, sku: &V) -> i64 {
+        let (V::Node(node), V::Str(sku)) = (node, sku) else {
+            return 0;
+        };
+        let Some(&item) = self.world.network.sku_index.get(sku) else {
+            return 0;
+        };
+        match self.world.network.stock_position(item, *node) {
+            Some(at) => match self.world.network.stock[item as usize][at].target {
+                0 => 0,
+                target => (target - self.world.free_stock_at(item, at as u32)).max(0),
+            },
+            None => 0,
+        }
+    }
+
     fn order_attr(&self, attr: OrderAttr) -> V {
         use OrderAttr as A;
         let Some(order) = self.order else {
@@ -406,6 +428,7 @@ impl Env<'_> {
             A::Tags => V::Set(order.tags.clone()),
             A::Lines => V::Num(order.lines.len() as f64),
             A::PromisedBy => V::Num(order.promised_by.map_or(f64::NAN, f64::from)),
+            A::Reason => V::Str(order.reason.clone()),
         }
     }
 
@@ -420,6 +443,7 @@ impl Env<'_> {
             A::Qty => V::Num(line.qty as f64),
             A::Price => V::Num(line.price),
             A::Weight => V::Num(line.weight),
+            A::Condition => V::Enum(line.condition),
         }
     }
 

@@ -257,6 +257,11 @@ impl<'a> Lowering<'a> {
                     reads = reads.with(Reads::BATCH).with(Reads::LINE);
                     Expr::Available(pair)
                 }
+                Op::Need => {
+                    let pair = self.fixed::<2>(args, &mut reads);
+                    reads = reads.with(Reads::BATCH).with(Reads::LINE);
+                    Expr::Need(pair)
+                }
                 Op::Min(_) => Expr::Min(self.list(args, &mut reads)),
                 Op::Max(_) => Expr::Max(self.list(args, &mut reads)),
                 Op::Abs => {

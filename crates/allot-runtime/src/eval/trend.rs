@@ -175,6 +175,7 @@ impl<'a> Analysis<'a> {
             }
             Expr::Distance(pair)
             | Expr::Available(pair)
+            | Expr::Need(pair)
             | Expr::And(pair)
             | Expr::Or(pair)
             | Expr::Compare(_, pair) => flat(&pair[..]),

@@ -190,12 +190,19 @@ fn describe_rule(rule: Rule, piece: Piece) -> Option<Described> {
         | Rule::shortage_item
         | Rule::reject_item
         | Rule::hold_item
+        | Rule::transit_item
+        | Rule::ship_within_item
+        | Rule::deliver_within_item
+        | Rule::deliver_by_item
+        | Rule::keep_item
+        | Rule::dispose_item
         | Rule::policy_item_entry => text("a policy item"),
         Rule::schema_decl
         | Rule::const_decl
         | Rule::table_decl
         | Rule::policy_decl
-        | Rule::compliance_decl => text("a declaration"),
+        | Rule::compliance_decl
+        | Rule::returns_decl => text("a declaration"),
         Rule::because => text("`because`"),
         Rule::when_clause => text("`when`"),
         Rule::cost_basis | Rule::kw_shipment | Rule::kw_line | Rule::kw_unit => {

@@ -1,4 +1,5 @@
-//! Item-level recovery: a block declaration (`schema`, `policy`, `compliance`) whose
+//! Item-level recovery: a block declaration (`schema`, `policy`, `compliance`,
+//! `returns`) whose
 //! whole parse failed is cut into its entries at item keywords and line starts, and
 //! each entry is parsed alone, so one broken item costs only that item. Entries' doc
 //! comments are attached here too. Messages are worded in `messages.rs`.
@@ -20,10 +21,18 @@ impl FileParser<'_> {
     ) -> Option<Decl> {
         let significant = self.significant(first..last + 1);
         let is_schema = keyword == "schema";
-        // Header: `schema {` or `policy "name" {`.
-        let header_len = if is_schema { 2 } else { 3 };
+        let returns_profile = keyword == "compliance"
+            && significant
+                .get(1)
+                .is_some_and(|&i| self.text(&self.tokens[i]) == "returns");
+        // Header: `schema {`, `policy "name" {` or `compliance returns "name" {`.
+        let header_len = match (is_schema, returns_profile) {
+            (true, _) => 2,
+            (false, true) => 4,
+            (false, false) => 3,
+        };
         let header_ok = significant.len() >= header_len
-            && (is_schema || self.tokens[significant[1]].kind == TokenKind::String)
+            && (is_schema || self.tokens[significant[header_len - 2]].kind == TokenKind::String)
             && self.tokens[significant[header_len - 1]].kind == TokenKind::LBrace;
         if !header_ok {
             let span = self.span(self.tokens[first].start, self.tokens[last].end);
@@ -49,7 +58,7 @@ impl FileParser<'_> {
         let body_end = close.unwrap_or(last + 1);
         let entries = self.entry_starts(open + 1..body_end, is_schema);
         let name = (!is_schema).then(|| {
-            let token = self.tokens[significant[1]];
+            let token = self.tokens[significant[header_len - 2]];
             let text = self.text(&token);
             StrLit {
                 value: text[1..text.len() - 1].to_string(),
@@ -97,10 +106,15 @@ impl FileParser<'_> {
         let kind = match name {
             None => DeclKind::Schema(schema),
             Some(name) => DeclKind::Policy(Policy {
-                kind: if keyword == "policy" {
-                    PolicyKind::Policy
-                } else {
+                kind: if keyword == "compliance" {
                     PolicyKind::Compliance
+                } else {
+                    PolicyKind::Policy
+                },
+                domain: if keyword == "returns" || returns_profile {
+                    Domain::Returns
+                } else {
+                    Domain::Orders
                 },
                 name,
                 items,
