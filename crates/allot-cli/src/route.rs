@@ -112,9 +112,14 @@ pub struct RouteArgs {
     /// The network snapshot (JSON).
     #[arg(long)]
     network: PathBuf,
-    /// Orders as a JSON array or JSON Lines; standard input when absent.
+    /// Orders as a JSON array or JSON Lines; standard input when absent. An order with
+    /// `"kind": "return"` is a return request.
     #[arg(long)]
     orders: Option<PathBuf>,
+    /// Return requests as a JSON array or JSON Lines: each routed to the nodes that
+    /// receive its lines, by the ruleset's `returns` policies.
+    #[arg(long, conflicts_with = "orders")]
+    returns: Option<PathBuf>,
     /// Add a trace to each decision: every candidate node per line, and why.
     #[arg(long)]
     explain: bool,
@@ -173,11 +178,13 @@ pub fn route(args: &RouteArgs) -> Result<(), Failure> {
     let mut engine = Engine::new(plan, network);
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut tally = Tally::new();
+    let returns = args.returns.is_some();
     for_each_order(
-        args.orders.as_deref(),
+        args.returns.as_deref().or(args.orders.as_deref()),
         !args.quiet,
         &mut |order, more_at_hand| {
             let decision = match order {
+                Ok(value) if returns => engine.route_return_json(&value, args.explain),
                 Ok(value) => engine.route_json(&value, args.explain),
                 Err(message) => Decision::error(None, message),
             };

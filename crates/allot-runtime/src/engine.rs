@@ -253,7 +253,24 @@ impl Engine {
     /// Reads and routes a JSON order (or a return, with `"kind": "return"`); a
     /// malformed one gives an `error` decision.
     pub fn route_json(&mut self, value: &serde_json::Value, explain: bool) -> Decision {
-        match Order::from_value(value, &self.plan, &self.network) {
+        let order = Order::from_value(value, &self.plan, &self.network);
+        self.route_read(value, order, explain)
+    }
+
+    /// Reads and routes a JSON return request; a malformed one gives an `error`
+    /// decision.
+    pub fn route_return_json(&mut self, value: &serde_json::Value, explain: bool) -> Decision {
+        let request = Order::return_from_value(value, &self.plan, &self.network);
+        self.route_read(value, request, explain)
+    }
+
+    fn route_read(
+        &mut self,
+        value: &serde_json::Value,
+        read: Result<Order, crate::DataError>,
+        explain: bool,
+    ) -> Decision {
+        match read {
             Ok(order) => self.route(&order, explain),
             Err(error) => {
                 let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);

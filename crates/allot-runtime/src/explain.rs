@@ -8,11 +8,18 @@ use std::fmt::Write;
 
 pub fn explain(decision: &Decision) -> String {
     let mut out = String::new();
+    let what = if decision.is_return {
+        "return"
+    } else {
+        "order"
+    };
     match &decision.order {
         Some(order) => {
-            let _ = write!(out, "order \"{order}\": ");
+            let _ = write!(out, "{what} \"{order}\": ");
         }
-        None => out.push_str("order (no id): "),
+        None => {
+            let _ = write!(out, "{what} (no id): ");
+        }
     }
     out.push_str(decision.status.name());
     if let Some(policy) = &decision.policy {
@@ -42,7 +49,12 @@ pub fn explain(decision: &Decision) -> String {
         };
         let _ = writeln!(
             out,
-            "  ship from {} ({:.2}): {}{}",
+            "  {} {} ({:.2}): {}{}",
+            if decision.is_return {
+                "return to"
+            } else {
+                "ship from"
+            },
             shipment.node,
             shipment.cost,
             lines.join(", "),
