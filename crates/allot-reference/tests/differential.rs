@@ -2,7 +2,8 @@
 //! and batches; and its plan is the optimum of the plan space, which the reference
 //! finds by trying every plan. Nodes keep random calendars (time zones, cutoffs,
 //! holidays, handling days) and orders are placed at random instants around cutoffs,
-//! weekends, holidays, the year end and daylight-saving changes.
+//! weekends, holidays, the year end and daylight-saving changes. A third of the requests
+//! are returns, routed by a random `returns` policy to the nodes that receive them.
 
 use allot_diagnostics::Sources;
 use allot_reference::Reference;
@@ -51,6 +52,39 @@ const CRITERIA: &[&str] = &[
     "minimize sum(node.ship_days)",
 ];
 
+/// Items of the random `returns` policy.
+const RETURN_ITEMS: &[&str] = &[
+    r#"exclude when line.condition == damaged and node.kind != dc because "damaged to DCs""#,
+    r#"exclude when node.kind == store and distance(node, return.from) > 150 km because "far""#,
+    r#"exclude when node.utilization >= 60% because "busy""#,
+    r#"refund without return when line.price < 9 USD because "cheap""#,
+    "dispose when line.condition == damaged and line.qty > 2",
+    "cost label per shipment = rate(distance(node, return.from))",
+    "cost restock per unit = -1 USD when need(node, line.sku) > 0",
+    "cost handling per line = 0.5 USD * line.qty when node.kind == store",
+    "max shipments 1",
+];
+
+/// A `returns` policy of random items, and now and then a profile for returns.
+fn returns_policy() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::subsequence(RETURN_ITEMS.to_vec(), 1..=5),
+        proptest::sample::subsequence(vec!["minimize shipments", "minimize cost"], 0..=2).prop_shuffle(),
+        any::<bool>(),
+    )
+        .prop_map(|(items, criteria, profile)| {
+            let objective = match criteria.is_empty() {
+                true => String::new(),
+                false => format!("objective {{ {} }}", criteria.join("\n    ")),
+            };
+            let profile = match profile {
+                true => "compliance returns \"vip returns\" {\n  applies when \"vip\" in return.tags\n  exclude when node.kind == vendor because \"no vendor\"\n  refund without return when line.qty > 2\n}\n",
+                false => "",
+            };
+            format!("returns \"r\" {{\n  {}\n  {objective}\n}}\n{profile}", items.join("\n  "))
+        })
+}
+
 const TIME_ZONES: &[&str] = &[
     "America/New_York",
     "America/Chicago",
@@ -97,8 +131,9 @@ fn ruleset() -> impl Strategy<Value = String> {
             Just("stage \"near\" when d < 150 km\n  stage \"rest\" when node.kind != digital or true"),
         ],
         any::<bool>(),
+        returns_policy(),
     )
-        .prop_map(|(excludes, costs, criteria, split, line_split, shortage, safety, stages, profile)| {
+        .prop_map(|(excludes, costs, criteria, split, line_split, shortage, safety, stages, profile, returns)| {
             let objective = if criteria.is_empty() { String::new() } else { format!("objective {{ {} }}", criteria.join("\n    ")) };
             let profile = if profile {
                 "compliance \"vip\" {\n  applies when \"vip\" in order.tags\n  exclude when node.kind == vendor because \"vip: no dropship\"\n  ship within 2 business days\n  deliver within 4 days\n  cost vip per shipment = 2 USD when shipment.delivery_days > 2\n}\n"
@@ -106,7 +141,7 @@ fn ruleset() -> impl Strategy<Value = String> {
                 ""
             };
             format!(
-                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\ntable band(w: weight) -> money {{\n  w <= 2 kg => 0 USD\n  _ => 1 USD/kg * (w - 2 kg)\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  transit = if d < 100 km then 1 day else 36 h\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n\n/// Rush orders: overnight from anywhere. A profile that reads delivery dates is\n/// compiled once for each policy's transit.\npolicy \"rush\" {{\n  applies when \"rush\" in order.tags\n  priority 5\n  transit = 12 h\n  cost air per shipment = 20 USD\n}}\n{profile}",
+                "schema {{\n  item.fragile: bool = false\n}}\n\ntable rate(d: distance) -> money {{\n  d < 100 km => 4 USD\n  _ => 9 USD\n}}\n\ntable band(w: weight) -> money {{\n  w <= 2 kg => 0 USD\n  _ => 1 USD/kg * (w - 2 kg)\n}}\n\npolicy \"p\" {{\n  let d = distance(node, order.ship_to)\n  transit = if d < 100 km then 1 day else 36 h\n  {}\n  {}\n  {objective}\n  {split}\n  {line_split}\n  {shortage}\n  {safety}\n  {stages}\n}}\n\n/// Rush orders: overnight from anywhere. A profile that reads delivery dates is\n/// compiled once for each policy's transit.\npolicy \"rush\" {{\n  applies when \"rush\" in order.tags\n  priority 5\n  transit = 12 h\n  cost air per shipment = 20 USD\n}}\n{profile}\n{returns}",
                 excludes.join("\n  "),
                 costs.join("\n  "),
             )
@@ -146,6 +181,7 @@ fn network(nodes: usize) -> impl Strategy<Value = Value> {
                         "id": format!("N{i}"), "kind": kinds[*kind], "lat": 40.0 + lat, "lon": -74.0 + lon,
                         "country": "US", "priority": priority, "tags": if *blocked { vec!["blocked"] } else { vec![] },
                         "capacity": capacity, "load": load, "handling_cost": 1.5, "pick_cost": *pick as f64 / 100.0,
+                        "returns": (["carried", "all", "carried", "none"][*pick as usize % 4]),
                         "timezone": zone, "handling_days": handling, "holidays": holidays,
                     });
                     if let Some(cutoff) = cutoff {
@@ -164,7 +200,7 @@ fn network(nodes: usize) -> impl Strategy<Value = Value> {
             for (n, per_sku) in stock.iter().enumerate() {
                 for (s, units) in per_sku.iter().enumerate() {
                     if *units > 0 {
-                        inventory.push(json!({ "node": format!("N{n}"), "sku": format!("S{s}"), "on_hand": units }));
+                        inventory.push(json!({ "node": format!("N{n}"), "sku": format!("S{s}"), "on_hand": units, "target": (units * 3 + n as i64) % 6 }));
                     }
                 }
             }
@@ -189,21 +225,37 @@ fn placed_at() -> impl Strategy<Value = String> {
 
 fn order(index: usize, max_lines: usize, max_qty: i64) -> impl Strategy<Value = Value> {
     (
-        proptest::collection::vec((0..3usize, 1..=max_qty), 1..=max_lines),
+        proptest::collection::vec((0..3usize, 1..=max_qty, 0..4usize, 5..15i64), 1..=max_lines),
         proptest::sample::subsequence(vec!["vip", "rush"], 0..=2),
         -1.0..1.0f64,
         // Now and then an order that does not say: the rules that need it refuse it.
         proptest::option::weighted(0.9, placed_at()),
         1..6i64,
+        // Now and then a return: its lines come back from where it was shipped.
+        proptest::bool::weighted(0.3),
     )
-        .prop_map(move |(lines, tags, lat, placed_at, promised_in)| {
+        .prop_map(move |(lines, tags, lat, placed_at, promised_in, is_return)| {
+            let conditions = ["new", "opened", "used", "damaged"];
             let lines: Vec<Value> = lines
                 .iter()
                 .enumerate()
-                .map(|(i, (sku, qty))| json!({ "id": format!("{}", i + 1), "sku": format!("S{sku}"), "qty": qty, "price": 10.0 }))
+                .map(|(i, (sku, qty, condition, price))| {
+                    let mut line = json!({ "id": format!("{}", i + 1), "sku": format!("S{sku}"), "qty": qty, "price": price });
+                    if is_return {
+                        line["condition"] = json!(conditions[*condition]);
+                    }
+                    line
+                })
                 .collect();
-            let mut order = json!({ "id": format!("O{index}"), "channel": "web", "tags": tags,
-                    "ship_to": { "lat": 40.0 + lat, "lon": -74.0, "country": "US" }, "lines": lines });
+            let place = json!({ "lat": 40.0 + lat, "lon": -74.0, "country": "US" });
+            let mut order = json!({ "id": format!("O{index}"), "channel": "web", "tags": tags, "lines": lines });
+            match is_return {
+                true => {
+                    order["kind"] = json!("return");
+                    order["from"] = place;
+                }
+                false => order["ship_to"] = place,
+            }
             if let Some(placed_at) = placed_at {
                 let placed_day: jiff::civil::Date = placed_at[..10].parse().unwrap();
                 let promised_by = placed_day + jiff::Span::new().days(promised_in);
@@ -262,10 +314,11 @@ fn both(s: &Scenario) -> (Vec<Value>, Vec<Value>) {
         let order = Order::from_value(value, &plan, &network).expect("valid order");
         let decision = engine.route(&order, false);
         // The policy has a transit: every shipment of an order that says when it was
-        // placed carries both dates, and they are compared below.
+        // placed carries both dates, and they are compared below (a return's parcels
+        // carry none).
         assert!(
             (decision.shipments.iter().flatten()).all(|s| {
-                let dated = order.placed.is_some();
+                let dated = order.placed.is_some() && !order.is_return;
                 s.ship_by.is_some() == dated && s.deliver_by.is_some() == dated
             }),
             "{decision:?}"
