@@ -127,6 +127,13 @@ fn time_items_layout() {
     assert_eq!(allot_fmt::format(messy).unwrap(), expected);
 }
 
+#[test]
+fn returns_layout() {
+    let messy = "returns   \"r\"{applies when return.channel==\"web\"\nrefund without   return when line.price<10 USD because \"cheap\"\ndispose  when line.condition==damaged}\ncompliance   returns \"p\" {exclude when node.kind==store because \"no stores\"}";
+    let expected = "returns \"r\" {\n  applies when return.channel == \"web\"\n  refund without return when line.price < 10 USD because \"cheap\"\n  dispose when line.condition == damaged\n}\n\ncompliance returns \"p\" {\n  exclude when node.kind == store because \"no stores\"\n}\n";
+    assert_eq!(allot_fmt::format(messy).unwrap(), expected);
+}
+
 /// The text split into the language's tokens (white space and comments included).
 fn pieces(text: &str) -> Vec<String> {
     allot_syntax::lexer::lex(text)

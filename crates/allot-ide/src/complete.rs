@@ -65,6 +65,11 @@ const DECLARATION_SNIPPETS: &[(&str, &str, &str)] = &[
         "a compliance profile",
     ),
     (
+        "returns",
+        "returns \"${1:name}\" {\n  applies when ${2:return.channel == \"web\"}\n  $0\n}",
+        "how returned items are routed back",
+    ),
+    (
         "table",
         "table ${1:name}(${2:d}: ${3:distance}) -> ${4:money} {\n  ${5:d < 150 km} => ${6:6.50 USD}\n  _ => ${7:9.00 USD}\n}",
         "a lookup table",
@@ -125,6 +130,16 @@ const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
         "deliver within",
         "deliver within ${1:5} days because \"${2:reason}\"",
         "a node whose shipment would arrive later cannot take the order",
+    ),
+    (
+        "refund without return when",
+        "refund without return when ${1:line.price < 10 USD} because \"${2:reason}\"",
+        "in returns: the shopper keeps the line",
+    ),
+    (
+        "dispose when",
+        "dispose when ${1:line.condition == damaged} because \"${2:reason}\"",
+        "in returns: the line is not sent anywhere",
     ),
     (
         "deliver by",
@@ -244,6 +259,7 @@ fn context_of(path: &[String]) -> Option<Context> {
         ["line", "item"] => Some(Context::Item),
         ["node"] => Some(Context::Node),
         ["shipment"] => Some(Context::Shipment),
+        ["return"] => Some(Context::Return),
         _ => None,
     }
 }
@@ -480,6 +496,7 @@ fn expression_names(ide: &Ide, file: FileId, offset: u32) -> Vec<Completion> {
         ("line", "the line being placed"),
         ("node", "the candidate node"),
         ("shipment", "the shipment (per-shipment costs)"),
+        ("return", "the return (in returns policies)"),
     ] {
         out.push(Completion::plain(
             word,

@@ -60,6 +60,21 @@ pub fn keyword(word: &str) -> Option<&'static str> {
         "if" | "then" | "else" => "`if CONDITION then A else B`: both branches have one type.",
         "true" | "false" => "A `bool`.",
         "no" => "`no line split`: each line's units ship from one node.",
+        "returns" => {
+            "`returns \"NAME\" { … }`: how returned items are routed back. A return's lines go to the nodes that receive them (those that carry the item, and returns centres that take anything), ranked by the objective as an order's are; `refund without return when` and `dispose when` decide a line before any node. `compliance returns \"NAME\" { … }` is a profile for returns."
+        }
+        "refund" | "without" => {
+            "`refund without return when CONDITION [because \"REASON\"]`: in a returns policy, the shopper keeps the line and is refunded; nothing is sent back (per line, before any node is considered)."
+        }
+        "dispose" => {
+            "`dispose when CONDITION [because \"REASON\"]`: in a returns policy, the line is not sent to any node (per line, after `refund without return`)."
+        }
+        "return" => {
+            "The return being routed, in returns policies: `return.channel`, `return.reason`, `return.from` (where it is sent from), `return.value`, `return.tags`, `return.lines`; its lines have `line.condition`."
+        }
+        "need" => {
+            "`need(node, line.sku)`: units the node is short of its stock target for the SKU (the inventory entry's `target` less what is free there); 0 without a target. A negative cost per unit on it sends returns where stock is needed."
+        }
         "transit" => {
             "`transit = DURATION`: how long a shipment from the node takes to reach the shopper, per node and order (`transit = ground(distance(node, order.ship_to))`). A shipment's delivery date is its ship date plus the transit in whole days, rounded up."
         }

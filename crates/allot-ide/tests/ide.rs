@@ -179,6 +179,12 @@ fn hover_shows_types_units_and_docs() {
         ))
     );
     insta::assert_snapshot!(
+        "hover-refund-without-return",
+        hover(&format!(
+            "{SCHEMA}//- returns.allot\nreturns \"r\" {{\n  ref$0und without return when line.price < 10 USD\n}}\n"
+        ))
+    );
+    insta::assert_snapshot!(
         "hover-ship-within",
         hover(&policy("  s$0hip within 2 business days"))
     );
@@ -279,6 +285,12 @@ fn completion_knows_where_it_is() {
     insta::assert_snapshot!(
         "complete-order-attributes",
         completion_labels(&policy("  hold when order.$0"))
+    );
+    insta::assert_snapshot!(
+        "complete-return-attributes",
+        completion_labels(&format!(
+            "{SCHEMA}//- returns.allot\nreturns \"r\" {{\n  hold when return.$0\n}}\n"
+        ))
     );
     insta::assert_snapshot!(
         "complete-item-attributes",

@@ -4,8 +4,8 @@ if exists("b:current_syntax")
   finish
 endif
 
-syn keyword allotDeclaration schema const table policy compliance enum let
-syn keyword allotItem applies when priority exclude because safety stock cost per objective minimize maximize stage on shortage reject hold ship complete no split transit within business deliver
+syn keyword allotDeclaration schema const table policy compliance returns enum let
+syn keyword allotItem applies when priority exclude because safety stock cost per objective minimize maximize stage on shortage reject hold ship complete no split transit within business deliver refund without dispose
 syn keyword allotConstant backorder cancel shipment unit true false
 syn keyword allotOperator and or not in
 syn keyword allotConditional if then else
