@@ -40,6 +40,7 @@ pub struct AppState {
     ),
     paths(
         route_order,
+        route_return,
         get_reservation,
         commit_reservation,
         release_reservation,
@@ -55,6 +56,7 @@ pub struct AppState {
     components(schemas(
         RouteAnswer,
         OrderBody,
+        ReturnBody,
         ErrorBody,
         ReservationView,
         StockView,
@@ -87,6 +89,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/route", post(route_order))
+        .route("/v1/returns", post(route_return))
         .route("/v1/reservations/{id}", get(get_reservation))
         .route("/v1/reservations/{id}/commit", post(commit_reservation))
         .route("/v1/reservations/{id}/release", post(release_reservation))
@@ -259,6 +262,51 @@ async fn route_order(
     let service = state.service.clone();
     let answer = to_the_end(async move { service.route(&order, query.explain).await }).await?;
     Ok(json_text(answer))
+}
+
+/// Routes one return request and adds what it brings back to the stock of the nodes
+/// that receive it.
+#[utoipa::path(
+    post,
+    path = "/v1/returns",
+    tag = "routing",
+    params(RouteQuery),
+    request_body = ReturnBody,
+    responses(
+        (status = 200, description = "The decision: the node that receives each line, or the line kept or disposed of", body = RouteAnswer),
+        (status = 400, description = "Malformed JSON or return field", body = ErrorBody),
+        (status = 409, description = "The return id was routed with another body", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "Database unavailable; send it again with the same id", body = ErrorBody)
+    )
+)]
+async fn route_return(
+    State(state): State<AppState>,
+    query: Result<Query<RouteQuery>, QueryRejection>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let request = json_object(&body(payload)?, "return")?;
+    let service = state.service.clone();
+    let answer = to_the_end(async move { service.receive(&request, query.explain).await }).await?;
+    Ok(json_text(answer))
+}
+
+/// A return request (see docs/data.md).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ReturnBody {
+    /// The return's id: its idempotency key.
+    id: String,
+    channel: Option<String>,
+    /// Why the shopper returns it.
+    reason: Option<String>,
+    /// Where it is sent from: `{lat, lon, country, region, postal_code}`.
+    #[schema(value_type = Object)]
+    from: Value,
+    /// `[{id, sku, qty, price, condition}]`; condition: new, opened, used or damaged.
+    #[schema(value_type = Vec<Object>)]
+    lines: Vec<Value>,
 }
 
 /// A reservation: its state and what it holds.

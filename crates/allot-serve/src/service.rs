@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ruleset::{self, Golden, Refusal, Revision, RulesPath};
 use crate::store::{
-    Change, End, EndError, EndOutcome, HeldShipments, HeldUnits, Hold, HoldError, OnHand,
+    Change, End, EndError, EndOutcome, HeldShipments, HeldUnits, Hold, HoldError, OnHand, Received,
     Reservation, SetStockError, StockRow, Store, StoreError,
 };
 use allot_runtime::network::Stock;
@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -291,7 +291,7 @@ impl Service {
             .with_field("id"));
         };
         let canonical = body.to_string();
-        if let Some(answer) = self.replay(id, body).await? {
+        if let Some(answer) = self.replay(id, body, false).await? {
             return Ok(answer);
         }
         let active = self.active.load_full();
@@ -348,7 +348,7 @@ impl Service {
                 }
                 Err(HoldError::Duplicate) => {
                     self.refresh(&active, &units, &shipments).await?;
-                    return match self.replay(id, body).await? {
+                    return match self.replay(id, body, false).await? {
                         Some(answer) => Ok(answer),
                         None => Err(ApiError::unavailable(
                             "the order was recorded meanwhile and cannot be read back; try again",
@@ -375,19 +375,131 @@ impl Service {
     }
 
     /// The answer recorded for order `id`, if the body is the one first routed.
-    async fn replay(&self, id: &str, body: &Value) -> Result<Option<String>, ApiError> {
-        let Some(recorded) = self.store.order(id).await.map_err(store_error)? else {
+    /// The answer recorded for order (or return) `id`, if the body is the one first
+    /// routed.
+    async fn replay(
+        &self,
+        id: &str,
+        body: &Value,
+        is_return: bool,
+    ) -> Result<Option<String>, ApiError> {
+        let recorded = match is_return {
+            true => self.store.returned(id).await,
+            false => self.store.order(id).await,
+        };
+        let Some(recorded) = recorded.map_err(store_error)? else {
             return Ok(None);
         };
         let first: Value = serde_json::from_str(&recorded.body).unwrap_or(Value::Null);
         if &first != body {
+            let (code, what) = match is_return {
+                true => ("return_conflict", "return"),
+                false => ("order_conflict", "order"),
+            };
             return Err(ApiError::conflict(
-                "order_conflict",
-                format!("order \"{id}\" was already routed with a different body"),
+                code,
+                format!("{what} \"{id}\" was already routed with a different body"),
             )
             .with_field("id"));
         }
         Ok(Some(recorded.answer))
+    }
+
+    /// Routes a return request and records what it brings back: added to the stock of
+    /// the nodes that receive it (and one more order of their load), so that the orders
+    /// routed next see it. The id is the idempotency key: a repeat with the same body
+    /// gets the first answer and changes nothing.
+    pub async fn receive(&self, body: &Value, explain: bool) -> Result<String, ApiError> {
+        let Some(id) = body.get("id").and_then(Value::as_str) else {
+            return Err(ApiError::bad_request(
+                "invalid_return",
+                "return: field `id`: required, a string: the return's id is its idempotency key",
+            )
+            .with_field("id"));
+        };
+        if let Some(answer) = self.replay(id, body, true).await? {
+            return Ok(answer);
+        }
+        let active = self.active.load_full();
+        let (decision, units, shipments, new_pairs) = {
+            let mut engine = active.engine();
+            let request =
+                Order::return_from_value(body, engine.plan(), engine.network()).map_err(|e| {
+                    let error = ApiError::bad_request("invalid_return", e.to_string());
+                    match e.field {
+                        Some(field) => error.with_field(field),
+                        None => error,
+                    }
+                })?;
+            let decision = engine.route(&request, explain);
+            let (units, shipments) = holds_of(&decision, &engine);
+            let network = engine.network();
+            let new_pairs = units.iter().any(|u| {
+                let item = network.sku_index.get(u.sku.as_str());
+                let node = network.node_index.get(u.node.as_str());
+                match (item, node) {
+                    (Some(&item), Some(&node)) => network.stock_position(item, node).is_none(),
+                    _ => false,
+                }
+            });
+            (decision, units, shipments, new_pairs)
+        };
+        let status = decision.status;
+        let answer = RouteAnswer {
+            decision,
+            reservation: None,
+            ruleset_revision: active.revision.id.clone(),
+            expires_at: None,
+        };
+        let answer_text = serde_json::to_string(&answer).expect("answers serialize");
+        let mut by_pair: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for unit in &units {
+            *by_pair
+                .entry((unit.sku.clone(), unit.node.clone()))
+                .or_default() += unit.qty;
+        }
+        let received = Received {
+            id,
+            body: &body.to_string(),
+            answer: &answer_text,
+            units: (by_pair.into_iter())
+                .map(|((sku, node), units)| (sku, node, units))
+                .collect(),
+            nodes: shipments.iter().map(|s| s.node.clone()).collect(),
+        };
+        match self.store.receive(&received, now_ms()).await {
+            Ok(true) => {
+                self.metrics.decision(status.name());
+                if new_pairs {
+                    // The engine's stock lists are fixed at build: units received where
+                    // the node had no entry for the SKU need an engine built again.
+                    let _swap = self.swapping.lock().await;
+                    let current = self.active.load_full();
+                    let rebuilt = Service::build(&self.store, current.revision.clone())
+                        .await
+                        .map_err(store_error)?;
+                    self.active.store(Arc::new(rebuilt));
+                }
+                Ok(answer_text)
+            }
+            Ok(false) => {
+                // Recorded meanwhile, by another request with this id: its answer holds,
+                // and the view took what it did not receive.
+                self.refresh(&active, &units, &shipments).await?;
+                match self.replay(id, body, true).await? {
+                    Some(answer) => Ok(answer),
+                    None => Err(ApiError::unavailable(
+                        "the return was recorded meanwhile and cannot be read back; try again",
+                    )),
+                }
+            }
+            Err(error) => {
+                let _ = self.refresh(&active, &units, &shipments).await;
+                Err(ApiError::unavailable(format!(
+                    "database: {error}; the return may not be recorded: send it again with the same id to learn its outcome"
+                )))
+            }
+        }
     }
 
     /// Reads the view of these SKUs and nodes again from the store.

@@ -25,6 +25,7 @@ mod sql;
 
 pub use feed::Change;
 
+pub use changes::Received;
 pub use holds::{Hold, HoldError};
 pub use sql::Dialect;
 
@@ -461,6 +462,21 @@ impl Store {
     /// The order recorded under `id`, if any.
     pub async fn order(&self, id: &str) -> Result<Option<RecordedOrder>, StoreError> {
         let row = sqlx::query("SELECT body, answer FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(RecordedOrder {
+                body: row.try_get("body")?,
+                answer: row.try_get("answer")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// The return request received as `id`, and the answer it was given.
+    pub async fn returned(&self, id: &str) -> Result<Option<RecordedOrder>, StoreError> {
+        let row = sqlx::query("SELECT body, answer FROM returns WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.read)
             .await?;

@@ -1,6 +1,7 @@
 //! The store's writes other than holds: the first import of stock and load, the end
-//! of a reservation (commit, release, expiry), and on-hand counts from an inventory
-//! feed. Each is one transaction that writes first and appends its ledger rows.
+//! of a reservation (commit, release, expiry), on-hand counts from an inventory feed,
+//! and returns received. Each is one transaction that writes first and appends its
+//! ledger rows.
 
 use super::feed::notify;
 use super::sql::{LedgerRow, Param, append_ledger, insert_rows, lock_stock};
@@ -261,4 +262,98 @@ impl Store {
         tx.commit().await?;
         Ok(changed)
     }
+
+    /// Records a return: its answer (under its id, once), and what it brings back,
+    /// added to `on_hand` at the nodes that receive it (`units`: SKU, node, units), with
+    /// one more order of load at each of `nodes`. A return already recorded changes
+    /// nothing: `Ok(false)`.
+    pub async fn receive(&self, received: &Received<'_>, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.dialect.begin_write(&self.write).await?;
+        let pairs: Vec<(&str, &str)> = (received.units.iter())
+            .map(|(sku, node, _)| (sku.as_str(), node.as_str()))
+            .collect();
+        lock_stock(&mut tx, self.dialect, &pairs).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO returns (id, body, answer, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(received.id)
+        .bind(received.body)
+        .bind(received.answer)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let stock: Vec<Param> = (received.units.iter())
+            .flat_map(|(sku, node, units)| {
+                [
+                    Param::Text(sku),
+                    Param::Text(node),
+                    Param::Int(*units),
+                    Param::Int(0),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            self.dialect,
+            (
+                "INSERT INTO stock (sku, node, on_hand, reserved) VALUES ",
+                " ON CONFLICT (sku, node) DO UPDATE SET on_hand = stock.on_hand + excluded.on_hand",
+            ),
+            4,
+            &stock,
+        )
+        .await?;
+        let load: Vec<Param> = (received.nodes.iter())
+            .flat_map(|node| [Param::Text(node), Param::Int(1)])
+            .collect();
+        insert_rows(
+            &mut tx,
+            self.dialect,
+            (
+                "INSERT INTO node_load (node, load) VALUES ",
+                " ON CONFLICT (node) DO UPDATE SET load = node_load.load + excluded.load",
+            ),
+            2,
+            &load,
+        )
+        .await?;
+        let units = (received.units.iter()).map(|(sku, node, units)| LedgerRow {
+            event: "return",
+            reservation: None,
+            sku: Some(sku),
+            node,
+            on_hand: *units,
+            reserved: 0,
+            load: 0,
+        });
+        let loads = (received.nodes.iter()).map(|node| LedgerRow {
+            event: "return",
+            reservation: None,
+            sku: None,
+            node,
+            on_hand: 0,
+            reserved: 0,
+            load: 1,
+        });
+        let ledger: Vec<LedgerRow> = units.chain(loads).collect();
+        append_ledger(&mut tx, self.dialect, now, &ledger).await?;
+        let nodes: Vec<&str> = received.nodes.iter().map(String::as_str).collect();
+        notify(&mut tx, self.feed.as_deref(), &pairs, &nodes).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// A return to record: its id, body and answer, and what it brings back.
+pub struct Received<'a> {
+    pub id: &'a str,
+    pub body: &'a str,
+    pub answer: &'a str,
+    /// (SKU, node, units), each pair once.
+    pub units: Vec<(String, String, i64)>,
+    /// The nodes that receive a parcel.
+    pub nodes: Vec<String>,
 }

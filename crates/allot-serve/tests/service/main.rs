@@ -192,3 +192,4 @@ mod contract;
 mod holds;
 mod instances;
 mod reload;
+mod returns;
