@@ -231,9 +231,11 @@ pub fn network_json(skus: usize, seed: u64) -> String {
                 continue;
             }
             let on_hand = 1 + rng.below((depth * 2000 / (2000 + s)).max(1));
+            // Stores aim to hold a little more than they have: returns restock them.
+            let target = if *kind == "store" { on_hand + 2 } else { 0 };
             let _ = writeln!(
                 out,
-                "{}{{\"node\": \"{}-{n:04}\", \"sku\": \"SKU-{s:05}\", \"on_hand\": {on_hand}, \"reserved\": {}}}",
+                "{}{{\"node\": \"{}-{n:04}\", \"sku\": \"SKU-{s:05}\", \"on_hand\": {on_hand}, \"reserved\": {}, \"target\": {target}}}",
                 if first { "" } else { "," },
                 kind.to_uppercase(),
                 rng.below(2),
@@ -261,7 +263,13 @@ fn calendar(kind: &str, lon: f64) -> String {
         _ => ("12:00", 2),
     };
     format!(
-        "\"timezone\": \"{zone}\", \"cutoff\": \"{cutoff}\", \"handling_days\": {handling}, \"holidays\": [\"2026-12-25\", \"2027-01-01\"]"
+        "\"timezone\": \"{zone}\", \"cutoff\": \"{cutoff}\", \"handling_days\": {handling}, \"holidays\": [\"2026-12-25\", \"2027-01-01\"], \"returns\": \"{}\"",
+        // One DC in ten is also a returns centre, taking back any SKU.
+        if kind == "dc" && (lon * 100.0) as i64 % 10 == 0 {
+            "all"
+        } else {
+            "carried"
+        }
     )
 }
 
@@ -273,6 +281,35 @@ fn placed_at(i: usize) -> String {
     let minutes = (i as i64 * 97) % (7 * 24 * 60);
     let at = start + jiff::SignedDuration::from_mins(minutes);
     at.display_with_offset(jiff::tz::offset(-5)).to_string()
+}
+
+/// Web return requests of `lines` lines each: orders of [`orders_json`] sent back from
+/// where they went, their lines opened, one in twenty damaged.
+pub fn returns_json(count: usize, lines: usize, skus: usize, seed: u64) -> Vec<String> {
+    orders_json(count, lines, skus, seed)
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut order: serde_json::Value = serde_json::from_str(text).expect("an order");
+            let object = order.as_object_mut().expect("an object");
+            let from = object.remove("ship_to").expect("a ship-to");
+            object.insert("kind".into(), "return".into());
+            object.insert("id".into(), format!("R-{i}").into());
+            object.insert("from".into(), from);
+            for (l, line) in (object["lines"].as_array_mut().expect("lines"))
+                .iter_mut()
+                .enumerate()
+            {
+                let condition = if (i + l) % 20 == 0 {
+                    "damaged"
+                } else {
+                    "opened"
+                };
+                line["condition"] = condition.into();
+            }
+            order.to_string()
+        })
+        .collect()
 }
 
 /// Web orders of `lines` lines each, SKUs drawn by Zipf demand, shipped to ZIP centroids.

@@ -687,7 +687,9 @@ fn is_ship_to_distance(e: &Expr, lets: &[m::LetDef]) -> bool {
             let is_ship_to = |a: &Expr| {
                 matches!(
                     a.kind,
-                    ExprKind::Attr(AttrRef::Builtin(BuiltinAttr::OrderShipTo))
+                    ExprKind::Attr(AttrRef::Builtin(
+                        BuiltinAttr::OrderShipTo | BuiltinAttr::ReturnFrom
+                    ))
                 )
             };
             (is_node(&args[0]) && is_ship_to(&args[1]))

@@ -3,9 +3,9 @@
 //! ALLOT_BENCH_REPEAT=R routes every batch R times from the same start and also reports
 //! the percentiles of each order's fastest run (the least disturbed by other work).
 //! Prints compile time, network load time, per-order latency (p50/p99) by order size,
-//! throughput, the same with a delivery promise (a transit and `ship within`), the
-//! large-order heuristic's gap to the exact search, and the time of orders of 100 to
-//! 5,000 lines.
+//! throughput, the same with a delivery promise (a transit and `ship within`), returns
+//! routed back (per line, against orders), the large-order heuristic's gap to the exact
+//! search, and the time of orders of 100 to 5,000 lines.
 
 use allot_diagnostics::Sources;
 use allot_runtime::{Engine, Network, Order, Status};
@@ -16,6 +16,33 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SKUS: usize = 50_000;
+
+/// The returns policy returns are routed with, beside the example ruleset's files.
+const RETURNS_POLICY: &str = r#"
+/// Web returns: to a nearby store that carries the item and is short of it, else a DC.
+returns "web returns" {
+  applies when return.channel == "web"
+
+  let d = distance(node, return.from)
+
+  refund without return when line.price < 8 USD because "worth less than a label"
+
+  exclude when node.kind == store and d > store_radius     because "too far to drop at a store"
+  exclude when node.kind == store and line.item.oversized  because "stores take no oversized returns"
+  exclude when line.condition == damaged and node.kind != dc because "damaged goods go to a DC"
+  exclude when node.kind == vendor                          because "vendors take no returns"
+  exclude when node.utilization >= 90%                      because "receiving capacity"
+
+  cost label    per shipment = ground_rate(d)
+  cost handling per unit     = node.pick_cost
+  cost restock  per unit     = -2 USD when need(node, line.sku) > 0
+
+  objective {
+    minimize shipments
+    minimize cost
+  }
+}
+"#;
 const ORDERS_PER_SIZE: usize = 300;
 
 /// The example ruleset's files, each through `edit`.
@@ -177,6 +204,46 @@ fn main() {
         "\nthe same with a delivery promise (transit by distance, ship within 2 business days):"
     );
     print_table(&batches, &promise_runs, repeats);
+
+    // Returns of as many lines, routed back with a returns policy beside the example's.
+    let mut with_returns = example_sources(|text| text);
+    with_returns.add("returns.allot", RETURNS_POLICY);
+    let returns_plan = allot_compile::compile_sources(&with_returns).expect("returns compile");
+    let return_batches: Vec<(usize, Vec<Order>)> = batches
+        .iter()
+        .map(|(lines, _)| {
+            let requests = allot_bench::returns_json(per_size, *lines, SKUS, 500 + *lines as u64)
+                .iter()
+                .map(|text| {
+                    let value = serde_json::from_str(text).expect("json");
+                    Order::from_value(&value, &returns_plan, &network).expect("a return")
+                })
+                .collect();
+            (*lines, requests)
+        })
+        .collect();
+    let return_runs: Vec<Vec<BatchTimes>> = (0..repeats)
+        .map(|_| {
+            let mut engine = Engine::new(returns_plan.clone(), network.clone());
+            (return_batches.iter())
+                .map(|b| route_batch(&mut engine, &b.1))
+                .collect()
+        })
+        .collect();
+    println!("\nreturns of as many lines (\"routed\": every line received or kept):");
+    print_table(&return_batches, &return_runs, repeats);
+    println!("\nper line, fastest run's mean µs: orders | returns | returns / orders");
+    for (b, (lines, orders)) in batches.iter().enumerate() {
+        let per_line = |runs: &[Vec<BatchTimes>]| {
+            let fastest = runs.iter().map(|run| run[b].total).min().expect("a run");
+            micros(fastest) / (orders.len() * lines) as f64
+        };
+        let (outbound, back) = (per_line(&runs), per_line(&return_runs));
+        println!(
+            "{lines:5} | {outbound:6.2} | {back:7.2} | {:.2}",
+            back / outbound
+        );
+    }
 
     if only.is_some() {
         return;

@@ -37,7 +37,7 @@ impl<'a> Router<'a> {
         let network = self.world.network;
         let mut pairs: Vec<Pair> = Vec::new();
         if order.is_return {
-            return self.receiving_pairs();
+            return self.receiving_pairs(layers);
         }
         for (l, line) in order.lines.iter().enumerate() {
             match self.near_index(layers) {
@@ -74,21 +74,33 @@ impl<'a> Router<'a> {
     }
 
     /// A return's pairs: per line, the nodes that carry its item (an inventory entry)
-    /// and receive returns of what they carry, and the nodes that receive anything
-    /// (`stock`: [`NO_ENTRY`] for a node without an entry), grouped by node.
-    fn receiving_pairs(&self) -> Vec<Pair> {
+    /// and receive returns of what they carry, less the far ones a distance guard
+    /// excludes, and the nodes that receive anything (`stock`: [`NO_ENTRY`] for a node
+    /// without an entry), grouped by node.
+    fn receiving_pairs(&self, layers: &[Applied]) -> Vec<Pair> {
         let network = self.world.network;
+        let order = self.order;
+        let receives = |node: u32| network.nodes[node as usize].returns != Returns::None;
         let mut pairs = Vec::new();
-        for (l, line) in self.order.lines.iter().enumerate() {
-            let list = &network.stock[line.item as usize];
-            for (at, stock) in list.iter().enumerate() {
-                if network.nodes[stock.node as usize].returns != Returns::None {
-                    pairs.push(Pair {
-                        node: stock.node,
-                        line: l,
-                        stock: at as u32,
-                    });
-                }
+        for (l, line) in order.lines.iter().enumerate() {
+            let carriers: Box<dyn Iterator<Item = (u32, u32)>> = match self.near_index(layers) {
+                Some(index) => Box::new(index.candidates(
+                    line.item,
+                    order.ship_to.lat,
+                    &self.world.ship_to,
+                    &self.engine.unit_vectors,
+                )),
+                None => Box::new(
+                    (network.stock[line.item as usize].iter().enumerate())
+                        .map(|(at, stock)| (stock.node, at as u32)),
+                ),
+            };
+            for (node, at) in carriers.filter(|&(node, _)| receives(node)) {
+                pairs.push(Pair {
+                    node,
+                    line: l,
+                    stock: at,
+                });
             }
             for &node in &self.engine.receive_all {
                 if network.stock_position(line.item, node).is_none() {
@@ -117,6 +129,9 @@ impl<'a> Router<'a> {
     /// Whether the `at`-th entry of the stock list of line `l`'s item has free stock for
     /// the whole line.
     pub(super) fn takes_whole(&self, l: usize, at: u32) -> bool {
+        if self.order.is_return {
+            return true;
+        }
         let line = &self.order.lines[l];
         self.world.free_stock_at(line.item, at) >= line.qty
     }
@@ -129,6 +144,15 @@ impl<'a> Router<'a> {
     /// [`Network::stock_position`]).
     pub(super) fn lone_pairs(&self, layers: &[Applied]) -> Vec<Pair> {
         let lines = &self.order.lines;
+        if self.order.is_return {
+            // Any node that receives every line receives the whole return.
+            let pairs = self.receiving_pairs(layers);
+            return (pairs.chunk_by(|a, b| a.node == b.node))
+                .filter(|group| group.len() == lines.len())
+                .flatten()
+                .copied()
+                .collect();
+        }
         let mut pairs = Vec::new();
         // The node's pairs, when it stocks every line whole (`position`: in each line's
         // stock list).

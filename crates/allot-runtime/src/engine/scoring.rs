@@ -89,7 +89,6 @@ impl<'a> Router<'a> {
     fn one_node_first(&self, layers: &[Applied], settings: &Settings) -> bool {
         let main = &self.engine.plan.policies[layers[0].index];
         !self.explain
-            && !self.order.is_return
             && self.order.lines.len() <= self.exact_lines
             && main.stages.is_empty()
             && settings.criteria.first() == Some(&Criterion::Shipments)
