@@ -7,7 +7,7 @@ use crate::plan::*;
 use crate::program::{Literal, Op, Program};
 
 /// The built-in enums the runtime relies on, with their variant counts.
-const BUILTIN_ENUMS: &[(&str, usize)] = &[
+pub(crate) const BUILTIN_ENUMS: &[(&str, usize)] = &[
     ("NodeKind", 6),
     ("Method", 3),
     ("Service", 3),
@@ -157,7 +157,7 @@ mod tests {
         };
         Plan {
             currency: None,
-            enums: [("NodeKind", 6), ("Method", 3), ("Service", 3)]
+            enums: super::BUILTIN_ENUMS
                 .iter()
                 .map(|(name, n)| EnumInfo {
                     name: name.to_string(),
