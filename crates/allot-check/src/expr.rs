@@ -604,18 +604,7 @@ impl Checker<'_> {
                 }
                 Type::Quantity(Dim::Distance)
             }
-            Builtin::Available => {
-                if self.arity(callee, &checked, 2, 2, span) {
-                    if !matches!(checked[0].ty, Type::Node | Type::Error) {
-                        self.argument_type(callee, &checked[0], "`node`");
-                    }
-                    if !checked[1].ty.compatible(&Type::String) {
-                        self.argument_type(callee, &checked[1], "a SKU (string), like `line.sku`");
-                    }
-                }
-                Type::Int
-            }
-            Builtin::Need => {
+            Builtin::Available | Builtin::Need => {
                 if self.arity(callee, &checked, 2, 2, span) {
                     if !matches!(checked[0].ty, Type::Node | Type::Error) {
                         self.argument_type(callee, &checked[0], "`node`");

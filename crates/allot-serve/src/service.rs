@@ -143,6 +143,15 @@ fn refused(refusal: Refusal) -> ApiError {
 }
 
 /// What a decision takes: units per (line, sku, node) and the shipments per node.
+/// A request the runtime refused to read: 400 with `code`, naming the field.
+fn invalid(code: &str, e: allot_runtime::DataError) -> ApiError {
+    let error = ApiError::bad_request(code, e.to_string());
+    match e.field {
+        Some(field) => error.with_field(field),
+        None => error,
+    }
+}
+
 fn holds_of(decision: &Decision, engine: &Engine) -> (Vec<HeldUnits>, Vec<HeldShipments>) {
     let network = engine.network();
     let mut units = Vec::new();
@@ -301,14 +310,8 @@ impl Service {
             }
             let (decision, units, shipments) = {
                 let mut engine = active.engine();
-                let order =
-                    Order::from_value(body, engine.plan(), engine.network()).map_err(|e| {
-                        let error = ApiError::bad_request("invalid_order", e.to_string());
-                        match e.field {
-                            Some(field) => error.with_field(field),
-                            None => error,
-                        }
-                    })?;
+                let order = Order::from_value(body, engine.plan(), engine.network())
+                    .map_err(|e| invalid("invalid_order", e))?;
                 let decision = engine.route(&order, explain);
                 let (units, shipments) = holds_of(&decision, &engine);
                 (decision, units, shipments)
@@ -423,14 +426,8 @@ impl Service {
         let active = self.active.load_full();
         let (decision, units, shipments, new_pairs) = {
             let mut engine = active.engine();
-            let request =
-                Order::return_from_value(body, engine.plan(), engine.network()).map_err(|e| {
-                    let error = ApiError::bad_request("invalid_return", e.to_string());
-                    match e.field {
-                        Some(field) => error.with_field(field),
-                        None => error,
-                    }
-                })?;
+            let request = Order::return_from_value(body, engine.plan(), engine.network())
+                .map_err(|e| invalid("invalid_return", e))?;
             let decision = engine.route(&request, explain);
             let (units, shipments) = holds_of(&decision, &engine);
             let network = engine.network();

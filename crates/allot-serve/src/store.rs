@@ -461,22 +461,23 @@ impl Store {
 
     /// The order recorded under `id`, if any.
     pub async fn order(&self, id: &str) -> Result<Option<RecordedOrder>, StoreError> {
-        let row = sqlx::query("SELECT body, answer FROM orders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(match row {
-            Some(row) => Some(RecordedOrder {
-                body: row.try_get("body")?,
-                answer: row.try_get("answer")?,
-            }),
-            None => None,
-        })
+        self.recorded("SELECT body, answer FROM orders WHERE id = $1", id)
+            .await
     }
 
     /// The return request received as `id`, and the answer it was given.
     pub async fn returned(&self, id: &str) -> Result<Option<RecordedOrder>, StoreError> {
-        let row = sqlx::query("SELECT body, answer FROM returns WHERE id = $1")
+        self.recorded("SELECT body, answer FROM returns WHERE id = $1", id)
+            .await
+    }
+
+    /// An order's or a return's recorded body and answer, by `query` on its id.
+    async fn recorded(
+        &self,
+        query: &'static str,
+        id: &str,
+    ) -> Result<Option<RecordedOrder>, StoreError> {
+        let row = sqlx::query(query)
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
