@@ -128,14 +128,16 @@ fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
                     let chosen = shipping
                         .get(line.line.as_str())
                         .is_some_and(|n| n.contains(&node));
-                    let mut why = format!(
-                        "{}: {available} available",
-                        if chosen {
-                            "chosen"
-                        } else {
-                            "candidate, not chosen"
-                        }
-                    );
+                    let verdict = if chosen {
+                        "chosen"
+                    } else {
+                        "candidate, not chosen"
+                    };
+                    // A node receives a returned line whole.
+                    let mut why = match decision.is_return {
+                        true => format!("{verdict}: receives {available}"),
+                        false => format!("{verdict}: {available} available"),
+                    };
                     if let Some(stage) = stage {
                         let _ = write!(why, ", stage {stage}");
                     }
@@ -153,12 +155,12 @@ fn explained(out: &mut String, decision: &Decision, trace: &Trace) {
         let terms: Vec<String> = (shipment.costs.iter())
             .map(|(name, amount)| format!("{name} {amount:.2}"))
             .collect();
-        let _ = writeln!(
-            out,
-            "  shipment from {}: {}",
-            shipment.node,
-            terms.join(", ")
-        );
+        let parcel = if decision.is_return {
+            "parcel to"
+        } else {
+            "shipment from"
+        };
+        let _ = writeln!(out, "  {parcel} {}: {}", shipment.node, terms.join(", "));
     }
     let plan = |out: &mut String, label: &str, values: &PlanValues| {
         let criteria: Vec<String> = (values.criteria.iter())

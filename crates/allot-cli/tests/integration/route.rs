@@ -39,6 +39,46 @@ fn example_decisions() {
     snapshot("route-example", &text);
 }
 
+/// `allot route --returns`: one decision per return request, each line received, kept
+/// or disposed of; a malformed request is an `error` decision and the batch goes on;
+/// `--returns` and `--orders` together are a usage error.
+#[test]
+fn returns_decisions() {
+    let args = [
+        "route",
+        "--ruleset",
+        "rulesets/returns",
+        "--network",
+        "rulesets/returns/network.json",
+        "--returns",
+        "rulesets/returns/returns.jsonl",
+        "--quiet",
+    ];
+    let output = allot(&args, &repo_root());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    snapshot("route-returns", &stdout(&output));
+    let mut text_args = args.to_vec();
+    text_args.extend(["--explain", "--format", "text"]);
+    snapshot(
+        "route-returns-explained",
+        &stdout(&allot(&text_args, &repo_root())),
+    );
+    let mut both = args.to_vec();
+    both.extend(["--orders", "rulesets/returns/returns.jsonl"]);
+    let output = allot(&both, &repo_root());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn example_explanations() {
     let output = route_example(&["--ruleset", "rulesets/example"], &["--explain"]);
