@@ -468,14 +468,8 @@ impl Service {
             Ok(true) => {
                 self.metrics.decision(status.name());
                 if new_pairs {
-                    // The engine's stock lists are fixed at build: units received where
-                    // the node had no entry for the SKU need an engine built again.
-                    let _swap = self.swapping.lock().await;
-                    let current = self.active.load_full();
-                    let rebuilt = Service::build(&self.store, current.revision.clone())
-                        .await
-                        .map_err(store_error)?;
-                    self.active.store(Arc::new(rebuilt));
+                    // Units received where the node had no entry for the SKU.
+                    self.rebuild().await?;
                 }
                 Ok(answer_text)
             }
@@ -708,16 +702,21 @@ impl Service {
             }
         }
         if new_pairs {
-            // The engine's stock lists are fixed at build: a new (node, sku) pair needs
-            // an engine built from the store again.
-            let _swap = self.swapping.lock().await;
-            let current = self.active.load_full();
-            let rebuilt = Service::build(&self.store, current.revision.clone())
-                .await
-                .map_err(store_error)?;
-            self.active.store(Arc::new(rebuilt));
+            self.rebuild().await?;
         }
         Ok(changed.into_iter().map(|(row, _)| row).collect())
+    }
+
+    /// Builds the engine again from the store: its stock lists are fixed at build, so a
+    /// new (node, SKU) pair needs a new one.
+    async fn rebuild(&self) -> Result<(), ApiError> {
+        let _swap = self.swapping.lock().await;
+        let current = self.active.load_full();
+        let rebuilt = Service::build(&self.store, current.revision.clone())
+            .await
+            .map_err(store_error)?;
+        self.active.store(Arc::new(rebuilt));
+        Ok(())
     }
 
     pub fn ruleset(&self) -> RulesetView {

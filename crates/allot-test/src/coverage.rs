@@ -70,6 +70,16 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
         for rule in &policy.holds {
             add(rule.origin, format!("hold when {}", rule.condition.source));
         }
+        for rule in &policy.keeps {
+            let text = format!("refund without return when {}", rule.condition.source);
+            add(rule.origin, text);
+        }
+        for rule in &policy.disposes {
+            add(
+                rule.origin,
+                format!("dispose when {}", rule.condition.source),
+            );
+        }
         for rule in &policy.safety_stock {
             let when = rule
                 .condition

@@ -322,7 +322,19 @@ impl<'a> Router<'a> {
         };
         let outcomes: Vec<Unfilled> = decided.into_iter().flatten().collect();
         let (mut decision, commit) = if received.lines.is_empty() {
-            let decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);
+            let mut decision = self.outcome(id, Some(policy_name), profiles, Status::Routed);
+            if self.explain {
+                decision.trace = Some(Trace {
+                    order_rule: None,
+                    stage: None,
+                    lines: Vec::new(),
+                    chosen: None,
+                    alternative: None,
+                    shipment_costs: Vec::new(),
+                    search_complete: true,
+                    exercised: self.take_exercised(),
+                });
+            }
             (decision, Commit::default())
         } else {
             let router = Router {
